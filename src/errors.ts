@@ -1,0 +1,49 @@
+/**
+ * Every failure the plugin reports, expected or not, is an `InvitationError`
+ * whose `code` says what went wrong; `message` is for people, `code` for code.
+ */
+export type InvitationErrorCode =
+  /** A parameter is missing, of the wrong type or out of range. */
+  | 'INVALID_ARGUMENT'
+  /** `sendInvitation` was left with no invitee once empty entries were dropped. */
+  | 'EMPTY_INVITEES'
+  /** `data` (or the whole encoded message) is over its size limit. */
+  | 'DATA_TOO_LARGE'
+  /** The call needs `connectUser` to have resolved first. */
+  | 'NOT_CONNECTED'
+  /** `connectUser` was called while another user is connected. */
+  | 'ALREADY_CONNECTED'
+  /** The PeerServer refused the id: another tab or device holds it. */
+  | 'USER_ID_TAKEN'
+  /** The PeerServer could not be reached, or dropped us during `connectUser`. */
+  | 'SERVER_UNREACHABLE'
+  /** No invitation with that id is known here. */
+  | 'NOT_FOUND'
+  /** The invitation was already accepted or refused. */
+  | 'ALREADY_RESPONDED'
+  /** The invitation's deadline has passed. */
+  | 'EXPIRED'
+  /** The inviter canceled the invitation. */
+  | 'CANCELED'
+  /** The plugin was disposed. */
+  | 'DISPOSED'
+  /** A peer sent a malformed, oversized, unknown or unauthorized message; it was dropped. */
+  | 'PROTOCOL_VIOLATION'
+  /** IndexedDB failed (unavailable, quota exceeded); the plugin goes on in memory. */
+  | 'STORAGE_FAILED'
+  /** A peer could not be reached; delivery is retried until the deadline. */
+  | 'PEER_UNREACHABLE';
+
+export class InvitationError extends Error {
+  override readonly name = 'InvitationError';
+  readonly code: InvitationErrorCode;
+
+  constructor(code: InvitationErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+export function isInvitationError(value: unknown): value is InvitationError {
+  return value instanceof InvitationError;
+}

@@ -1,0 +1,10 @@
+export { createSignalingPlugin, DEFAULT_DELIVERY } from './plugin.js';
+export type { SignalingPlugin, PluginStats } from './plugin.js';
+export { InvitationError, isInvitationError } from './errors.js';
+export type { InvitationErrorCode } from './errors.js';
+export { PROTOCOL_VERSION } from './protocol.js';
+export { openMemoryStore } from './store.js';
+export type { InvitationStore, OpenStore, LegKey } from './store.js';
+export type { Leg, LegState, Role } from './state-machine.js';
+export type { Transport, TransportFactory, TransportContext, IncomingFrame, TransportStats } from './transport.js';
+export type * from './types.js';

@@ -1,0 +1,192 @@
+/**
+ * The wire protocol: message shapes, limits, and the one decoder every incoming
+ * frame goes through. Pure: no network, no storage, no clock. See PROTOCOL.md.
+ */
+
+export const PROTOCOL_VERSION = 1;
+
+/** PeerJS's JSON channel refuses frames of 16,300 bytes or more; stay clear of it. */
+export const MAX_MESSAGE_BYTES = 16_000;
+/** The `data` field of any message, in UTF-8 bytes. */
+export const MAX_DATA_BYTES = 8 * 1024;
+/** Names, notification titles and similar short strings, in UTF-8 bytes. */
+export const MAX_TEXT_BYTES = 1024;
+export const MAX_INVITATION_ID_LENGTH = 128;
+/** `timeout` of an invitation, in seconds. */
+export const MAX_TIMEOUT_SECONDS = 600;
+
+export type OutgoingKind = 'invite' | 'cancel' | 'accept' | 'refuse';
+
+export interface NotificationPayload {
+  resourceID?: string;
+  title?: string;
+  message?: string;
+}
+
+export interface InviteMessage {
+  v: typeof PROTOCOL_VERSION;
+  kind: 'invite';
+  invitationID: string;
+  inviterName: string;
+  type: number;
+  data: string;
+  /** Milliseconds left before the invitation expires, measured by the sender as it sends. */
+  remainingMs: number;
+  notification?: NotificationPayload;
+}
+
+export interface CancelMessage {
+  v: typeof PROTOCOL_VERSION;
+  kind: 'cancel';
+  invitationID: string;
+  data: string;
+  remainingMs: number;
+}
+
+export interface AnswerMessage {
+  v: typeof PROTOCOL_VERSION;
+  kind: 'accept' | 'refuse';
+  invitationID: string;
+  data: string;
+  remainingMs: number;
+}
+
+export interface AckMessage {
+  v: typeof PROTOCOL_VERSION;
+  kind: 'ack';
+  of: OutgoingKind;
+  invitationID: string;
+}
+
+/** Sent when a plugin (re)connects, so that the peer flushes what it holds for us. */
+export interface HelloMessage {
+  v: typeof PROTOCOL_VERSION;
+  kind: 'hello';
+}
+
+/** Keep-alive on an open connection; handled by the transport, never by the plugin. */
+export interface PingMessage {
+  v: typeof PROTOCOL_VERSION;
+  kind: 'ping';
+}
+
+export type Message = InviteMessage | CancelMessage | AnswerMessage | AckMessage | HelloMessage | PingMessage;
+
+export const PING: PingMessage = { v: PROTOCOL_VERSION, kind: 'ping' };
+export const HELLO: HelloMessage = { v: PROTOCOL_VERSION, kind: 'hello' };
+
+const textEncoder = new TextEncoder();
+
+export function utf8Length(text: string): number {
+  return textEncoder.encode(text).byteLength;
+}
+
+/** Size of a message as PeerJS's JSON channel will send it. */
+export function encodedSize(message: Message): number {
+  return utf8Length(JSON.stringify(message));
+}
+
+/** PeerJS's own rule for peer ids; an invitee id that breaks it can never connect. */
+export function isValidPeerId(id: string): boolean {
+  return /^[A-Za-z0-9]+(?:[ _-][A-Za-z0-9]+)*$/.test(id);
+}
+
+export function isPing(frame: unknown): boolean {
+  return isRecord(frame) && frame['kind'] === 'ping' && frame['v'] === PROTOCOL_VERSION;
+}
+
+export type DecodeResult = { ok: true; message: Message } | { ok: false; reason: string };
+
+/**
+ * Checks an incoming frame field by field. Anything that is not exactly a
+ * message of this version comes back as `{ ok: false, reason }`: the caller
+ * drops it and reports it, and never has to catch.
+ */
+export function decodeMessage(frame: unknown): DecodeResult {
+  if (!isRecord(frame)) return fail(`not an object (${describe(frame)})`);
+  if (frame['v'] !== PROTOCOL_VERSION) return fail(`unsupported protocol version ${describe(frame['v'])}`);
+  const kind = frame['kind'];
+  switch (kind) {
+    case 'ping':
+      return { ok: true, message: PING };
+    case 'hello':
+      return { ok: true, message: HELLO };
+    case 'ack': {
+      const of = frame['of'];
+      if (of !== 'invite' && of !== 'cancel' && of !== 'accept' && of !== 'refuse') return fail(`ack of unknown kind ${describe(of)}`);
+      const invitationID = checkInvitationID(frame['invitationID']);
+      if (invitationID === undefined) return fail('ack without a valid invitationID');
+      return { ok: true, message: { v: PROTOCOL_VERSION, kind, of, invitationID } };
+    }
+    case 'invite': {
+      const common = checkCommon(frame);
+      if (typeof common === 'string') return fail(common);
+      const inviterName = frame['inviterName'];
+      if (!isBoundedText(inviterName, MAX_TEXT_BYTES)) return fail('invite with an invalid inviterName');
+      const type = frame['type'];
+      if (!Number.isSafeInteger(type)) return fail('invite with a non-integer type');
+      const notification = checkNotification(frame['notification']);
+      if (notification === null) return fail('invite with an invalid notification');
+      const message: InviteMessage = { v: PROTOCOL_VERSION, kind, ...common, inviterName, type: type as number };
+      if (notification) message.notification = notification;
+      return { ok: true, message };
+    }
+    case 'cancel':
+    case 'accept':
+    case 'refuse': {
+      const common = checkCommon(frame);
+      if (typeof common === 'string') return fail(common);
+      return { ok: true, message: { v: PROTOCOL_VERSION, kind, ...common } };
+    }
+    default:
+      return fail(`unknown message kind ${describe(kind)}`);
+  }
+}
+
+function checkCommon(frame: Record<string, unknown>): { invitationID: string; data: string; remainingMs: number } | string {
+  const invitationID = checkInvitationID(frame['invitationID']);
+  if (invitationID === undefined) return `${String(frame['kind'])} without a valid invitationID`;
+  const data = frame['data'];
+  if (!isBoundedText(data, MAX_DATA_BYTES)) return `${String(frame['kind'])} with data that is not a string of at most ${MAX_DATA_BYTES} bytes`;
+  const remainingMs = frame['remainingMs'];
+  if (typeof remainingMs !== 'number' || !Number.isFinite(remainingMs) || remainingMs > MAX_TIMEOUT_SECONDS * 1000) {
+    return `${String(frame['kind'])} with an invalid remainingMs`;
+  }
+  return { invitationID, data, remainingMs };
+}
+
+function checkInvitationID(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length > 0 && value.length <= MAX_INVITATION_ID_LENGTH ? value : undefined;
+}
+
+/** `undefined` when absent, `null` when present but malformed. */
+function checkNotification(value: unknown): NotificationPayload | undefined | null {
+  if (value === undefined) return undefined;
+  if (!isRecord(value)) return null;
+  const payload: NotificationPayload = {};
+  for (const field of ['resourceID', 'title', 'message'] as const) {
+    const text = value[field];
+    if (text === undefined) continue;
+    if (!isBoundedText(text, MAX_TEXT_BYTES)) return null;
+    payload[field] = text;
+  }
+  return payload;
+}
+
+function isBoundedText(value: unknown, maxBytes: number): value is string {
+  // One UTF-16 unit is at most 3 UTF-8 bytes: skip encoding strings that are obviously short enough.
+  return typeof value === 'string' && (value.length * 3 <= maxBytes || utf8Length(value) <= maxBytes);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function describe(value: unknown): string {
+  const text = typeof value === 'string' ? JSON.stringify(value) : String(value);
+  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
+}
+
+function fail(reason: string): DecodeResult {
+  return { ok: false, reason };
+}

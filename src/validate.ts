@@ -1,0 +1,99 @@
+/**
+ * Checks of what the app passes to the public methods. Pure: each returns the
+ * cleaned value or an `InvitationError` to resolve with, never throws.
+ */
+import { InvitationError } from './errors.js';
+import { MAX_DATA_BYTES, MAX_TEXT_BYTES, MAX_TIMEOUT_SECONDS, isValidPeerId, utf8Length } from './protocol.js';
+import type { InviteeErrorReason, NotificationConfig, SendInvitationParams } from './types.js';
+
+/** More invitees than this in one invitation is refused: each costs a connection. */
+export const MAX_INVITEES = 100;
+export const MAX_USER_ID_LENGTH = 64;
+
+export interface CheckedInvitation {
+  inviterName: string;
+  invitees: string[];
+  errorInvitees: Record<string, InviteeErrorReason>;
+  timeoutMs: number;
+  type: number;
+  data: string;
+  notificationConfig: NotificationConfig | undefined;
+}
+
+export function checkUserId(id: unknown): InvitationError | undefined {
+  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_USER_ID_LENGTH || !isValidPeerId(id)) {
+    return invalid(`user id must be 1 to ${MAX_USER_ID_LENGTH} letters or digits, with single '-', '_' or spaces between them; got ${show(id)}`);
+  }
+  return undefined;
+}
+
+export function checkText(name: string, value: unknown, maxBytes = MAX_TEXT_BYTES): InvitationError | undefined {
+  if (typeof value !== 'string') return invalid(`${name} must be a string; got ${show(value)}`);
+  if (utf8Length(value) > maxBytes) {
+    return new InvitationError(maxBytes === MAX_DATA_BYTES ? 'DATA_TOO_LARGE' : 'INVALID_ARGUMENT', `${name} is over ${maxBytes} bytes of UTF-8`);
+  }
+  return undefined;
+}
+
+export function checkInvitationID(value: unknown): InvitationError | undefined {
+  return typeof value === 'string' && value.length > 0 ? undefined : invalid(`invitationID must be a non-empty string; got ${show(value)}`);
+}
+
+/** The seed's rules: empty entries dropped, duplicates collapsed, self and invalid ids set aside. */
+export function checkInvitation(params: SendInvitationParams, selfId: string): CheckedInvitation | InvitationError {
+  if (typeof params !== 'object' || params === null) return invalid('sendInvitation needs a parameters object');
+  const { inviterName, invitees, timeout, type, data = '', notificationConfig } = params;
+  const textError = checkText('inviterName', inviterName) ?? checkText('data', data, MAX_DATA_BYTES);
+  if (textError) return textError;
+  if (!Array.isArray(invitees)) return invalid(`invitees must be an array of user ids; got ${show(invitees)}`);
+  if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0 || timeout > MAX_TIMEOUT_SECONDS) {
+    return invalid(`timeout must be a number of seconds above 0 and at most ${MAX_TIMEOUT_SECONDS}; got ${show(timeout)}`);
+  }
+  if (!Number.isSafeInteger(type)) return invalid(`type must be an integer; got ${show(type)}`);
+  const notificationError = checkNotificationConfig(notificationConfig);
+  if (notificationError) return notificationError;
+
+  const unique = new Set<string>();
+  const errorInvitees: Record<string, InviteeErrorReason> = {};
+  for (const invitee of invitees as unknown[]) {
+    if (invitee === '' || invitee === null || invitee === undefined) continue;
+    if (typeof invitee !== 'string') return invalid(`invitees must be strings; got ${show(invitee)}`);
+    if (invitee === selfId) errorInvitees[invitee] = 'self';
+    else if (invitee.length > MAX_USER_ID_LENGTH || !isValidPeerId(invitee)) errorInvitees[invitee] = 'invalid-id';
+    else unique.add(invitee);
+  }
+  if (unique.size > MAX_INVITEES) return invalid(`at most ${MAX_INVITEES} invitees per invitation; got ${unique.size}`);
+  return {
+    inviterName,
+    invitees: [...unique],
+    errorInvitees,
+    timeoutMs: Math.round(timeout * 1000),
+    type,
+    data,
+    notificationConfig,
+  };
+}
+
+function checkNotificationConfig(config: unknown): InvitationError | undefined {
+  if (config === undefined) return undefined;
+  if (typeof config !== 'object' || config === null) return invalid('notificationConfig must be an object');
+  const { notifyWhenAppIsInTheBackgroundOrQuit, resourceID, title, message } = config as Record<string, unknown>;
+  if (typeof notifyWhenAppIsInTheBackgroundOrQuit !== 'boolean') return invalid('notificationConfig.notifyWhenAppIsInTheBackgroundOrQuit must be a boolean');
+  for (const [name, value] of Object.entries({ resourceID, title, message })) {
+    if (value !== undefined) {
+      const error = checkText(`notificationConfig.${name}`, value);
+      if (error) return error;
+    }
+  }
+  return undefined;
+}
+
+function invalid(message: string): InvitationError {
+  return new InvitationError('INVALID_ARGUMENT', message);
+}
+
+function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (Array.isArray(value)) return 'an array';
+  return value === null ? 'null' : typeof value === 'object' ? 'an object' : String(value);
+}

@@ -1,0 +1,93 @@
+/** Shared by the browser tests: a real PeerServer's address, plugins that clean up after themselves, and event waits. */
+import { executeServerCommand } from '@web/test-runner-commands';
+import { deleteDB } from 'idb';
+import { filter, firstValueFrom, timeout, type Observable } from 'rxjs';
+import { createSignalingPlugin, type SignalingPlugin, type SignalingPluginOptions } from '../src/index.js';
+import type { DeliveryOptions, PeerServerOptions } from '../src/types.js';
+
+export interface PeerServerInfo {
+  host: string;
+  port: number;
+  path: string;
+}
+
+export function peerServer(action: 'info' | 'stop' | 'start' = 'info'): Promise<PeerServerInfo> {
+  return executeServerCommand<PeerServerInfo, { action: string }>('peer-server', { action });
+}
+
+export async function peerOptions(): Promise<PeerServerOptions> {
+  const { host, port, path } = await peerServer();
+  return { host, port, path, config: { iceServers: [] }, debug: 0 };
+}
+
+/** Short timings so the suite stays fast; still far above loopback round trips. */
+export const FAST_DELIVERY: DeliveryOptions = {
+  ackTimeoutMs: 1500,
+  retryInitialDelayMs: 100,
+  retryMaxDelayMs: 500,
+  connectTimeoutMs: 8000,
+  heartbeatIntervalMs: 500,
+  retentionMs: 3000,
+  reconnectTimeoutMs: 3000,
+  reconnectMaxDelayMs: 1000,
+};
+
+let counter = 0;
+/** A peer id no other test (or earlier run against the same server) uses. */
+export function uniqueId(prefix: string): string {
+  counter += 1;
+  return `${prefix}-${Date.now().toString(36)}-${counter}-${Math.random().toString(36).slice(2, 7)}`;
+}
+
+/** Creates plugins and databases for one test and removes them all in `cleanup`. */
+export class Harness {
+  private readonly plugins: SignalingPlugin[] = [];
+  private readonly databases = new Set<string>();
+
+  async plugin(options: SignalingPluginOptions = {}): Promise<SignalingPlugin> {
+    const plugin = createSignalingPlugin({
+      peer: await peerOptions(),
+      ...options,
+      delivery: { ...FAST_DELIVERY, ...options.delivery },
+    });
+    this.plugins.push(plugin);
+    return plugin;
+  }
+
+  /** A plugin connected as a fresh user; its database is deleted in cleanup. */
+  async user(prefix: string, options: SignalingPluginOptions = {}): Promise<{ plugin: SignalingPlugin; id: string; databaseName: string }> {
+    const id = uniqueId(prefix);
+    const databaseName = options.databaseName ?? `test:${id}`;
+    const plugin = await this.plugin({ ...options, databaseName });
+    this.databases.add(databaseName);
+    await plugin.connectUser({ id, name: prefix });
+    return { plugin, id, databaseName };
+  }
+
+  track(databaseName: string): void {
+    this.databases.add(databaseName);
+  }
+
+  async cleanup(): Promise<void> {
+    await Promise.all(this.plugins.splice(0).map((plugin) => plugin.dispose()));
+    await Promise.all([...this.databases].map((name) => deleteDB(name)));
+    this.databases.clear();
+  }
+}
+
+/** The first value matching `predicate`, or a rejection after `ms`. Subscribe before acting. */
+export function next<T>(source: Observable<T>, predicate: (value: T) => boolean = () => true, ms = 15_000): Promise<T> {
+  return firstValueFrom(source.pipe(filter(predicate), timeout({ first: ms, with: () => { throw new Error(`no matching event within ${ms} ms`); } })));
+}
+
+/** Records every value of `source` until `stop()`. */
+export function record<T>(source: Observable<T>): { values: T[]; stop(): void } {
+  const values: T[] = [];
+  const subscription = source.subscribe((value) => values.push(value));
+  return { values, stop: () => subscription.unsubscribe() };
+}
+
+/** Lets timers and the network run for `ms`; only where a test must show that nothing happens. */
+export function quiet(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,96 @@
+// Test-runner commands that drive extra browser pages beside the test's own:
+// a second "tab" (or a tab in its own browser context, whose renderer can be
+// crashed to act out a tab killed mid-call). Pages are addressed by handle.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+export function pagesPlugin() {
+  const pages = new Map();
+  let nextHandle = 1;
+  const pageOf = (handle) => {
+    const page = pages.get(handle);
+    if (!page) throw new Error(`no page with handle ${handle}`);
+    return page;
+  };
+  const actions = {
+    async open({ url, isolated }, session) {
+      const testPage = session.browser.getPage(session.id);
+      const browser = testPage.browser();
+      const context = isolated ? await browser.createBrowserContext() : undefined;
+      const page = await (context ?? browser).newPage();
+      const errors = [];
+      page.on('pageerror', (error) => errors.push(String(error)));
+      const handle = nextHandle++;
+      pages.set(handle, { page, context, errors });
+      if (url) await page.goto(new URL(url, testPage.url()).href, { waitUntil: 'load' });
+      return { handle };
+    },
+    async goto({ handle, url }) {
+      const { page } = pageOf(handle);
+      await page.goto(new URL(url, page.url()).href, { waitUntil: 'load' });
+      return {};
+    },
+    async reload({ handle }) {
+      await pageOf(handle).page.reload({ waitUntil: 'load' });
+      return {};
+    },
+    async evaluate({ handle, expression }) {
+      return { value: await pageOf(handle).page.evaluate(expression) };
+    },
+    async waitFor({ handle, expression, timeoutMs = 20_000 }) {
+      await pageOf(handle).page.waitForFunction(expression, { timeout: timeoutMs, polling: 50 });
+      return {};
+    },
+    async click({ handle, selector }) {
+      await pageOf(handle).page.click(selector);
+      return {};
+    },
+    async type({ handle, selector, text, clear = true }) {
+      const { page } = pageOf(handle);
+      if (clear) await page.$eval(selector, (element) => { element.value = ''; });
+      await page.type(selector, text);
+      return {};
+    },
+    async select({ handle, selector, value }) {
+      await pageOf(handle).page.select(selector, value);
+      return {};
+    },
+    async screenshot({ handle, path }) {
+      mkdirSync(dirname(path), { recursive: true });
+      await pageOf(handle).page.screenshot({ path, fullPage: true });
+      return { path };
+    },
+    async errors({ handle }) {
+      return { errors: [...pageOf(handle).errors] };
+    },
+    /** Kills the page's renderer: no unload, no close, the way a crashed or killed tab goes. */
+    async crash({ handle }) {
+      const { page, context } = pageOf(handle);
+      pages.delete(handle);
+      const cdp = await page.createCDPSession();
+      await cdp.send('Page.crash').catch(() => {});
+      await page.close().catch(() => {});
+      await context?.close().catch(() => {});
+      return {};
+    },
+    async close({ handle }) {
+      const entry = pages.get(handle);
+      pages.delete(handle);
+      await entry?.page.close().catch(() => {});
+      await entry?.context?.close().catch(() => {});
+      return {};
+    },
+  };
+  return {
+    name: 'pages',
+    async executeCommand({ command, payload, session }) {
+      if (command !== 'page') return undefined;
+      const action = actions[payload?.action];
+      if (!action) throw new Error(`unknown page action ${payload?.action}`);
+      return action(payload, session);
+    },
+    async serverStop() {
+      for (const handle of [...pages.keys()]) await actions.close({ handle });
+    },
+  };
+}
