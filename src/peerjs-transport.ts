@@ -5,14 +5,49 @@
  * Peer instead of the connection, connections that never emit `close`, and
  * `reconnect()` calls that never finish.
  */
-import { Peer, type DataConnection, type PeerError } from 'peerjs';
+import { BufferedConnection, DataConnectionErrorType, Peer, util, type DataConnection, type PeerError } from 'peerjs';
 import { BehaviorSubject, Subject, Subscription, firstValueFrom, timer } from 'rxjs';
 import { InvitationError } from './errors.js';
-import { PING, isPing, type Message } from './protocol.js';
+import { NOT_JSON, PING, isPing, type Message } from './protocol.js';
 import type { IncomingFrame, Transport, TransportContext, TransportFactory, TransportStats } from './transport.js';
 import type { ConnectionState } from './types.js';
 
 export const createPeerJsTransport: TransportFactory = (context) => new PeerJsTransport(context);
+
+/**
+ * PeerJS's own JSON connection throws inside its message handler when a peer
+ * sends `null` or text that is not JSON. This one hands every frame on (broken
+ * ones as NOT_JSON) for the protocol decoder to judge.
+ */
+class TolerantJsonConnection extends BufferedConnection {
+  readonly serialization = 'json';
+  private readonly encoder = new TextEncoder();
+  private readonly decoder = new TextDecoder();
+
+  protected override _handleDataMessage({ data }: MessageEvent): void {
+    let frame: unknown;
+    try {
+      frame = JSON.parse(this.decoder.decode(data));
+    } catch {
+      frame = NOT_JSON;
+    }
+    // PeerJS's close handshake travels in-band.
+    if (typeof frame === 'object' && frame !== null && (frame as { __peerData?: { type?: unknown } }).__peerData?.type === 'close') {
+      this.close();
+      return;
+    }
+    this.emit('data', frame);
+  }
+
+  protected override _send(data: unknown): void {
+    const encoded = this.encoder.encode(JSON.stringify(data));
+    if (encoded.byteLength >= util.chunkedMTU) {
+      this.emitError(DataConnectionErrorType.MessageToBig, 'Message too big for JSON channel');
+      return;
+    }
+    this._bufferedSend(encoded.buffer);
+  }
+}
 
 /** One DataConnection and what we know of it. */
 interface Link {
@@ -69,7 +104,7 @@ class PeerJsTransport implements Transport {
   /** Creates a Peer with our id and waits for the server to accept it. */
   private async register(): Promise<void> {
     this.peer?.destroy();
-    const peer = new Peer(this.context.id, { ...this.context.peer });
+    const peer = new Peer(this.context.id, { ...this.context.peer, serializers: { json: TolerantJsonConnection } });
     this.peer = peer;
     peer.on('connection', (connection) => this.adopt(connection));
     peer.on('error', (error) => this.onPeerError(peer, error));

@@ -578,6 +578,8 @@ class Session {
     const result = transition(leg, { type: 'answer-received', answer: answer.kind }, this.now());
     if (!result.ok) return this.acknowledge(from, answer);
     const saved = this.commit([result.leg]);
+    // The answer overtook the invite's ack (sent once the invitee saved it): the invite did arrive.
+    if (leg.state === 'queued') this.emitInviteeState({ ...leg, state: 'delivered' });
     const event = { invitationID: leg.invitationID, invitee: from, data: answer.data };
     (answer.kind === 'accept' ? this.outlets.invitationAccepted : this.outlets.invitationRefused).next(event);
     this.emitInviteeState(result.leg);

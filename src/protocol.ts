@@ -75,6 +75,9 @@ export type Message = InviteMessage | CancelMessage | AnswerMessage | AckMessage
 export const PING: PingMessage = { v: PROTOCOL_VERSION, kind: 'ping' };
 export const HELLO: HelloMessage = { v: PROTOCOL_VERSION, kind: 'hello' };
 
+/** What the transport hands on for a frame that is not JSON at all. */
+export const NOT_JSON: unique symbol = Symbol('not JSON');
+
 const textEncoder = new TextEncoder();
 
 export function utf8Length(text: string): number {
@@ -103,6 +106,7 @@ export type DecodeResult = { ok: true; message: Message } | { ok: false; reason:
  * drops it and reports it, and never has to catch.
  */
 export function decodeMessage(frame: unknown): DecodeResult {
+  if (frame === NOT_JSON) return fail('not JSON');
   if (!isRecord(frame)) return fail(`not an object (${describe(frame)})`);
   if (frame['v'] !== PROTOCOL_VERSION) return fail(`unsupported protocol version ${describe(frame['v'])}`);
   const kind = frame['kind'];

@@ -1,0 +1,327 @@
+/**
+ * Every public method, event and error code of the core, end to end: real
+ * PeerServer, real WebRTC data channels between plugins in this page, real IndexedDB.
+ */
+import { expect } from '@esm-bundle/chai';
+import { Peer } from 'peerjs';
+import { createSignalingPlugin, InvitationError, type ConnectionState, type NotificationRequest } from '../src/index.js';
+import { FAST_DELIVERY, Harness, next, peerOptions, quiet, record, uniqueId } from './helpers.js';
+
+describe('core: connecting', () => {
+  const harness = new Harness();
+  afterEach(() => harness.cleanup());
+
+  it('reports connecting then connected, and disconnected after disconnectUser', async () => {
+    const plugin = await harness.plugin({ storage: 'memory' });
+    const states = record<ConnectionState>(plugin.connectionState$);
+    await plugin.connectUser({ id: uniqueId('c'), name: 'C' });
+    await plugin.disconnectUser();
+    await plugin.disconnectUser();
+    expect(states.values).to.deep.equal(['disconnected', 'connecting', 'connected', 'disconnected']);
+    expect(plugin.user).to.equal(undefined);
+  });
+
+  it('rejects invalid ids and names with INVALID_ARGUMENT', async () => {
+    const plugin = await harness.plugin({ storage: 'memory' });
+    for (const params of [{ id: '', name: 'x' }, { id: 'bad id!', name: 'x' }, { id: '-lead', name: 'x' }, { id: 'ok', name: 42 as unknown as string }]) {
+      const error = await plugin.connectUser(params).then(() => undefined, (caught: unknown) => caught);
+      expect(error, JSON.stringify(params)).to.be.instanceOf(InvitationError);
+      expect((error as InvitationError).code).to.equal('INVALID_ARGUMENT');
+    }
+  });
+
+  it('rejects a taken id with USER_ID_TAKEN and leaves the holder working', async () => {
+    const holder = await harness.user('holder');
+    const intruder = await harness.plugin({ storage: 'memory' });
+    const error = await intruder.connectUser({ id: holder.id, name: 'again' }).catch((caught: InvitationError) => caught);
+    expect(error).to.be.instanceOf(InvitationError);
+    expect((error as InvitationError).code).to.equal('USER_ID_TAKEN');
+    const caller = await harness.user('caller');
+    const received = next(holder.plugin.invitationReceived$);
+    await caller.plugin.sendInvitation({ inviterName: 'C', invitees: [holder.id], timeout: 10, type: 0, data: '' });
+    expect((await received).inviter.id).to.equal(caller.id);
+  });
+
+  it('rejects with SERVER_UNREACHABLE when no PeerServer listens', async () => {
+    const plugin = await harness.plugin({ storage: 'memory', peer: { ...(await peerOptions()), port: 9 }, delivery: { connectTimeoutMs: 3000 } });
+    const error = await plugin.connectUser({ id: uniqueId('lonely'), name: 'L' }).catch((caught: InvitationError) => caught);
+    expect((error as InvitationError).code).to.equal('SERVER_UNREACHABLE');
+  });
+
+  it('refuses a second user while one is connected, and connects again after disconnectUser', async () => {
+    const first = await harness.user('first', { storage: 'memory' });
+    const error = await first.plugin.connectUser({ id: uniqueId('second'), name: 'S' }).catch((caught: InvitationError) => caught);
+    expect((error as InvitationError).code).to.equal('ALREADY_CONNECTED');
+    await first.plugin.disconnectUser();
+    const secondId = uniqueId('second');
+    await first.plugin.connectUser({ id: secondId, name: 'S' });
+    expect(first.plugin.user).to.deep.equal({ id: secondId, name: 'S' });
+  });
+
+  it('answers NOT_CONNECTED before connectUser and DISPOSED after dispose', async () => {
+    const plugin = await harness.plugin({ storage: 'memory' });
+    const before = await plugin.sendInvitation({ inviterName: 'x', invitees: ['y'], timeout: 5, type: 0, data: '' });
+    expect(before.error?.code).to.equal('NOT_CONNECTED');
+    expect((await plugin.acceptInvitation({ invitationID: 'x' })).error?.code).to.equal('NOT_CONNECTED');
+    await plugin.dispose();
+    await plugin.dispose();
+    expect((await plugin.sendInvitation({ inviterName: 'x', invitees: ['y'], timeout: 5, type: 0, data: '' })).error?.code).to.equal('DISPOSED');
+    expect((await plugin.cancelInvitation({ invitationID: 'x' })).error?.code).to.equal('DISPOSED');
+    expect((await plugin.refuseInvitation({ invitationID: 'x' })).error?.code).to.equal('DISPOSED');
+    const error = await plugin.connectUser({ id: uniqueId('late'), name: 'L' }).catch((caught: InvitationError) => caught);
+    expect((error as InvitationError).code).to.equal('DISPOSED');
+  });
+});
+
+describe('core: sendInvitation', () => {
+  const harness = new Harness();
+  afterEach(() => harness.cleanup());
+
+  it('resolves EMPTY_INVITEES and sends nothing when only empty entries remain (the seed case)', async () => {
+    const alice = await harness.user('alice');
+    const states = record(alice.plugin.inviteeStateChanged$);
+    const result = await alice.plugin.sendInvitation({ inviterName: 'A', invitees: ['', ''], timeout: 5, type: 0, data: '' });
+    expect(result.invitationID).to.equal('');
+    expect(result.errorInvitees).to.deep.equal({});
+    expect(result.error?.code).to.equal('EMPTY_INVITEES');
+    expect(states.values).to.deep.equal([]);
+    expect(alice.plugin.stats().invitations).to.equal(0);
+  });
+
+  it('drops empty entries, collapses duplicates and reports self and invalid ids', async () => {
+    const alice = await harness.user('alice');
+    const bob = await harness.user('bob');
+    const received = record(bob.plugin.invitationReceived$);
+    const delivered = next(alice.plugin.inviteeStateChanged$, (event) => event.state === 'delivered');
+    const result = await alice.plugin.sendInvitation({ inviterName: 'A', invitees: ['', bob.id, bob.id, alice.id, 'no good!'], timeout: 10, type: 0, data: '' });
+    expect(result.error).to.equal(undefined);
+    expect(result.errorInvitees).to.deep.equal({ [alice.id]: 'self', 'no good!': 'invalid-id' });
+    await delivered;
+    await quiet(300);
+    expect(received.values).to.have.length(1);
+  });
+
+  it('refuses bad timeouts, types and data with a clear code', async () => {
+    const alice = await harness.user('alice');
+    const base = { inviterName: 'A', invitees: ['bob'], timeout: 5, type: 0, data: '' };
+    for (const timeout of [0, -1, 601, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect((await alice.plugin.sendInvitation({ ...base, timeout })).error?.code, `timeout ${timeout}`).to.equal('INVALID_ARGUMENT');
+    }
+    expect((await alice.plugin.sendInvitation({ ...base, type: 1.5 })).error?.code).to.equal('INVALID_ARGUMENT');
+    expect((await alice.plugin.sendInvitation({ ...base, data: 'é'.repeat(4097) })).error?.code).to.equal('DATA_TOO_LARGE');
+    expect((await alice.plugin.sendInvitation({ ...base, invitees: 'bob' as unknown as string[] })).error?.code).to.equal('INVALID_ARGUMENT');
+  });
+
+  it('delivers every field, 8 KiB of data and a fractional timeout intact', async () => {
+    const alice = await harness.user('alice');
+    const bob = await harness.user('bob');
+    const data = 'ß'.repeat(4096);
+    const received = next(bob.plugin.invitationReceived$);
+    const before = Date.now();
+    const result = await alice.plugin.sendInvitation({ inviterName: 'Alice', invitees: [bob.id], timeout: 7.5, type: 3, data });
+    const invitation = await received;
+    expect(invitation).to.include({ invitationID: result.invitationID, type: 3, data });
+    expect(invitation.inviter).to.deep.equal({ id: alice.id, name: 'Alice' });
+    expect(invitation.timeout).to.be.within(6, 7.5);
+    expect(invitation.deadline - invitation.createTime).to.be.within(6000, 7500);
+    expect(invitation.createTime).to.be.within(before, Date.now());
+  });
+});
+
+describe('core: answers, cancels and timeouts', () => {
+  const harness = new Harness();
+  afterEach(() => harness.cleanup());
+
+  it('accepts: inviter sees accepted, both state changes, and data', async () => {
+    const alice = await harness.user('alice');
+    const bob = await harness.user('bob');
+    const states = record(alice.plugin.inviteeStateChanged$);
+    const received = next(bob.plugin.invitationReceived$);
+    const accepted = next(alice.plugin.invitationAccepted$);
+    const { invitationID } = await alice.plugin.sendInvitation({ inviterName: 'A', invitees: [bob.id], timeout: 10, type: 0, data: '' });
+    await received;
+    expect(await bob.plugin.acceptInvitation({ invitationID, data: 'on my way' })).to.deep.equal({ invitationID });
+    expect(await accepted).to.deep.equal({ invitationID, invitee: bob.id, data: 'on my way' });
+    expect(states.values.map((event) => event.state)).to.deep.equal(['queued', 'delivered', 'accepted']);
+    expect((await bob.plugin.acceptInvitation({ invitationID })).error?.code).to.equal('ALREADY_RESPONDED');
+    expect((await bob.plugin.refuseInvitation({ invitationID })).error?.code).to.equal('ALREADY_RESPONDED');
+    expect((await bob.plugin.acceptInvitation({ invitationID: 'nope' })).error?.code).to.equal('NOT_FOUND');
+  });
+
+  it('refuses, and an accepted invitee cannot be canceled', async () => {
+    const alice = await harness.user('alice');
+    const bob = await harness.user('bob');
+    const received = next(bob.plugin.invitationReceived$);
+    const refused = next(alice.plugin.invitationRefused$);
+    const { invitationID } = await alice.plugin.sendInvitation({ inviterName: 'A', invitees: [bob.id], timeout: 10, type: 0, data: '' });
+    await received;
+    await bob.plugin.refuseInvitation({ invitationID, data: 'busy' });
+    expect(await refused).to.deep.equal({ invitationID, invitee: bob.id, data: 'busy' });
+    const cancel = await alice.plugin.cancelInvitation({ invitationID });
+    expect(cancel.errorInvitees).to.deep.equal([]);
+    expect(cancel.error?.code).to.equal('ALREADY_RESPONDED');
+    expect((await alice.plugin.cancelInvitation({ invitationID: 'unknown' })).error?.code).to.equal('NOT_FOUND');
+  });
+
+  it('handles three invitees answering differently, and times out the silent one once', async () => {
+    const alice = await harness.user('alice');
+    const [bob, carol, dave] = [await harness.user('bob'), await harness.user('carol'), await harness.user('dave')];
+    const ringing = Promise.all([bob, carol, dave].map((user) => next(user.plugin.invitationReceived$)));
+    const responseTimeouts = record(alice.plugin.invitationResponseTimeout$);
+    const daveTimeout = next(dave.plugin.invitationTimeout$);
+    const accepted = next(alice.plugin.invitationAccepted$);
+    const refused = next(alice.plugin.invitationRefused$);
+    const daveTimedOut = next(alice.plugin.inviteeStateChanged$, (event) => event.state === 'timeout');
+    const { invitationID } = await alice.plugin.sendInvitation({ inviterName: 'A', invitees: [bob.id, carol.id, dave.id], timeout: 2, type: 1, data: 'room 7' });
+    await ringing;
+    await bob.plugin.acceptInvitation({ invitationID });
+    await carol.plugin.refuseInvitation({ invitationID });
+    expect((await accepted).invitee).to.equal(bob.id);
+    expect((await refused).invitee).to.equal(carol.id);
+    expect(await daveTimeout).to.deep.equal({ invitationID, inviter: { id: alice.id, name: 'A' } });
+    expect(await daveTimedOut).to.deep.equal({ invitationID, invitee: dave.id, state: 'timeout' });
+    await quiet(500);
+    expect(responseTimeouts.values).to.deep.equal([{ invitationID, invitees: [dave.id] }]);
+    expect((await dave.plugin.acceptInvitation({ invitationID })).error?.code).to.equal('EXPIRED');
+  });
+
+  it('cancels a subset, reports the ones it cannot cancel, then cancels the rest', async () => {
+    const alice = await harness.user('alice');
+    const [bob, carol, dave] = [await harness.user('bob'), await harness.user('carol'), await harness.user('dave')];
+    const ringing = Promise.all([bob, carol, dave].map((user) => next(user.plugin.invitationReceived$)));
+    const { invitationID } = await alice.plugin.sendInvitation({ inviterName: 'A', invitees: [bob.id, carol.id, dave.id], timeout: 10, type: 0, data: '' });
+    await ringing;
+    const accepted = next(alice.plugin.invitationAccepted$);
+    await dave.plugin.acceptInvitation({ invitationID });
+    await accepted;
+
+    const bobCanceled = next(bob.plugin.invitationCanceled$);
+    const carolEvents = record(carol.plugin.invitationCanceled$);
+    const subset = await alice.plugin.cancelInvitation({ invitationID, invitees: [bob.id, dave.id, 'stranger'], data: 'sorry' });
+    expect(subset).to.deep.equal({ invitationID, errorInvitees: [dave.id, 'stranger'] });
+    expect(await bobCanceled).to.deep.equal({ invitationID, inviter: { id: alice.id, name: 'A' }, data: 'sorry' });
+    expect(carolEvents.values).to.deep.equal([]);
+    expect((await bob.plugin.acceptInvitation({ invitationID })).error?.code).to.equal('CANCELED');
+
+    const carolCanceled = next(carol.plugin.invitationCanceled$);
+    expect(await alice.plugin.cancelInvitation({ invitationID })).to.deep.equal({ invitationID, errorInvitees: [] });
+    await carolCanceled;
+    expect((await carol.plugin.refuseInvitation({ invitationID })).error?.code).to.equal('CANCELED');
+  });
+
+  it('times out on both sides with short timeouts, and a late answer is EXPIRED', async () => {
+    const alice = await harness.user('alice');
+    const bob = await harness.user('bob');
+    const received = next(bob.plugin.invitationReceived$);
+    const bobTimeout = next(bob.plugin.invitationTimeout$);
+    const aliceTimeout = next(alice.plugin.invitationResponseTimeout$);
+    const { invitationID } = await alice.plugin.sendInvitation({ inviterName: 'A', invitees: [bob.id], timeout: 0.8, type: 0, data: '' });
+    await received;
+    expect(await bobTimeout).to.deep.equal({ invitationID, inviter: { id: alice.id, name: 'A' } });
+    expect(await aliceTimeout).to.deep.equal({ invitationID, invitees: [bob.id] });
+    expect((await bob.plugin.acceptInvitation({ invitationID })).error?.code).to.equal('EXPIRED');
+    expect((await alice.plugin.cancelInvitation({ invitationID })).error?.code).to.equal('EXPIRED');
+  });
+});
+
+describe('core: notifications', () => {
+  const harness = new Harness();
+  afterEach(() => harness.cleanup());
+
+  async function notificationsWith(globalSwitch: boolean, ownFlag: boolean): Promise<NotificationRequest[]> {
+    const alice = await harness.user('alice', { notifyWhenAppIsInTheBackgroundOrQuit: globalSwitch });
+    const shown: NotificationRequest[] = [];
+    const closed: string[] = [];
+    const bob = await harness.user('bob', {
+      notify: (request) => {
+        shown.push(request);
+        return () => closed.push(request.invitationID);
+      },
+    });
+    const received = next(bob.plugin.invitationReceived$);
+    const { invitationID } = await alice.plugin.sendInvitation({
+      inviterName: 'A', invitees: [bob.id], timeout: 10, type: 1, data: 'd',
+      notificationConfig: { notifyWhenAppIsInTheBackgroundOrQuit: ownFlag, resourceID: 'ring', title: 'Call', message: 'A calls' },
+    });
+    await received;
+    await bob.plugin.refuseInvitation({ invitationID });
+    expect(closed).to.deep.equal(shown.map((request) => request.invitationID));
+    return shown;
+  }
+
+  it('travels only when both the global switch and its own flag are on, and closes when answered', async () => {
+    const shown = await notificationsWith(true, true);
+    expect(shown).to.have.length(1);
+    expect(shown[0]).to.include({ resourceID: 'ring', title: 'Call', message: 'A calls', type: 1, data: 'd' });
+    expect(await notificationsWith(false, true)).to.deep.equal([]);
+    expect(await notificationsWith(true, false)).to.deep.equal([]);
+  });
+});
+
+describe('core: a peer sending garbage', () => {
+  const harness = new Harness();
+  let rogue: Peer | undefined;
+  afterEach(async () => {
+    rogue?.destroy();
+    rogue = undefined;
+    await harness.cleanup();
+  });
+
+  it('drops malformed, oversized and unauthorized messages, reports each, and keeps working', async () => {
+    const alice = await harness.user('alice');
+    const bob = await harness.user('bob');
+    const delivered = next(alice.plugin.inviteeStateChanged$, (event) => event.state === 'delivered');
+    const { invitationID } = await alice.plugin.sendInvitation({ inviterName: 'A', invitees: [bob.id], timeout: 10, type: 0, data: '' });
+    await delivered;
+
+    const rogueId = uniqueId('rogue');
+    rogue = new Peer(rogueId, await peerOptions());
+    await new Promise<void>((resolve) => rogue!.on('open', () => resolve()));
+    const errors = record(alice.plugin.errors$);
+    const events = record(alice.plugin.inviteeStateChanged$);
+    const accepted = record(alice.plugin.invitationAccepted$);
+    const connection = rogue.connect(alice.id, { reliable: true, serialization: 'json' });
+    await new Promise<void>((resolve) => connection.on('open', () => resolve()));
+    const garbage: unknown[] = [
+      'hello',
+      42,
+      null,
+      [1, 2],
+      { v: 99, kind: 'invite' },
+      { v: 1, kind: 'explode' },
+      { v: 1, kind: 'invite', invitationID: 'x', inviterName: 'R', type: 'voice', data: '', remainingMs: 1000 },
+      { v: 1, kind: 'accept', invitationID, data: 'x'.repeat(9000), remainingMs: 1000 },
+      // Well formed, but rogue was never invited: identity comes from the connection, not a field.
+      { v: 1, kind: 'accept', invitationID, data: '', remainingMs: 1000, from: bob.id, invitee: bob.id },
+    ];
+    for (const frame of garbage) connection.send(frame);
+    // Bytes that are not JSON at all, under PeerJS's JSON framing.
+    connection.dataChannel.send('{"v":1,"kind":');
+    garbage.push('not JSON');
+    if (errors.values.length < garbage.length) await next(alice.plugin.errors$, () => errors.values.length >= garbage.length, 10_000);
+    expect(errors.values.map((error) => error.code)).to.deep.equal(garbage.map(() => 'PROTOCOL_VIOLATION'));
+    expect(errors.values.every((error) => error.message.includes(rogueId))).to.equal(true);
+    expect(events.values).to.deep.equal([]);
+    expect(accepted.values).to.deep.equal([]);
+
+    // The real invitee still gets through.
+    const realAccept = next(alice.plugin.invitationAccepted$);
+    await bob.plugin.acceptInvitation({ invitationID });
+    expect((await realAccept).invitee).to.equal(bob.id);
+  });
+});
+
+describe('core: options', () => {
+  it('uses the createInvitationID option and the default delivery timings', async () => {
+    const harness = new Harness();
+    try {
+      const alice = await harness.user('alice', { createInvitationID: () => uniqueId('inv') });
+      const { invitationID } = await alice.plugin.sendInvitation({ inviterName: 'A', invitees: [uniqueId('nobody')], timeout: 1, type: 0, data: '' });
+      expect(invitationID.startsWith('inv-')).to.equal(true);
+    } finally {
+      await harness.cleanup();
+    }
+    expect(FAST_DELIVERY.ackTimeoutMs).to.be.lessThan(5000);
+    expect(createSignalingPlugin().stats()).to.deep.equal({ connectAttempts: 0, openConnections: 0, invitations: 0, pendingDeliveries: 0 });
+  });
+});
