@@ -4,6 +4,12 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 
+/** Settles with `promise`, or after `ms` whatever happens: teardown must not hang a test. */
+function withTimeout(promise, ms) {
+  let timer;
+  return Promise.race([promise, new Promise((resolve) => { timer = setTimeout(resolve, ms); })]).finally(() => clearTimeout(timer));
+}
+
 export function pagesPlugin() {
   const pages = new Map();
   let nextHandle = 1;
@@ -68,9 +74,12 @@ export function pagesPlugin() {
       const { page, context } = pageOf(handle);
       pages.delete(handle);
       const cdp = await page.createCDPSession();
-      await cdp.send('Page.crash').catch(() => {});
-      await page.close().catch(() => {});
-      await context?.close().catch(() => {});
+      // Page.crash never answers (its target is gone): wait for puppeteer's crash event instead.
+      const crashed = new Promise((resolve) => page.once('error', resolve));
+      cdp.send('Page.crash').catch(() => {});
+      await withTimeout(crashed, 5000);
+      await withTimeout(page.close().catch(() => {}), 5000);
+      await withTimeout(context?.close().catch(() => {}), 5000);
       return {};
     },
     async close({ handle }) {
