@@ -6,7 +6,7 @@
  * `reconnect()` calls that never finish.
  */
 import { BufferedConnection, DataConnectionErrorType, Peer, util, type DataConnection, type PeerError } from 'peerjs';
-import { BehaviorSubject, Subject, Subscription, firstValueFrom, timer } from 'rxjs';
+import { BehaviorSubject, Subject, Subscription, filter, firstValueFrom, take, timer } from 'rxjs';
 import { InvitationError } from './errors.js';
 import { NOT_JSON, PING, isPing, type Message } from './protocol.js';
 import type { IncomingFrame, Transport, TransportContext, TransportFactory, TransportStats } from './transport.js';
@@ -190,7 +190,13 @@ class PeerJsTransport implements Transport {
   }
 
   async connect(to: string): Promise<void> {
-    await this.linkTo(to).opened;
+    const link = this.linkTo(to);
+    if (link.open) return;
+    // The peer may connect to us while our offer is still parked at the server: take whichever opens first.
+    await new Promise<void>((resolve, reject) => {
+      const inbound = this.peerOnline$.pipe(filter((peer) => peer === to), take(1)).subscribe(() => resolve());
+      link.opened.then(resolve, reject).finally(() => inbound.unsubscribe());
+    });
   }
 
   send(to: string, message: Message): void {
