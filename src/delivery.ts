@@ -46,7 +46,10 @@ export class Delivery {
     if (this.closed) return;
     const courier = this.courier(peer);
     if (courier.connecting) return;
-    if (!this.host.owed(peer).some((message) => !courier.inFlight.has(flightKey(message)))) return;
+    if (!this.host.owed(peer).some((message) => !courier.inFlight.has(flightKey(message)))) {
+      this.forgetIfIdle(peer, courier);
+      return;
+    }
     courier.retry?.unsubscribe();
     courier.retry = undefined;
     courier.connecting = true;
@@ -76,7 +79,11 @@ export class Delivery {
     courier.inFlight.get(key)?.unsubscribe();
     courier.inFlight.delete(key);
     courier.attempt = 0;
-    // Nothing left in flight or scheduled: the courier has done its job.
+    this.forgetIfIdle(peer, courier);
+  }
+
+  /** Nothing in flight, scheduled or connecting: the courier has done its job. */
+  private forgetIfIdle(peer: string, courier: Courier): void {
     if (!courier.connecting && !courier.retry && courier.inFlight.size === 0) this.couriers.delete(peer);
   }
 

@@ -90,7 +90,7 @@ class PeerJsTransport implements Transport {
   async open(): Promise<void> {
     this.state$.next('connecting');
     try {
-      await this.register();
+      await this.claimId();
     } catch (error) {
       this.close();
       throw error;
@@ -99,6 +99,22 @@ class PeerJsTransport implements Transport {
     this.lifetime.add(
       timer(this.context.delivery.heartbeatIntervalMs, this.context.delivery.heartbeatIntervalMs, this.context.scheduler).subscribe(() => this.beat()),
     );
+  }
+
+  /** Registers, retrying with backoff for `idTakenRetryMs` while the server still holds our id. */
+  private async claimId(): Promise<void> {
+    const { idTakenRetryMs, retryInitialDelayMs, retryMaxDelayMs } = this.context.delivery;
+    const giveUpAt = this.now() + idTakenRetryMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.register();
+      } catch (error) {
+        const delay = Math.min(retryMaxDelayMs, retryInitialDelayMs * 2 ** attempt);
+        const taken = error instanceof InvitationError && error.code === 'USER_ID_TAKEN';
+        if (!taken || this.closed || this.now() + delay > giveUpAt) throw error;
+        await firstValueFrom(timer(delay, this.context.scheduler));
+      }
+    }
   }
 
   /** Creates a Peer with our id and waits for the server to accept it. */

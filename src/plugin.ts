@@ -59,6 +59,7 @@ export const DEFAULT_DELIVERY: ResolvedDeliveryOptions = {
   idleTimeoutMs: 30_000,
   maxConnections: 64,
   retentionMs: 60_000,
+  idTakenRetryMs: 3000,
   reconnectTimeoutMs: 5000,
   reconnectMaxDelayMs: 10_000,
 };

@@ -86,6 +86,11 @@ export interface DeliveryOptions {
   maxConnections?: number;
   /** Answered or expired invitations are remembered this long after their deadline, to drop replays. Default 60000 ms. */
   retentionMs?: number;
+  /**
+   * How long `connectUser` keeps trying an id the PeerServer says is taken before rejecting with
+   * `USER_ID_TAKEN`: after a reload the server may not yet have seen the old page's socket close. Default 3000 ms.
+   */
+  idTakenRetryMs?: number;
   /** How long one PeerServer reconnect attempt may take before the Peer is recreated. Default 5000 ms. */
   reconnectTimeoutMs?: number;
   /** Cap on the delay between PeerServer reconnect attempts. Default 10000 ms. */

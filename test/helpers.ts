@@ -3,6 +3,7 @@ import { executeServerCommand } from '@web/test-runner-commands';
 import { deleteDB } from 'idb';
 import { filter, firstValueFrom, timeout, type Observable } from 'rxjs';
 import { createSignalingPlugin, type SignalingPlugin, type SignalingPluginOptions } from '../src/index.js';
+import { deleteMemoryDatabase } from '../src/store.js';
 import type { DeliveryOptions, PeerServerOptions } from '../src/types.js';
 
 export interface PeerServerInfo {
@@ -28,6 +29,7 @@ export const FAST_DELIVERY: DeliveryOptions = {
   connectTimeoutMs: 8000,
   heartbeatIntervalMs: 500,
   retentionMs: 3000,
+  idTakenRetryMs: 1500,
   reconnectTimeoutMs: 3000,
   reconnectMaxDelayMs: 1000,
 };
@@ -70,6 +72,7 @@ export class Harness {
 
   async cleanup(): Promise<void> {
     await Promise.all(this.plugins.splice(0).map((plugin) => plugin.dispose()));
+    for (const name of this.databases) deleteMemoryDatabase(name);
     await Promise.all([...this.databases].map((name) => deleteDB(name)));
     this.databases.clear();
   }

@@ -142,6 +142,21 @@ describe('store and forward', () => {
     expect((await refused).invitee).to.equal(bob.id);
   });
 
+  it("4. with storage: 'memory', a new plugin in the same page finds what the last one kept", async () => {
+    const alice = await harness.user('alice', { storage: 'memory' });
+    const bob = await harness.user('bob', { storage: 'memory' });
+    const rings = next(bob.plugin.invitationReceived$);
+    const delivered = next(alice.plugin.inviteeStateChanged$, (event) => event.state === 'delivered');
+    const { invitationID } = await alice.plugin.sendInvitation(invite([bob.id], 10));
+    await rings;
+    await delivered;
+    await bob.plugin.dispose();
+    const again = await harness.plugin({ storage: 'memory', databaseName: bob.databaseName });
+    const restored = next(again.invitationReceived$);
+    await again.connectUser({ id: bob.id, name: 'Bob' });
+    expect((await restored).invitationID).to.equal(invitationID);
+  });
+
   it('5a. keeps an answer while the inviter is offline and delivers it when the inviter returns', async () => {
     const alice = await harness.user('alice');
     const bob = await harness.user('bob');
