@@ -31,112 +31,117 @@ interface Courier {
 }
 
 export class Delivery {
-  private readonly couriers = new Map<string, Courier>();
-  private closed = false;
+  readonly #couriers = new Map<string, Courier>();
+  #closed = false;
 
-  constructor(
-    private readonly transport: Transport,
-    private readonly host: DeliveryHost,
-    private readonly options: ResolvedDeliveryOptions,
-    private readonly scheduler: SchedulerLike,
-  ) {}
+  readonly #transport: Transport;
+  readonly #host: DeliveryHost;
+  readonly #options: ResolvedDeliveryOptions;
+  readonly #scheduler: SchedulerLike;
+
+  constructor(transport: Transport, host: DeliveryHost, options: ResolvedDeliveryOptions, scheduler: SchedulerLike) {
+    this.#transport = transport;
+    this.#host = host;
+    this.#options = options;
+    this.#scheduler = scheduler;
+  }
 
   /** Sends what is owed to `peer` now, unless a connection attempt is already under way. */
   kick(peer: string): void {
-    if (this.closed) return;
-    const courier = this.courier(peer);
+    if (this.#closed) return;
+    const courier = this.#courier(peer);
     if (courier.connecting) return;
-    if (!this.host.owed(peer).some((message) => !courier.inFlight.has(flightKey(message)))) {
-      this.forgetIfIdle(peer, courier);
+    if (!this.#host.owed(peer).some((message) => !courier.inFlight.has(flightKey(message)))) {
+      this.#forgetIfIdle(peer, courier);
       return;
     }
     courier.retry?.unsubscribe();
     courier.retry = undefined;
     courier.connecting = true;
-    this.transport.connect(peer).then(
+    this.#transport.connect(peer).then(
       () => {
         courier.connecting = false;
-        this.write(peer, courier);
+        this.#write(peer, courier);
       },
       () => {
         courier.connecting = false;
-        this.failed(peer, courier);
+        this.#failed(peer, courier);
       },
     );
   }
 
   /** The peer is online: forget the backoff and try at once. */
   peerOnline(peer: string): void {
-    const courier = this.couriers.get(peer);
+    const courier = this.#couriers.get(peer);
     if (courier) courier.attempt = 0;
     this.kick(peer);
   }
 
   acked(peer: string, ack: AckMessage): void {
-    const courier = this.couriers.get(peer);
+    const courier = this.#couriers.get(peer);
     if (!courier) return;
     const key = `${ack.of}/${ack.invitationID}`;
     courier.inFlight.get(key)?.unsubscribe();
     courier.inFlight.delete(key);
     courier.attempt = 0;
-    this.forgetIfIdle(peer, courier);
+    this.#forgetIfIdle(peer, courier);
   }
 
   /** Nothing in flight, scheduled or connecting: the courier has done its job. */
-  private forgetIfIdle(peer: string, courier: Courier): void {
-    if (!courier.connecting && !courier.retry && courier.inFlight.size === 0) this.couriers.delete(peer);
+  #forgetIfIdle(peer: string, courier: Courier): void {
+    if (!courier.connecting && !courier.retry && courier.inFlight.size === 0) this.#couriers.delete(peer);
   }
 
-  private write(peer: string, courier: Courier): void {
-    if (this.closed) return;
-    for (const message of this.host.owed(peer)) {
+  #write(peer: string, courier: Courier): void {
+    if (this.#closed) return;
+    for (const message of this.#host.owed(peer)) {
       const key = flightKey(message);
       if (courier.inFlight.has(key)) continue;
       try {
-        this.transport.send(peer, message.compose());
+        this.#transport.send(peer, message.compose());
       } catch {
-        this.failed(peer, courier);
+        this.#failed(peer, courier);
         return;
       }
-      this.host.wired(peer, message);
+      this.#host.wired(peer, message);
       courier.inFlight.set(
         key,
-        timer(this.options.ackTimeoutMs, this.scheduler).subscribe(() => {
+        timer(this.#options.ackTimeoutMs, this.#scheduler).subscribe(() => {
           courier.inFlight.delete(key);
-          this.failed(peer, courier);
+          this.#failed(peer, courier);
         }),
       );
     }
   }
 
   /** Schedules one retry, however many messages failed together. */
-  private failed(peer: string, courier: Courier): void {
-    if (this.closed || courier.retry) return;
-    const delay = Math.min(this.options.retryMaxDelayMs, this.options.retryInitialDelayMs * 2 ** courier.attempt);
+  #failed(peer: string, courier: Courier): void {
+    if (this.#closed || courier.retry) return;
+    const delay = Math.min(this.#options.retryMaxDelayMs, this.#options.retryInitialDelayMs * 2 ** courier.attempt);
     courier.attempt++;
-    courier.retry = timer(delay, this.scheduler).subscribe(() => {
+    courier.retry = timer(delay, this.#scheduler).subscribe(() => {
       courier.retry = undefined;
       this.kick(peer);
     });
   }
 
-  private courier(peer: string): Courier {
-    let courier = this.couriers.get(peer);
+  #courier(peer: string): Courier {
+    let courier = this.#couriers.get(peer);
     if (!courier) {
       courier = { inFlight: new Map(), connecting: false, attempt: 0, retry: undefined };
-      this.couriers.set(peer, courier);
+      this.#couriers.set(peer, courier);
     }
     return courier;
   }
 
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    for (const courier of this.couriers.values()) {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const courier of this.#couriers.values()) {
       courier.retry?.unsubscribe();
       for (const ackTimer of courier.inFlight.values()) ackTimer.unsubscribe();
     }
-    this.couriers.clear();
+    this.#couriers.clear();
   }
 }
 

@@ -21,13 +21,13 @@ export const createPeerJsTransport: TransportFactory = (context) => new PeerJsTr
  */
 class TolerantJsonConnection extends BufferedConnection {
   readonly serialization = 'json';
-  private readonly encoder = new TextEncoder();
-  private readonly decoder = new TextDecoder();
+  readonly #encoder = new TextEncoder();
+  readonly #decoder = new TextDecoder();
 
   protected override _handleDataMessage({ data }: MessageEvent): void {
     let frame: unknown;
     try {
-      frame = JSON.parse(this.decoder.decode(data));
+      frame = JSON.parse(this.#decoder.decode(data));
     } catch {
       frame = NOT_JSON;
     }
@@ -40,7 +40,7 @@ class TolerantJsonConnection extends BufferedConnection {
   }
 
   protected override _send(data: unknown): void {
-    const encoded = this.encoder.encode(JSON.stringify(data));
+    const encoded = this.#encoder.encode(JSON.stringify(data));
     if (encoded.byteLength >= util.chunkedMTU) {
       this.emitError(DataConnectionErrorType.MessageToBig, 'Message too big for JSON channel');
       return;
@@ -74,63 +74,67 @@ class PeerJsTransport implements Transport {
   readonly peerOnline$ = new Subject<string>();
   readonly errors$ = new Subject<InvitationError>();
 
-  private peer: Peer | undefined;
-  private readonly links = new Map<string, Set<Link>>();
-  private readonly lifetime = new Subscription();
-  private closed = false;
-  private reconnecting = false;
-  private connectAttempts = 0;
+  #peer: Peer | undefined;
+  readonly #links = new Map<string, Set<Link>>();
+  readonly #lifetime = new Subscription();
+  #closed = false;
+  #reconnecting = false;
+  #connectAttempts = 0;
 
-  constructor(private readonly context: TransportContext) {}
+  readonly #context: TransportContext;
 
-  private now(): number {
-    return this.context.scheduler.now();
+  constructor(context: TransportContext) {
+    this.#context = context;
+  }
+
+  #now(): number {
+    return this.#context.scheduler.now();
   }
 
   async open(): Promise<void> {
     this.state$.next('connecting');
     try {
-      await this.claimId();
+      await this.#claimId();
     } catch (error) {
       this.close();
       throw error;
     }
     this.state$.next('connected');
-    this.lifetime.add(
-      timer(this.context.delivery.heartbeatIntervalMs, this.context.delivery.heartbeatIntervalMs, this.context.scheduler).subscribe(() => this.beat()),
+    this.#lifetime.add(
+      timer(this.#context.delivery.heartbeatIntervalMs, this.#context.delivery.heartbeatIntervalMs, this.#context.scheduler).subscribe(() => this.#beat()),
     );
   }
 
   /** Registers, retrying with backoff for `idTakenRetryMs` while the server still holds our id. */
-  private async claimId(): Promise<void> {
-    const { idTakenRetryMs, retryInitialDelayMs, retryMaxDelayMs } = this.context.delivery;
-    const giveUpAt = this.now() + idTakenRetryMs;
+  async #claimId(): Promise<void> {
+    const { idTakenRetryMs, retryInitialDelayMs, retryMaxDelayMs } = this.#context.delivery;
+    const giveUpAt = this.#now() + idTakenRetryMs;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.register();
+        return await this.#register();
       } catch (error) {
         const delay = Math.min(retryMaxDelayMs, retryInitialDelayMs * 2 ** attempt);
         const taken = error instanceof InvitationError && error.code === 'USER_ID_TAKEN';
-        if (!taken || this.closed || this.now() + delay > giveUpAt) throw error;
-        await firstValueFrom(timer(delay, this.context.scheduler));
+        if (!taken || this.#closed || this.#now() + delay > giveUpAt) throw error;
+        await firstValueFrom(timer(delay, this.#context.scheduler));
       }
     }
   }
 
   /** Creates a Peer with our id and waits for the server to accept it. */
-  private async register(): Promise<void> {
-    this.peer?.destroy();
-    const peer = new Peer(this.context.id, { ...this.context.peer, serializers: { json: TolerantJsonConnection } });
-    this.peer = peer;
-    peer.on('connection', (connection) => this.adopt(connection));
-    peer.on('error', (error) => this.onPeerError(peer, error));
-    peer.on('disconnected', () => this.onServerLost(peer));
-    peer.on('close', () => this.onServerLost(peer));
-    await this.whenOpen(peer, this.context.delivery.connectTimeoutMs);
+  async #register(): Promise<void> {
+    this.#peer?.destroy();
+    const peer = new Peer(this.#context.id, { ...this.#context.peer, serializers: { json: TolerantJsonConnection } });
+    this.#peer = peer;
+    peer.on('connection', (connection) => this.#adopt(connection));
+    peer.on('error', (error) => this.#onPeerError(peer, error));
+    peer.on('disconnected', () => this.#onServerLost(peer));
+    peer.on('close', () => this.#onServerLost(peer));
+    await this.#whenOpen(peer, this.#context.delivery.connectTimeoutMs);
   }
 
   /** Resolves on the Peer's `open`; rejects on a server failure or after `ms`. */
-  private whenOpen(peer: Peer, ms: number): Promise<void> {
+  #whenOpen(peer: Peer, ms: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const listeners = new Subscription();
       const finish = (error?: InvitationError) => {
@@ -140,7 +144,7 @@ class PeerJsTransport implements Transport {
       const onOpen = () => finish();
       const onClose = () => finish(new InvitationError('SERVER_UNREACHABLE', 'The Peer was destroyed before it opened'));
       const onError = (error: PeerError<string>) => {
-        if (error.type === 'unavailable-id') finish(new InvitationError('USER_ID_TAKEN', `The id "${this.context.id}" is already connected elsewhere`, { cause: error }));
+        if (error.type === 'unavailable-id') finish(new InvitationError('USER_ID_TAKEN', `The id "${this.#context.id}" is already connected elsewhere`, { cause: error }));
         else if (SERVER_FAILURES.has(error.type)) finish(new InvitationError('SERVER_UNREACHABLE', `The PeerServer could not be reached (${error.type})`, { cause: error }));
       };
       peer.on('open', onOpen);
@@ -152,27 +156,27 @@ class PeerJsTransport implements Transport {
         peer.off('close', onClose);
       });
       listeners.add(
-        timer(ms, this.context.scheduler).subscribe(() =>
+        timer(ms, this.#context.scheduler).subscribe(() =>
           finish(new InvitationError('SERVER_UNREACHABLE', `The PeerServer did not answer within ${ms} ms`)),
         ),
       );
     });
   }
 
-  private onPeerError(peer: Peer, error: PeerError<string>): void {
-    if (peer !== this.peer || error.type !== 'peer-unavailable') return;
+  #onPeerError(peer: Peer, error: PeerError<string>): void {
+    if (peer !== this.#peer || error.type !== 'peer-unavailable') return;
     // PeerJS reports an offline peer here, never on the DataConnection; its message is the only place the id appears.
     const unreachable = /Could not connect to peer (.+)$/.exec(error.message)?.[1];
     if (unreachable === undefined) return;
-    for (const link of this.links.get(unreachable) ?? []) {
-      if (!link.open) this.drop(link, new InvitationError('PEER_UNREACHABLE', `Peer "${unreachable}" is not connected to the PeerServer`, { cause: error }));
+    for (const link of this.#links.get(unreachable) ?? []) {
+      if (!link.open) this.#drop(link, new InvitationError('PEER_UNREACHABLE', `Peer "${unreachable}" is not connected to the PeerServer`, { cause: error }));
     }
   }
 
-  private onServerLost(peer: Peer): void {
-    if (this.closed || peer !== this.peer || this.state$.value !== 'connected') return;
+  #onServerLost(peer: Peer): void {
+    if (this.#closed || peer !== this.#peer || this.state$.value !== 'connected') return;
     this.state$.next('reconnecting');
-    void this.reconnect();
+    void this.#reconnect();
   }
 
   /**
@@ -180,33 +184,33 @@ class PeerJsTransport implements Transport {
    * DataConnections but can hang while the server still holds our old socket,
    * so after two tries the Peer is recreated (which closes them).
    */
-  private async reconnect(): Promise<void> {
-    if (this.reconnecting) return;
-    this.reconnecting = true;
-    const { reconnectTimeoutMs, reconnectMaxDelayMs, retryInitialDelayMs } = this.context.delivery;
-    for (let attempt = 0; !this.closed; attempt++) {
-      await firstValueFrom(timer(Math.min(reconnectMaxDelayMs, retryInitialDelayMs * 2 ** attempt), this.context.scheduler));
-      if (this.closed) break;
+  async #reconnect(): Promise<void> {
+    if (this.#reconnecting) return;
+    this.#reconnecting = true;
+    const { reconnectTimeoutMs, reconnectMaxDelayMs, retryInitialDelayMs } = this.#context.delivery;
+    for (let attempt = 0; !this.#closed; attempt++) {
+      await firstValueFrom(timer(Math.min(reconnectMaxDelayMs, retryInitialDelayMs * 2 ** attempt), this.#context.scheduler));
+      if (this.#closed) break;
       try {
-        const peer = this.peer;
+        const peer = this.#peer;
         if (attempt < 2 && peer && !peer.destroyed) {
           peer.reconnect();
-          await this.whenOpen(peer, reconnectTimeoutMs);
+          await this.#whenOpen(peer, reconnectTimeoutMs);
         } else {
-          await this.register();
+          await this.#register();
         }
-        if (this.closed) break;
+        if (this.#closed) break;
         this.state$.next('connected');
         break;
       } catch (error) {
         this.errors$.next(error instanceof InvitationError ? error : new InvitationError('SERVER_UNREACHABLE', 'Reconnecting to the PeerServer failed', { cause: error }));
       }
     }
-    this.reconnecting = false;
+    this.#reconnecting = false;
   }
 
   async connect(to: string): Promise<void> {
-    const link = this.linkTo(to);
+    const link = this.#linkTo(to);
     if (link.open) return;
     // The peer may connect to us while our offer is still parked at the server: take whichever opens first.
     await new Promise<void>((resolve, reject) => {
@@ -216,35 +220,35 @@ class PeerJsTransport implements Transport {
   }
 
   send(to: string, message: Message): void {
-    const link = [...(this.links.get(to) ?? [])].find((candidate) => candidate.open);
+    const link = [...(this.#links.get(to) ?? [])].find((candidate) => candidate.open);
     if (!link) throw new InvitationError('PEER_UNREACHABLE', `No open connection with "${to}"`);
-    link.lastUsed = this.now();
+    link.lastUsed = this.#now();
     link.connection.send(message);
   }
 
   /** An open link if there is one, else one being opened, else a new one. */
-  private linkTo(to: string): Link {
+  #linkTo(to: string): Link {
     let opening: Link | undefined;
-    for (const link of this.links.get(to) ?? []) {
+    for (const link of this.#links.get(to) ?? []) {
       if (link.open) return link;
       opening ??= link;
     }
     if (opening) return opening;
     // Connecting before the Peer is open can lose the offer; the caller retries once we are back.
-    if (this.state$.value !== 'connected' || !this.peer) throw new InvitationError('NOT_CONNECTED', 'Not connected to the PeerServer');
-    this.connectAttempts++;
-    return this.adopt(this.peer.connect(to, { reliable: true, serialization: 'json' }));
+    if (this.state$.value !== 'connected' || !this.#peer) throw new InvitationError('NOT_CONNECTED', 'Not connected to the PeerServer');
+    this.#connectAttempts++;
+    return this.#adopt(this.#peer.connect(to, { reliable: true, serialization: 'json' }));
   }
 
   /** Tracks a connection, ours or the remote's, from its first event to its one teardown. */
-  private adopt(connection: DataConnection): Link {
+  #adopt(connection: DataConnection): Link {
     let settleOpened!: (error?: InvitationError) => void;
     const opened = new Promise<void>((resolve, reject) => {
       settleOpened = (error) => (error ? reject(error) : resolve());
     });
     // Nobody may be waiting (an inbound link); the failure is reported through `send`.
     opened.catch(() => {});
-    const now = this.now();
+    const now = this.#now();
     const link: Link = {
       peer: connection.peer,
       connection,
@@ -256,13 +260,13 @@ class PeerJsTransport implements Transport {
       teardown: new Subscription(),
       settle: settleOpened,
     };
-    let set = this.links.get(link.peer);
-    if (!set) this.links.set(link.peer, (set = new Set()));
+    let set = this.#links.get(link.peer);
+    if (!set) this.#links.set(link.peer, (set = new Set()));
     set.add(link);
 
     // Handlers go on synchronously: data can follow `open` in the same task.
     connection.on('data', (frame) => {
-      link.lastHeard = this.now();
+      link.lastHeard = this.#now();
       if (isPing(frame)) return;
       link.lastUsed = link.lastHeard;
       this.frames$.next({ from: link.peer, frame });
@@ -270,34 +274,34 @@ class PeerJsTransport implements Transport {
     connection.on('open', () => {
       if (link.dropped) return;
       link.open = true;
-      link.lastHeard = link.lastUsed = this.now();
+      link.lastHeard = link.lastUsed = this.#now();
       link.settle();
       this.peerOnline$.next(link.peer);
-      this.enforceConnectionLimit(link);
+      this.#enforceConnectionLimit(link);
     });
-    connection.on('close', () => this.drop(link, new InvitationError('PEER_UNREACHABLE', `The connection to "${link.peer}" closed`)));
-    connection.on('error', (error) => this.drop(link, new InvitationError('PEER_UNREACHABLE', `The connection to "${link.peer}" failed (${error.type})`, { cause: error })));
+    connection.on('close', () => this.#drop(link, new InvitationError('PEER_UNREACHABLE', `The connection to "${link.peer}" closed`)));
+    connection.on('error', (error) => this.#drop(link, new InvitationError('PEER_UNREACHABLE', `The connection to "${link.peer}" failed (${error.type})`, { cause: error })));
     connection.on('iceStateChanged', (state) => {
-      if (state === 'failed' || state === 'closed') this.drop(link, new InvitationError('PEER_UNREACHABLE', `The connection to "${link.peer}" ${state}`));
+      if (state === 'failed' || state === 'closed') this.#drop(link, new InvitationError('PEER_UNREACHABLE', `The connection to "${link.peer}" ${state}`));
     });
     link.teardown.add(() => connection.removeAllListeners());
-    const { connectTimeoutMs } = this.context.delivery;
+    const { connectTimeoutMs } = this.#context.delivery;
     link.teardown.add(
-      timer(connectTimeoutMs, this.context.scheduler).subscribe(() => {
-        if (!link.open) this.drop(link, new InvitationError('PEER_UNREACHABLE', `The connection to "${link.peer}" did not open within ${connectTimeoutMs} ms`));
+      timer(connectTimeoutMs, this.#context.scheduler).subscribe(() => {
+        if (!link.open) this.#drop(link, new InvitationError('PEER_UNREACHABLE', `The connection to "${link.peer}" did not open within ${connectTimeoutMs} ms`));
       }),
     );
     return link;
   }
 
   /** The one teardown of a link, whatever ended it. */
-  private drop(link: Link, reason: InvitationError): void {
+  #drop(link: Link, reason: InvitationError): void {
     if (link.dropped) return;
     link.dropped = true;
     link.open = false;
-    const set = this.links.get(link.peer);
+    const set = this.#links.get(link.peer);
     set?.delete(link);
-    if (set?.size === 0) this.links.delete(link.peer);
+    if (set?.size === 0) this.#links.delete(link.peer);
     link.teardown.unsubscribe();
     link.settle(reason);
     try {
@@ -308,44 +312,44 @@ class PeerJsTransport implements Transport {
   }
 
   /** Pings every open link, and closes the silent (dead) and the idle ones. */
-  private beat(): void {
-    const now = this.now();
-    const { heartbeatIntervalMs, idleTimeoutMs } = this.context.delivery;
-    for (const link of this.allLinks()) {
+  #beat(): void {
+    const now = this.#now();
+    const { heartbeatIntervalMs, idleTimeoutMs } = this.#context.delivery;
+    for (const link of this.#allLinks()) {
       if (!link.open) continue;
       if (now - link.lastHeard > 3 * heartbeatIntervalMs) {
-        this.drop(link, new InvitationError('PEER_UNREACHABLE', `"${link.peer}" stopped answering`));
+        this.#drop(link, new InvitationError('PEER_UNREACHABLE', `"${link.peer}" stopped answering`));
       } else if (now - link.lastUsed > idleTimeoutMs) {
-        this.drop(link, new InvitationError('PEER_UNREACHABLE', `The connection to "${link.peer}" was idle`));
+        this.#drop(link, new InvitationError('PEER_UNREACHABLE', `The connection to "${link.peer}" was idle`));
       } else {
         link.connection.send(PING);
       }
     }
   }
 
-  private enforceConnectionLimit(keep: Link): void {
-    const open = this.allLinks().filter((link) => link.open && link !== keep);
-    const excess = open.length + 1 - this.context.delivery.maxConnections;
+  #enforceConnectionLimit(keep: Link): void {
+    const open = this.#allLinks().filter((link) => link.open && link !== keep);
+    const excess = open.length + 1 - this.#context.delivery.maxConnections;
     if (excess <= 0) return;
     open.sort((a, b) => a.lastUsed - b.lastUsed);
-    for (const link of open.slice(0, excess)) this.drop(link, new InvitationError('PEER_UNREACHABLE', 'Closed to stay under maxConnections'));
+    for (const link of open.slice(0, excess)) this.#drop(link, new InvitationError('PEER_UNREACHABLE', 'Closed to stay under maxConnections'));
   }
 
-  private allLinks(): Link[] {
-    return [...this.links.values()].flatMap((set) => [...set]);
+  #allLinks(): Link[] {
+    return [...this.#links.values()].flatMap((set) => [...set]);
   }
 
   stats(): TransportStats {
-    return { connectAttempts: this.connectAttempts, openConnections: this.allLinks().filter((link) => link.open).length };
+    return { connectAttempts: this.#connectAttempts, openConnections: this.#allLinks().filter((link) => link.open).length };
   }
 
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.lifetime.unsubscribe();
-    for (const link of this.allLinks()) this.drop(link, new InvitationError('DISPOSED', 'The transport closed'));
-    this.peer?.destroy();
-    this.peer = undefined;
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#lifetime.unsubscribe();
+    for (const link of this.#allLinks()) this.#drop(link, new InvitationError('DISPOSED', 'The transport closed'));
+    this.#peer?.destroy();
+    this.#peer = undefined;
     this.state$.next('disconnected');
     this.state$.complete();
     this.frames$.complete();

@@ -123,7 +123,7 @@ interface Settings {
 }
 
 class Plugin implements SignalingPlugin {
-  private readonly outlets: Outlets = {
+  readonly #outlets: Outlets = {
     invitationReceived: new Subject(),
     invitationCanceled: new Subject(),
     invitationAccepted: new Subject(),
@@ -134,24 +134,24 @@ class Plugin implements SignalingPlugin {
     connectionState: new BehaviorSubject<ConnectionState>('disconnected'),
     errors: new Subject(),
   };
-  readonly invitationReceived$ = this.outlets.invitationReceived.asObservable();
-  readonly invitationCanceled$ = this.outlets.invitationCanceled.asObservable();
-  readonly invitationAccepted$ = this.outlets.invitationAccepted.asObservable();
-  readonly invitationRefused$ = this.outlets.invitationRefused.asObservable();
-  readonly invitationTimeout$ = this.outlets.invitationTimeout.asObservable();
-  readonly invitationResponseTimeout$ = this.outlets.invitationResponseTimeout.asObservable();
-  readonly inviteeStateChanged$ = this.outlets.inviteeStateChanged.asObservable();
-  readonly connectionState$ = this.outlets.connectionState.pipe(distinctUntilChanged());
-  readonly errors$ = this.outlets.errors.asObservable();
+  readonly invitationReceived$ = this.#outlets.invitationReceived.asObservable();
+  readonly invitationCanceled$ = this.#outlets.invitationCanceled.asObservable();
+  readonly invitationAccepted$ = this.#outlets.invitationAccepted.asObservable();
+  readonly invitationRefused$ = this.#outlets.invitationRefused.asObservable();
+  readonly invitationTimeout$ = this.#outlets.invitationTimeout.asObservable();
+  readonly invitationResponseTimeout$ = this.#outlets.invitationResponseTimeout.asObservable();
+  readonly inviteeStateChanged$ = this.#outlets.inviteeStateChanged.asObservable();
+  readonly connectionState$ = this.#outlets.connectionState.pipe(distinctUntilChanged());
+  readonly errors$ = this.#outlets.errors.asObservable();
 
-  private readonly settings: Settings;
-  private session: Session | undefined;
-  private starting: Promise<void> | undefined;
-  private disposed = false;
+  readonly #settings: Settings;
+  #session: Session | undefined;
+  #starting: Promise<void> | undefined;
+  #disposed = false;
 
   constructor(options: SignalingPluginOptions) {
     const storage = options.storage ?? 'indexeddb';
-    this.settings = {
+    this.#settings = {
       options,
       delivery: { ...DEFAULT_DELIVERY, ...options.delivery },
       scheduler: options.scheduler ?? asyncScheduler,
@@ -162,182 +162,186 @@ class Plugin implements SignalingPlugin {
   }
 
   get user(): User | undefined {
-    return this.session?.user;
+    return this.#session?.user;
   }
 
   async connectUser(params: ConnectUserParams): Promise<void> {
-    if (this.disposed) throw disposedError();
+    if (this.#disposed) throw disposedError();
     const { id, name } = params ?? ({} as ConnectUserParams);
     const invalid = checkUserId(id) ?? checkText('name', name);
     if (invalid) throw invalid;
-    if (this.session) {
-      if (this.session.user.id === id && this.starting) return this.starting;
-      throw new InvitationError('ALREADY_CONNECTED', `"${this.session.user.id}" is connected; call disconnectUser() first`);
+    if (this.#session) {
+      if (this.#session.user.id === id && this.#starting) return this.#starting;
+      throw new InvitationError('ALREADY_CONNECTED', `"${this.#session.user.id}" is connected; call disconnectUser() first`);
     }
-    const session = new Session({ id, name }, this.settings, this.outlets);
-    this.session = session;
-    this.starting = session.start().catch((error: unknown) => {
-      if (this.session === session) this.session = undefined;
+    const session = new Session({ id, name }, this.#settings, this.#outlets);
+    this.#session = session;
+    this.#starting = session.start().catch((error: unknown) => {
+      if (this.#session === session) this.#session = undefined;
       session.close();
       throw error;
     });
-    return this.starting;
+    return this.#starting;
   }
 
   async disconnectUser(): Promise<void> {
-    const session = this.session;
-    this.session = undefined;
-    this.starting = undefined;
+    const session = this.#session;
+    this.#session = undefined;
+    this.#starting = undefined;
     session?.close();
   }
 
   async sendInvitation(params: SendInvitationParams): Promise<SendInvitationResult> {
-    const failure = this.unavailable();
+    const failure = this.#unavailable();
     if (failure) return { invitationID: '', errorInvitees: {}, error: failure };
-    return this.session!.sendInvitation(params);
+    return this.#session!.sendInvitation(params);
   }
 
   async cancelInvitation(params: CancelInvitationParams): Promise<CancelInvitationResult> {
-    const failure = this.unavailable();
+    const failure = this.#unavailable();
     if (failure) return { invitationID: params?.invitationID ?? '', errorInvitees: [...(params?.invitees ?? [])], error: failure };
-    return this.session!.cancelInvitation(params);
+    return this.#session!.cancelInvitation(params);
   }
 
   async acceptInvitation(params: RespondInvitationParams): Promise<RespondInvitationResult> {
-    return this.respond(params, 'accept');
+    return this.#respond(params, 'accept');
   }
 
   async refuseInvitation(params: RespondInvitationParams): Promise<RespondInvitationResult> {
-    return this.respond(params, 'refuse');
+    return this.#respond(params, 'refuse');
   }
 
-  private async respond(params: RespondInvitationParams, answer: 'accept' | 'refuse'): Promise<RespondInvitationResult> {
-    const failure = this.unavailable();
+  async #respond(params: RespondInvitationParams, answer: 'accept' | 'refuse'): Promise<RespondInvitationResult> {
+    const failure = this.#unavailable();
     if (failure) return { invitationID: params?.invitationID ?? '', error: failure };
-    return this.session!.respond(params, answer);
+    return this.#session!.respond(params, answer);
   }
 
   /** Why a method cannot run now, if it cannot. */
-  private unavailable(): InvitationError | undefined {
-    if (this.disposed) return disposedError();
-    if (!this.session?.started) return new InvitationError('NOT_CONNECTED', 'Call connectUser() and wait for it first');
+  #unavailable(): InvitationError | undefined {
+    if (this.#disposed) return disposedError();
+    if (!this.#session?.started) return new InvitationError('NOT_CONNECTED', 'Call connectUser() and wait for it first');
     return undefined;
   }
 
   stats(): PluginStats {
-    return this.session?.stats() ?? { connectAttempts: 0, openConnections: 0, invitations: 0, pendingDeliveries: 0 };
+    return this.#session?.stats() ?? { connectAttempts: 0, openConnections: 0, invitations: 0, pendingDeliveries: 0 };
   }
 
   async dispose(): Promise<void> {
-    if (this.disposed) return;
-    this.disposed = true;
+    if (this.#disposed) return;
+    this.#disposed = true;
     await this.disconnectUser();
-    for (const subject of Object.values(this.outlets) as Subject<unknown>[]) subject.complete();
+    for (const subject of Object.values(this.#outlets) as Subject<unknown>[]) subject.complete();
   }
 }
 
 /** Everything that lives from `connectUser` to `disconnectUser`, released by `close`. */
 class Session {
   /** Legs by invitation id, then by peer. */
-  private readonly invitations = new Map<string, Map<string, Leg>>();
+  readonly #invitations = new Map<string, Map<string, Leg>>();
   /** Peers owed a message, and by which invitations: what Delivery asks for. */
-  private readonly owedByPeer = new Map<string, Set<string>>();
-  private readonly deadlineTimers = new Map<string, Subscription>();
-  private readonly closeNotification = new Map<string, () => void>();
-  private readonly lifetime = new Subscription();
-  private store: InvitationStore | undefined;
-  private storageFailed = false;
-  private transport: Transport | undefined;
-  private delivery: Delivery | undefined;
-  private closed = false;
+  readonly #owedByPeer = new Map<string, Set<string>>();
+  readonly #deadlineTimers = new Map<string, Subscription>();
+  readonly #closeNotification = new Map<string, () => void>();
+  readonly #lifetime = new Subscription();
+  #store: InvitationStore | undefined;
+  #storageFailed = false;
+  #transport: Transport | undefined;
+  #delivery: Delivery | undefined;
+  #closed = false;
   started = false;
 
-  constructor(
-    readonly user: User,
-    private readonly settings: Settings,
-    private readonly outlets: Outlets,
-  ) {}
+  readonly user: User;
+  readonly #settings: Settings;
+  readonly #outlets: Outlets;
 
-  private now(): number {
-    return this.settings.scheduler.now();
+  constructor(user: User, settings: Settings, outlets: Outlets) {
+    this.user = user;
+    this.#settings = settings;
+    this.#outlets = outlets;
+  }
+
+  #now(): number {
+    return this.#settings.scheduler.now();
   }
 
   async start(): Promise<void> {
-    const { options, delivery, scheduler } = this.settings;
-    this.outlets.connectionState.next('connecting');
-    const restored = await this.openStore(options.databaseName ?? `peer-invitation:${this.user.id}`);
-    if (this.closed) throw new InvitationError('DISPOSED', 'disconnectUser() was called during connectUser()');
-    for (const leg of restored) this.setLeg(leg);
+    const { options, delivery, scheduler } = this.#settings;
+    this.#outlets.connectionState.next('connecting');
+    const restored = await this.#openStore(options.databaseName ?? `peer-invitation:${this.user.id}`);
+    if (this.#closed) throw new InvitationError('DISPOSED', 'disconnectUser() was called during connectUser()');
+    for (const leg of restored) this.#setLeg(leg);
 
     const createTransport = options.transport ?? createPeerJsTransport;
     const transport = createTransport({ id: this.user.id, peer: options.peer ?? {}, delivery, scheduler });
-    this.transport = transport;
-    this.lifetime.add(() => transport.close());
-    this.delivery = new Delivery(transport, this, delivery, scheduler);
-    this.lifetime.add(() => this.delivery?.close());
-    this.lifetime.add(transport.frames$.subscribe(({ from, frame }) => this.receive(from, frame)));
-    this.lifetime.add(transport.errors$.subscribe((error) => this.outlets.errors.next(error)));
-    this.lifetime.add(transport.peerOnline$.subscribe((peer) => this.delivery?.peerOnline(peer)));
+    this.#transport = transport;
+    this.#lifetime.add(() => transport.close());
+    this.#delivery = new Delivery(transport, this, delivery, scheduler);
+    this.#lifetime.add(() => this.#delivery?.close());
+    this.#lifetime.add(transport.frames$.subscribe(({ from, frame }) => this.#receive(from, frame)));
+    this.#lifetime.add(transport.errors$.subscribe((error) => this.#outlets.errors.next(error)));
+    this.#lifetime.add(transport.peerOnline$.subscribe((peer) => this.#delivery?.peerOnline(peer)));
 
     await transport.open();
-    if (this.closed) throw new InvitationError('DISPOSED', 'disconnectUser() was called during connectUser()');
+    if (this.#closed) throw new InvitationError('DISPOSED', 'disconnectUser() was called during connectUser()');
     this.started = true;
-    this.restore(restored);
-    this.lifetime.add(
+    this.#restore(restored);
+    this.#lifetime.add(
       transport.state$.subscribe((state) => {
-        this.outlets.connectionState.next(state);
-        if (state === 'connected') this.greet();
+        this.#outlets.connectionState.next(state);
+        if (state === 'connected') this.#greet();
       }),
     );
   }
 
   /** Opens the store and loads what it kept; on failure, goes on in memory. */
-  private async openStore(databaseName: string): Promise<Leg[]> {
-    const purgeBefore = this.now() - this.settings.delivery.retentionMs;
+  async #openStore(databaseName: string): Promise<Leg[]> {
+    const purgeBefore = this.#now() - this.#settings.delivery.retentionMs;
     try {
-      this.store = await this.settings.openStore(databaseName);
-      return await this.store.load(purgeBefore);
+      this.#store = await this.#settings.openStore(databaseName);
+      return await this.#store.load(purgeBefore);
     } catch (error) {
-      this.storageFailedWith(error);
-      this.store = await openMemoryStore(`${databaseName} (fallback)`);
-      return this.store.load(purgeBefore);
+      this.#storageFailedWith(error);
+      this.#store = await openMemoryStore(`${databaseName} (fallback)`);
+      return this.#store.load(purgeBefore);
     }
   }
 
-  private storageFailedWith(error: unknown): void {
-    if (this.storageFailed) return;
-    this.storageFailed = true;
-    this.outlets.errors.next(
+  #storageFailedWith(error: unknown): void {
+    if (this.#storageFailed) return;
+    this.#storageFailed = true;
+    this.#outlets.errors.next(
       new InvitationError('STORAGE_FAILED', 'Invitations can no longer be saved; they are kept in memory until the page closes', { cause: error }),
     );
   }
 
   /** Re-arms timers and tells the app what it held before the reload. */
-  private restore(legs: Leg[]): void {
-    const now = this.now();
+  #restore(legs: Leg[]): void {
+    const now = this.#now();
     for (const leg of legs) {
-      this.armDeadline(leg.invitationID, leg.deadline);
+      this.#armDeadline(leg.invitationID, leg.deadline);
       if (leg.deadline <= now) continue;
-      if (leg.role === 'invitee' && leg.state === 'ringing') this.announce(leg);
-      if (leg.role === 'inviter' && isAnswerable(leg.state)) this.emitInviteeState(leg);
+      if (leg.role === 'invitee' && leg.state === 'ringing') this.#announce(leg);
+      if (leg.role === 'inviter' && isAnswerable(leg.state)) this.#emitInviteeState(leg);
     }
   }
 
   /** Flushes everything owed, and says hello to peers that may owe us something. */
-  private greet(): void {
-    const now = this.now();
-    const peers = new Set<string>(this.owedByPeer.keys());
-    for (const legs of this.invitations.values()) {
+  #greet(): void {
+    const now = this.#now();
+    const peers = new Set<string>(this.#owedByPeer.keys());
+    for (const legs of this.#invitations.values()) {
       for (const leg of legs.values()) if (leg.deadline > now && isAnswerable(leg.state)) peers.add(leg.peer);
     }
     for (const peer of peers) {
-      if (this.owedByPeer.has(peer)) this.delivery?.kick(peer);
-      else this.sayHello(peer);
+      if (this.#owedByPeer.has(peer)) this.#delivery?.kick(peer);
+      else this.#sayHello(peer);
     }
   }
 
-  private sayHello(peer: string): void {
-    const transport = this.transport;
+  #sayHello(peer: string): void {
+    const transport = this.#transport;
     transport?.connect(peer).then(
       () => {
         try {
@@ -360,16 +364,16 @@ class Session {
       const error = new InvitationError('EMPTY_INVITEES', 'No valid invitee remains once empty, invalid and self entries are removed');
       return { invitationID: '', errorInvitees, error };
     }
-    const { notifyWhenAppIsInTheBackgroundOrQuit = false } = this.settings.options;
+    const { notifyWhenAppIsInTheBackgroundOrQuit = false } = this.#settings.options;
     const config = checked.notificationConfig;
     let notification: NotificationPayload | undefined;
     if (notifyWhenAppIsInTheBackgroundOrQuit && config?.notifyWhenAppIsInTheBackgroundOrQuit) {
       notification = withoutUndefined({ resourceID: config.resourceID, title: config.title, message: config.message });
     }
 
-    const now = this.now();
-    const invitationID = this.settings.createInvitationID();
-    if (this.invitations.has(invitationID)) throw new Error(`createInvitationID returned "${invitationID}" twice`);
+    const now = this.#now();
+    const invitationID = this.#settings.createInvitationID();
+    if (this.#invitations.has(invitationID)) throw new Error(`createInvitationID returned "${invitationID}" twice`);
     const legs: Leg[] = invitees.map((invitee) => ({
       invitationID,
       peer: invitee,
@@ -390,10 +394,10 @@ class Session {
     }
 
     // Written alongside the first send: resolved means saved, and sending need not wait for the disk.
-    const saved = this.commit(legs);
-    this.armDeadline(invitationID, now + checked.timeoutMs);
-    for (const leg of legs) this.emitInviteeState(leg);
-    for (const leg of legs) this.delivery?.kick(leg.peer);
+    const saved = this.#commit(legs);
+    this.#armDeadline(invitationID, now + checked.timeoutMs);
+    for (const leg of legs) this.#emitInviteeState(leg);
+    for (const leg of legs) this.#delivery?.kick(leg.peer);
     await saved;
     return { invitationID, errorInvitees };
   }
@@ -402,7 +406,7 @@ class Session {
     const { invitationID, invitees, data = '' } = params ?? ({} as CancelInvitationParams);
     const invalid = checkInvitationID(invitationID) ?? checkText('data', data, MAX_DATA_BYTES) ?? checkInviteeList(invitees);
     if (invalid) return { invitationID: String(invitationID ?? ''), errorInvitees: [...(invitees ?? [])], error: invalid };
-    const legs = this.invitations.get(invitationID);
+    const legs = this.#invitations.get(invitationID);
     const mine = legs && [...legs.values()].every((leg) => leg.role === 'inviter') ? legs : undefined;
     if (!mine) {
       return { invitationID, errorInvitees: [...(invitees ?? [])], error: new InvitationError('NOT_FOUND', `No invitation "${invitationID}" was sent from here`) };
@@ -413,7 +417,7 @@ class Session {
     const canceled: Leg[] = [];
     for (const invitee of new Set(targets)) {
       const leg = mine.get(invitee);
-      const result = leg ? transition(leg, { type: 'cancel', data }, this.now()) : ({ ok: false, code: 'NOT_FOUND' } as const);
+      const result = leg ? transition(leg, { type: 'cancel', data }, this.#now()) : ({ ok: false, code: 'NOT_FOUND' } as const);
       if (result.ok) canceled.push(result.leg);
       else {
         errorInvitees.push(invitee);
@@ -421,13 +425,13 @@ class Session {
       }
     }
     if (canceled.length === 0) {
-      const code = codes[0] ?? (this.now() >= [...mine.values()][0]!.deadline ? 'EXPIRED' : 'ALREADY_RESPONDED');
+      const code = codes[0] ?? (this.#now() >= [...mine.values()][0]!.deadline ? 'EXPIRED' : 'ALREADY_RESPONDED');
       return { invitationID, errorInvitees, error: new InvitationError(code, `Nothing left to cancel in "${invitationID}"`) };
     }
-    const saved = this.commit(canceled);
+    const saved = this.#commit(canceled);
     for (const leg of canceled) {
-      this.emitInviteeState(leg);
-      if (leg.outbox) this.delivery?.kick(leg.peer);
+      this.#emitInviteeState(leg);
+      if (leg.outbox) this.#delivery?.kick(leg.peer);
     }
     await saved;
     return { invitationID, errorInvitees };
@@ -437,60 +441,60 @@ class Session {
     const { invitationID, data = '' } = params ?? ({} as RespondInvitationParams);
     const invalid = checkInvitationID(invitationID) ?? checkText('data', data, MAX_DATA_BYTES);
     if (invalid) return { invitationID: String(invitationID ?? ''), error: invalid };
-    const leg = [...(this.invitations.get(invitationID)?.values() ?? [])].find((candidate) => candidate.role === 'invitee');
+    const leg = [...(this.#invitations.get(invitationID)?.values() ?? [])].find((candidate) => candidate.role === 'invitee');
     if (!leg) return { invitationID, error: new InvitationError('NOT_FOUND', `No invitation "${invitationID}" was received here`) };
-    const result = transition(leg, { type: 'answer', answer, data }, this.now());
+    const result = transition(leg, { type: 'answer', answer, data }, this.#now());
     if (!result.ok) return { invitationID, error: new InvitationError(result.code, refusalMessage(result.code, invitationID)) };
-    const saved = this.commit([result.leg]);
-    this.endNotification(invitationID);
-    this.delivery?.kick(leg.peer);
+    const saved = this.#commit([result.leg]);
+    this.#endNotification(invitationID);
+    this.#delivery?.kick(leg.peer);
     await saved;
     return { invitationID };
   }
 
   stats(): PluginStats {
     let pendingDeliveries = 0;
-    for (const owed of this.owedByPeer.values()) pendingDeliveries += owed.size;
-    const transport = this.transport?.stats() ?? { connectAttempts: 0, openConnections: 0 };
-    return { ...transport, invitations: this.invitations.size, pendingDeliveries };
+    for (const owed of this.#owedByPeer.values()) pendingDeliveries += owed.size;
+    const transport = this.#transport?.stats() ?? { connectAttempts: 0, openConnections: 0 };
+    return { ...transport, invitations: this.#invitations.size, pendingDeliveries };
   }
 
   // ---- what Delivery asks -----------------------------------------------
 
   owed(peer: string): OwedMessage[] {
-    const now = this.now();
+    const now = this.#now();
     const owed: OwedMessage[] = [];
-    for (const invitationID of this.owedByPeer.get(peer) ?? []) {
-      const leg = this.invitations.get(invitationID)?.get(peer);
+    for (const invitationID of this.#owedByPeer.get(peer) ?? []) {
+      const leg = this.#invitations.get(invitationID)?.get(peer);
       if (!leg?.outbox || leg.deadline <= now) continue;
       const kind = leg.outbox;
-      owed.push({ kind, invitationID, compose: () => composeOwed(leg, kind, Math.max(1, leg.deadline - this.now())) });
+      owed.push({ kind, invitationID, compose: () => composeOwed(leg, kind, Math.max(1, leg.deadline - this.#now())) });
     }
     return owed;
   }
 
   wired(peer: string, message: OwedMessage): void {
     if (message.kind !== 'invite') return;
-    this.apply(message.invitationID, peer, { type: 'wired' });
+    this.#apply(message.invitationID, peer, { type: 'wired' });
   }
 
   // ---- what peers send --------------------------------------------------
 
-  private receive(from: string, frame: unknown): void {
-    if (this.closed) return;
+  #receive(from: string, frame: unknown): void {
+    if (this.#closed) return;
     const decoded = decodeMessage(frame);
-    if (!decoded.ok) return this.violation(from, decoded.reason);
+    if (!decoded.ok) return this.#violation(from, decoded.reason);
     const message = decoded.message;
     switch (message.kind) {
       case 'ack':
-        return this.onAck(from, message);
+        return this.#onAck(from, message);
       case 'invite':
-        return this.onInvite(from, message);
+        return this.#onInvite(from, message);
       case 'cancel':
-        return this.onCancel(from, message);
+        return this.#onCancel(from, message);
       case 'accept':
       case 'refuse':
-        return this.onAnswer(from, message);
+        return this.#onAnswer(from, message);
       case 'hello':
       case 'ping':
         // Hello only opened the connection, which already made Delivery retry.
@@ -498,22 +502,22 @@ class Session {
     }
   }
 
-  private onAck(from: string, ack: AckMessage): void {
-    this.delivery?.acked(from, ack);
-    this.apply(ack.invitationID, from, { type: 'acked', of: ack.of });
+  #onAck(from: string, ack: AckMessage): void {
+    this.#delivery?.acked(from, ack);
+    this.#apply(ack.invitationID, from, { type: 'acked', of: ack.of });
   }
 
-  private onInvite(from: string, invite: InviteMessage): void {
-    const known = this.invitations.get(invite.invitationID);
+  #onInvite(from: string, invite: InviteMessage): void {
+    const known = this.#invitations.get(invite.invitationID);
     if (known) {
       const leg = known.get(from);
       // The same invite again (its ack was lost): acknowledge, announce nothing.
-      if (leg?.role === 'invitee') return this.acknowledge(from, invite);
-      return this.violation(from, `invite reuses invitation id "${invite.invitationID}" that belongs to another conversation`);
+      if (leg?.role === 'invitee') return this.#acknowledge(from, invite);
+      return this.#violation(from, `invite reuses invitation id "${invite.invitationID}" that belongs to another conversation`);
     }
     // Already expired on the way: never ring, but stop the sender retrying.
-    if (invite.remainingMs <= 0) return this.acknowledge(from, invite);
-    const now = this.now();
+    if (invite.remainingMs <= 0) return this.#acknowledge(from, invite);
+    const now = this.#now();
     const leg: Leg = {
       invitationID: invite.invitationID,
       peer: from,
@@ -530,20 +534,20 @@ class Session {
       wired: true,
     };
     // Announce before the disk write (it would double the latency); ack after it, so an unsaved invite is sent again.
-    const saved = this.commit([leg]);
-    this.armDeadline(leg.invitationID, leg.deadline);
-    this.announce(leg);
-    void saved.then(() => this.acknowledge(from, invite));
+    const saved = this.#commit([leg]);
+    this.#armDeadline(leg.invitationID, leg.deadline);
+    this.#announce(leg);
+    void saved.then(() => this.#acknowledge(from, invite));
   }
 
-  private onCancel(from: string, cancel: CancelMessage): void {
-    const known = this.invitations.get(cancel.invitationID);
+  #onCancel(from: string, cancel: CancelMessage): void {
+    const known = this.#invitations.get(cancel.invitationID);
     const leg = known?.get(from);
-    if (known && leg?.role !== 'invitee') return this.violation(from, `cancel of "${cancel.invitationID}" from a peer that is not its inviter`);
+    if (known && leg?.role !== 'invitee') return this.#violation(from, `cancel of "${cancel.invitationID}" from a peer that is not its inviter`);
     if (!leg) {
       // The cancel overtook its invite: remember it, so the invite is dropped when it comes.
-      if (cancel.remainingMs <= 0) return this.acknowledge(from, cancel);
-      const now = this.now();
+      if (cancel.remainingMs <= 0) return this.#acknowledge(from, cancel);
+      const now = this.#now();
       const tombstone: Leg = {
         invitationID: cancel.invitationID,
         peer: from,
@@ -558,104 +562,104 @@ class Session {
         outboxData: '',
         wired: true,
       };
-      this.armDeadline(tombstone.invitationID, tombstone.deadline);
-      void this.commit([tombstone]).then(() => this.acknowledge(from, cancel));
+      this.#armDeadline(tombstone.invitationID, tombstone.deadline);
+      void this.#commit([tombstone]).then(() => this.#acknowledge(from, cancel));
       return;
     }
-    const result = transition(leg, { type: 'cancel-received' }, this.now());
-    if (!result.ok) return this.acknowledge(from, cancel);
-    const saved = this.commit([result.leg]);
-    this.endNotification(leg.invitationID);
-    this.outlets.invitationCanceled.next({ invitationID: leg.invitationID, inviter: { id: from, name: leg.inviterName }, data: cancel.data });
-    void saved.then(() => this.acknowledge(from, cancel));
+    const result = transition(leg, { type: 'cancel-received' }, this.#now());
+    if (!result.ok) return this.#acknowledge(from, cancel);
+    const saved = this.#commit([result.leg]);
+    this.#endNotification(leg.invitationID);
+    this.#outlets.invitationCanceled.next({ invitationID: leg.invitationID, inviter: { id: from, name: leg.inviterName }, data: cancel.data });
+    void saved.then(() => this.#acknowledge(from, cancel));
   }
 
-  private onAnswer(from: string, answer: AnswerMessage): void {
-    const known = this.invitations.get(answer.invitationID);
+  #onAnswer(from: string, answer: AnswerMessage): void {
+    const known = this.#invitations.get(answer.invitationID);
     // Unknown: answered after we forgot the invitation. Acknowledge so the invitee stops resending.
-    if (!known) return this.acknowledge(from, answer);
+    if (!known) return this.#acknowledge(from, answer);
     const leg = known.get(from);
-    if (leg?.role !== 'inviter') return this.violation(from, `${answer.kind} of "${answer.invitationID}" from a peer that was not invited`);
-    const result = transition(leg, { type: 'answer-received', answer: answer.kind }, this.now());
-    if (!result.ok) return this.acknowledge(from, answer);
-    const saved = this.commit([result.leg]);
+    if (leg?.role !== 'inviter') return this.#violation(from, `${answer.kind} of "${answer.invitationID}" from a peer that was not invited`);
+    const result = transition(leg, { type: 'answer-received', answer: answer.kind }, this.#now());
+    if (!result.ok) return this.#acknowledge(from, answer);
+    const saved = this.#commit([result.leg]);
     // The answer overtook the invite's ack (sent once the invitee saved it): the invite did arrive.
-    if (leg.state === 'queued') this.emitInviteeState({ ...leg, state: 'delivered' });
+    if (leg.state === 'queued') this.#emitInviteeState({ ...leg, state: 'delivered' });
     const event = { invitationID: leg.invitationID, invitee: from, data: answer.data };
-    (answer.kind === 'accept' ? this.outlets.invitationAccepted : this.outlets.invitationRefused).next(event);
-    this.emitInviteeState(result.leg);
-    void saved.then(() => this.acknowledge(from, answer));
+    (answer.kind === 'accept' ? this.#outlets.invitationAccepted : this.#outlets.invitationRefused).next(event);
+    this.#emitInviteeState(result.leg);
+    void saved.then(() => this.#acknowledge(from, answer));
   }
 
-  private acknowledge(to: string, message: InviteMessage | CancelMessage | AnswerMessage): void {
-    if (this.closed) return;
+  #acknowledge(to: string, message: InviteMessage | CancelMessage | AnswerMessage): void {
+    if (this.#closed) return;
     try {
-      this.transport?.send(to, { v: PROTOCOL_VERSION, kind: 'ack', of: message.kind, invitationID: message.invitationID });
+      this.#transport?.send(to, { v: PROTOCOL_VERSION, kind: 'ack', of: message.kind, invitationID: message.invitationID });
     } catch {
       // The connection is gone; the sender times out waiting and sends again, and we ack that.
     }
   }
 
-  private violation(from: string, reason: string): void {
-    this.outlets.errors.next(new InvitationError('PROTOCOL_VIOLATION', `Dropped a message from "${from}": ${reason}`));
+  #violation(from: string, reason: string): void {
+    this.#outlets.errors.next(new InvitationError('PROTOCOL_VIOLATION', `Dropped a message from "${from}": ${reason}`));
   }
 
   // ---- state -------------------------------------------------------------
 
   /** Runs a state-machine event on one leg and commits the change, if any. */
-  private apply(invitationID: string, peer: string, event: LegEvent): Leg | undefined {
-    const leg = this.invitations.get(invitationID)?.get(peer);
+  #apply(invitationID: string, peer: string, event: LegEvent): Leg | undefined {
+    const leg = this.#invitations.get(invitationID)?.get(peer);
     if (!leg) return undefined;
-    const result = transition(leg, event, this.now());
+    const result = transition(leg, event, this.#now());
     if (!result.ok || !result.changed) return undefined;
-    void this.commit([result.leg]);
-    if (leg.role === 'inviter' && result.leg.state !== leg.state) this.emitInviteeState(result.leg);
+    void this.#commit([result.leg]);
+    if (leg.role === 'inviter' && result.leg.state !== leg.state) this.#emitInviteeState(result.leg);
     return result.leg;
   }
 
   /** Puts legs in memory at once and in the store; the promise settles when stored (or given up on). */
-  private commit(legs: Leg[]): Promise<void> {
-    for (const leg of legs) this.setLeg(leg);
-    return this.persist((store) => store.put(legs));
+  #commit(legs: Leg[]): Promise<void> {
+    for (const leg of legs) this.#setLeg(leg);
+    return this.#persist((store) => store.put(legs));
   }
 
-  private async persist(write: (store: InvitationStore) => Promise<void>): Promise<void> {
-    if (this.storageFailed || !this.store) return;
+  async #persist(write: (store: InvitationStore) => Promise<void>): Promise<void> {
+    if (this.#storageFailed || !this.#store) return;
     try {
-      await write(this.store);
+      await write(this.#store);
     } catch (error) {
-      if (!this.closed) this.storageFailedWith(error);
+      if (!this.#closed) this.#storageFailedWith(error);
     }
   }
 
-  private setLeg(leg: Leg): void {
-    let legs = this.invitations.get(leg.invitationID);
-    if (!legs) this.invitations.set(leg.invitationID, (legs = new Map()));
+  #setLeg(leg: Leg): void {
+    let legs = this.#invitations.get(leg.invitationID);
+    if (!legs) this.#invitations.set(leg.invitationID, (legs = new Map()));
     legs.set(leg.peer, leg);
-    let owed = this.owedByPeer.get(leg.peer);
+    let owed = this.#owedByPeer.get(leg.peer);
     if (leg.outbox) {
-      if (!owed) this.owedByPeer.set(leg.peer, (owed = new Set()));
+      if (!owed) this.#owedByPeer.set(leg.peer, (owed = new Set()));
       owed.add(leg.invitationID);
     } else if (owed?.delete(leg.invitationID) && owed.size === 0) {
-      this.owedByPeer.delete(leg.peer);
+      this.#owedByPeer.delete(leg.peer);
     }
   }
 
   /** One timer per invitation: the deadline, then the purge `retentionMs` later. */
-  private armDeadline(invitationID: string, deadline: number): void {
-    if (this.deadlineTimers.has(invitationID)) return;
-    const { scheduler, delivery } = this.settings;
+  #armDeadline(invitationID: string, deadline: number): void {
+    if (this.#deadlineTimers.has(invitationID)) return;
+    const { scheduler, delivery } = this.#settings;
     const timers = new Subscription();
-    timers.add(timer(Math.max(0, deadline - this.now()), scheduler).subscribe(() => this.expire(invitationID)));
-    timers.add(timer(Math.max(0, deadline + delivery.retentionMs - this.now()), scheduler).subscribe(() => this.purge(invitationID)));
-    this.deadlineTimers.set(invitationID, timers);
-    this.lifetime.add(timers);
+    timers.add(timer(Math.max(0, deadline - this.#now()), scheduler).subscribe(() => this.#expire(invitationID)));
+    timers.add(timer(Math.max(0, deadline + delivery.retentionMs - this.#now()), scheduler).subscribe(() => this.#purge(invitationID)));
+    this.#deadlineTimers.set(invitationID, timers);
+    this.#lifetime.add(timers);
   }
 
-  private expire(invitationID: string): void {
-    const legs = this.invitations.get(invitationID);
+  #expire(invitationID: string): void {
+    const legs = this.#invitations.get(invitationID);
     if (!legs) return;
-    const now = this.now();
+    const now = this.#now();
     const changed: Leg[] = [];
     const timedOut: Leg[] = [];
     for (const leg of legs.values()) {
@@ -665,35 +669,35 @@ class Session {
       if (result.leg.state === 'timeout' && leg.state !== 'timeout') timedOut.push(result.leg);
     }
     if (changed.length === 0) return;
-    void this.commit(changed);
-    this.endNotification(invitationID);
+    void this.#commit(changed);
+    this.#endNotification(invitationID);
     const inviterLegs = timedOut.filter((leg) => leg.role === 'inviter');
-    for (const leg of inviterLegs) this.emitInviteeState(leg);
+    for (const leg of inviterLegs) this.#emitInviteeState(leg);
     if (inviterLegs.length > 0) {
-      this.outlets.invitationResponseTimeout.next({ invitationID, invitees: inviterLegs.map((leg) => leg.peer) });
+      this.#outlets.invitationResponseTimeout.next({ invitationID, invitees: inviterLegs.map((leg) => leg.peer) });
     }
     for (const leg of timedOut) {
-      if (leg.role === 'invitee') this.outlets.invitationTimeout.next({ invitationID, inviter: { id: leg.peer, name: leg.inviterName } });
+      if (leg.role === 'invitee') this.#outlets.invitationTimeout.next({ invitationID, inviter: { id: leg.peer, name: leg.inviterName } });
     }
   }
 
-  private purge(invitationID: string): void {
-    const legs = this.invitations.get(invitationID);
-    this.deadlineTimers.get(invitationID)?.unsubscribe();
-    this.deadlineTimers.delete(invitationID);
+  #purge(invitationID: string): void {
+    const legs = this.#invitations.get(invitationID);
+    this.#deadlineTimers.get(invitationID)?.unsubscribe();
+    this.#deadlineTimers.delete(invitationID);
     if (!legs) return;
     const keys = [...legs.values()].map(legKey);
-    for (const leg of legs.values()) this.setLeg({ ...leg, outbox: null });
-    this.invitations.delete(invitationID);
-    void this.persist((store) => store.delete(keys));
+    for (const leg of legs.values()) this.#setLeg({ ...leg, outbox: null });
+    this.#invitations.delete(invitationID);
+    void this.#persist((store) => store.delete(keys));
   }
 
   // ---- events ------------------------------------------------------------
 
-  private announce(leg: Leg): void {
-    const now = this.now();
+  #announce(leg: Leg): void {
+    const now = this.#now();
     const inviter = { id: leg.peer, name: leg.inviterName };
-    this.outlets.invitationReceived.next({
+    this.#outlets.invitationReceived.next({
       invitationID: leg.invitationID,
       inviter,
       type: leg.type,
@@ -702,30 +706,30 @@ class Session {
       createTime: leg.createTime,
       deadline: leg.deadline,
     });
-    if (leg.notification && !this.closeNotification.has(leg.invitationID)) {
-      const close = this.settings.notify({ invitationID: leg.invitationID, inviter, type: leg.type, data: leg.data, ...leg.notification });
-      if (close) this.closeNotification.set(leg.invitationID, close);
+    if (leg.notification && !this.#closeNotification.has(leg.invitationID)) {
+      const close = this.#settings.notify({ invitationID: leg.invitationID, inviter, type: leg.type, data: leg.data, ...leg.notification });
+      if (close) this.#closeNotification.set(leg.invitationID, close);
     }
   }
 
-  private endNotification(invitationID: string): void {
-    this.closeNotification.get(invitationID)?.();
-    this.closeNotification.delete(invitationID);
+  #endNotification(invitationID: string): void {
+    this.#closeNotification.get(invitationID)?.();
+    this.#closeNotification.delete(invitationID);
   }
 
-  private emitInviteeState(leg: Leg): void {
-    this.outlets.inviteeStateChanged.next({ invitationID: leg.invitationID, invitee: leg.peer, state: leg.state as InviteeState });
+  #emitInviteeState(leg: Leg): void {
+    this.#outlets.inviteeStateChanged.next({ invitationID: leg.invitationID, invitee: leg.peer, state: leg.state as InviteeState });
   }
 
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.#closed) return;
+    this.#closed = true;
     this.started = false;
-    this.lifetime.unsubscribe();
-    for (const close of this.closeNotification.values()) close();
-    this.closeNotification.clear();
-    this.store?.close();
-    this.outlets.connectionState.next('disconnected');
+    this.#lifetime.unsubscribe();
+    for (const close of this.#closeNotification.values()) close();
+    this.#closeNotification.clear();
+    this.#store?.close();
+    this.#outlets.connectionState.next('disconnected');
   }
 }
 
