@@ -12,19 +12,21 @@ import { createPeerJsTransport } from './peerjs-transport.js';
 import {
   MAX_DATA_BYTES,
   MAX_MESSAGE_BYTES,
+  MAX_TIMEOUT_SECONDS,
   PROTOCOL_VERSION,
   HELLO,
   decodeMessage,
   encodedSize,
   type AckMessage,
   type AnswerMessage,
+  type AnswerRejection,
   type CancelMessage,
   type InviteMessage,
   type Message,
   type NotificationPayload,
   type OutgoingKind,
 } from './protocol.js';
-import { isAnswerable, transition, type Leg, type LegEvent } from './state-machine.js';
+import { isAnswerable, refusalCode, transition, type Leg, type LegEvent } from './state-machine.js';
 import { legKey, openMemoryStore, type InvitationStore, type OpenStore } from './store.js';
 import type { Transport, TransportStats } from './transport.js';
 import type {
@@ -389,9 +391,8 @@ class Session {
       outboxData: '',
       wired: false,
     }));
-    if (encodedSize(inviteMessage(legs[0]!, checked.timeoutMs)) > MAX_MESSAGE_BYTES) {
-      return { invitationID: '', errorInvitees, error: new InvitationError('DATA_TOO_LARGE', `The invitation encodes to more than ${MAX_MESSAGE_BYTES} bytes`) };
-    }
+    const tooLarge = checkEncodedSize(inviteMessage(legs[0]!, checked.timeoutMs));
+    if (tooLarge) return { invitationID: '', errorInvitees, error: tooLarge };
 
     // Written alongside the first send: resolved means saved, and sending need not wait for the disk.
     const saved = this.#commit(legs);
@@ -404,7 +405,11 @@ class Session {
 
   async cancelInvitation(params: CancelInvitationParams): Promise<CancelInvitationResult> {
     const { invitationID, invitees, data = '' } = params ?? ({} as CancelInvitationParams);
-    const invalid = checkInvitationID(invitationID) ?? checkText('data', data, MAX_DATA_BYTES) ?? checkInviteeList(invitees);
+    const invalid =
+      checkInvitationID(invitationID) ??
+      checkText('data', data, MAX_DATA_BYTES) ??
+      checkInviteeList(invitees) ??
+      checkEncodedSize({ v: PROTOCOL_VERSION, kind: 'cancel', invitationID, data, remainingMs: MAX_REMAINING_MS });
     if (invalid) return { invitationID: String(invitationID ?? ''), errorInvitees: [...(invitees ?? [])], error: invalid };
     const legs = this.#invitations.get(invitationID);
     const mine = legs && [...legs.values()].every((leg) => leg.role === 'inviter') ? legs : undefined;
@@ -425,7 +430,8 @@ class Session {
       }
     }
     if (canceled.length === 0) {
-      const code = codes[0] ?? (this.#now() >= [...mine.values()][0]!.deadline ? 'EXPIRED' : 'ALREADY_RESPONDED');
+      const [first] = mine.values();
+      const code = codes[0] ?? (this.#now() >= first!.deadline ? 'EXPIRED' : refusalCode(first!.state));
       return { invitationID, errorInvitees, error: new InvitationError(code, `Nothing left to cancel in "${invitationID}"`) };
     }
     const saved = this.#commit(canceled);
@@ -439,7 +445,10 @@ class Session {
 
   async respond(params: RespondInvitationParams, answer: 'accept' | 'refuse'): Promise<RespondInvitationResult> {
     const { invitationID, data = '' } = params ?? ({} as RespondInvitationParams);
-    const invalid = checkInvitationID(invitationID) ?? checkText('data', data, MAX_DATA_BYTES);
+    const invalid =
+      checkInvitationID(invitationID) ??
+      checkText('data', data, MAX_DATA_BYTES) ??
+      checkEncodedSize({ v: PROTOCOL_VERSION, kind: answer, invitationID, data, remainingMs: MAX_REMAINING_MS });
     if (invalid) return { invitationID: String(invitationID ?? ''), error: invalid };
     const leg = [...(this.#invitations.get(invitationID)?.values() ?? [])].find((candidate) => candidate.role === 'invitee');
     if (!leg) return { invitationID, error: new InvitationError('NOT_FOUND', `No invitation "${invitationID}" was received here`) };
@@ -505,6 +514,19 @@ class Session {
   #onAck(from: string, ack: AckMessage): void {
     this.#delivery?.acked(from, ack);
     this.#apply(ack.invitationID, from, { type: 'acked', of: ack.of });
+    if (ack.rejected) this.#onAnswerRejected(from, ack.invitationID, ack.rejected);
+  }
+
+  /** Our answer came too late to count: end the invitation here as the inviter saw it end. */
+  #onAnswerRejected(from: string, invitationID: string, reason: AnswerRejection): void {
+    const leg = this.#invitations.get(invitationID)?.get(from);
+    if (leg?.role !== 'invitee') return;
+    const result = transition(leg, { type: 'answer-rejected', reason }, this.#now());
+    if (!result.ok || !result.changed) return;
+    void this.#commit([result.leg]);
+    const inviter = { id: from, name: leg.inviterName };
+    if (result.leg.state === 'canceled') this.#outlets.invitationCanceled.next({ invitationID, inviter, data: '' });
+    else this.#outlets.invitationTimeout.next({ invitationID, inviter });
   }
 
   #onInvite(from: string, invite: InviteMessage): void {
@@ -577,11 +599,11 @@ class Session {
   #onAnswer(from: string, answer: AnswerMessage): void {
     const known = this.#invitations.get(answer.invitationID);
     // Unknown: answered after we forgot the invitation. Acknowledge so the invitee stops resending.
-    if (!known) return this.#acknowledge(from, answer);
+    if (!known) return this.#acknowledge(from, answer, 'expired');
     const leg = known.get(from);
     if (leg?.role !== 'inviter') return this.#violation(from, `${answer.kind} of "${answer.invitationID}" from a peer that was not invited`);
     const result = transition(leg, { type: 'answer-received', answer: answer.kind }, this.#now());
-    if (!result.ok) return this.#acknowledge(from, answer);
+    if (!result.ok) return this.#acknowledge(from, answer, rejectionOf(result.code));
     const saved = this.#commit([result.leg]);
     // The answer overtook the invite's ack (sent once the invitee saved it): the invite did arrive.
     if (leg.state === 'queued') this.#emitInviteeState({ ...leg, state: 'delivered' });
@@ -591,10 +613,12 @@ class Session {
     void saved.then(() => this.#acknowledge(from, answer));
   }
 
-  #acknowledge(to: string, message: InviteMessage | CancelMessage | AnswerMessage): void {
+  #acknowledge(to: string, message: InviteMessage | CancelMessage | AnswerMessage, rejected?: AnswerRejection): void {
     if (this.#closed) return;
+    const ack: AckMessage = { v: PROTOCOL_VERSION, kind: 'ack', of: message.kind, invitationID: message.invitationID };
+    if (rejected) ack.rejected = rejected;
     try {
-      this.#transport?.send(to, { v: PROTOCOL_VERSION, kind: 'ack', of: message.kind, invitationID: message.invitationID });
+      this.#transport?.send(to, ack);
     } catch {
       // The connection is gone; the sender times out waiting and sends again, and we ack that.
     }
@@ -750,6 +774,23 @@ function inviteMessage(leg: Leg, remainingMs: number): InviteMessage {
 function composeOwed(leg: Leg, kind: OutgoingKind, remainingMs: number): Message {
   if (kind === 'invite') return inviteMessage(leg, remainingMs);
   return { v: PROTOCOL_VERSION, kind, invitationID: leg.invitationID, data: leg.outboxData, remainingMs };
+}
+
+/** The longest `remainingMs` a message can carry: what size checks assume. */
+const MAX_REMAINING_MS = MAX_TIMEOUT_SECONDS * 1000;
+
+/** JSON escaping can grow `data` past what PeerJS's channel takes: refuse rather than fail later. */
+function checkEncodedSize(message: Message): InvitationError | undefined {
+  const size = encodedSize(message);
+  if (size <= MAX_MESSAGE_BYTES) return undefined;
+  return new InvitationError('DATA_TOO_LARGE', `The ${message.kind} encodes to ${size} bytes, over the ${MAX_MESSAGE_BYTES} a message may take`);
+}
+
+/** What an invitee is told when its answer does not count; a repeated answer is simply acknowledged. */
+function rejectionOf(code: InvitationErrorCode): AnswerRejection | undefined {
+  if (code === 'EXPIRED') return 'expired';
+  if (code === 'CANCELED') return 'canceled';
+  return undefined;
 }
 
 function checkInviteeList(invitees: unknown): InvitationError | undefined {

@@ -51,11 +51,16 @@ export interface AnswerMessage {
   remainingMs: number;
 }
 
+/** Why an inviter did not count an answer: it had timed out, or canceled that invitee, first. */
+export type AnswerRejection = 'expired' | 'canceled';
+
 export interface AckMessage {
   v: typeof PROTOCOL_VERSION;
   kind: 'ack';
   of: OutgoingKind;
   invitationID: string;
+  /** Only on the ack of an accept or refuse that arrived too late to count. */
+  rejected?: AnswerRejection;
 }
 
 /** Sent when a plugin (re)connects, so that the peer flushes what it holds for us. */
@@ -120,7 +125,10 @@ export function decodeMessage(frame: unknown): DecodeResult {
       if (of !== 'invite' && of !== 'cancel' && of !== 'accept' && of !== 'refuse') return fail(`ack of unknown kind ${describe(of)}`);
       const invitationID = checkInvitationID(frame['invitationID']);
       if (invitationID === undefined) return fail('ack without a valid invitationID');
-      return { ok: true, message: { v: PROTOCOL_VERSION, kind, of, invitationID } };
+      const rejected = frame['rejected'];
+      if (rejected === undefined) return { ok: true, message: { v: PROTOCOL_VERSION, kind, of, invitationID } };
+      if ((rejected !== 'expired' && rejected !== 'canceled') || (of !== 'accept' && of !== 'refuse')) return fail(`ack with an invalid rejected ${describe(rejected)}`);
+      return { ok: true, message: { v: PROTOCOL_VERSION, kind, of, invitationID, rejected } };
     }
     case 'invite': {
       const common = checkCommon(frame);

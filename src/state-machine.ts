@@ -5,7 +5,7 @@
  * invitee holds one leg with the inviter. Legs are what the store persists.
  */
 import type { InvitationErrorCode } from './errors.js';
-import type { NotificationPayload, OutgoingKind } from './protocol.js';
+import type { AnswerRejection, NotificationPayload, OutgoingKind } from './protocol.js';
 import type { InviteeState } from './types.js';
 
 export type Role = 'inviter' | 'invitee';
@@ -48,6 +48,8 @@ export type LegEvent =
   | { type: 'answer'; answer: 'accept' | 'refuse'; data: string }
   /** Invitee: the inviter's cancel arrived. */
   | { type: 'cancel-received' }
+  /** Invitee: the inviter did not count our answer (it came after its deadline or its cancel). */
+  | { type: 'answer-rejected'; reason: AnswerRejection }
   /** Either side: the deadline passed. */
   | { type: 'deadline' };
 
@@ -103,8 +105,17 @@ export function transition(leg: Leg, event: LegEvent, now: number): Transition {
 
     case 'cancel-received':
       if (leg.role !== 'invitee') return refuse('PROTOCOL_VIOLATION');
-      if (!isAnswerable(leg.state)) return refuse(refusalCode(leg.state));
-      return next(leg, { state: 'canceled' });
+      // An inviter cancels only invitees it has not heard from, so a cancel that crosses
+      // our unacknowledged answer wins: the inviter will not count that answer.
+      if (isAnswerable(leg.state) || (leg.outbox === 'accept' || leg.outbox === 'refuse')) {
+        return next(leg, { state: 'canceled', outbox: null, outboxData: '' });
+      }
+      return refuse(refusalCode(leg.state));
+
+    case 'answer-rejected':
+      if (leg.role !== 'invitee') return refuse('PROTOCOL_VIOLATION');
+      if (leg.state !== 'accepted' && leg.state !== 'refused') return same(leg);
+      return next(leg, { state: event.reason === 'canceled' ? 'canceled' : 'timeout', outbox: null, outboxData: '' });
 
     case 'deadline':
       if (!expired) return same(leg);

@@ -67,7 +67,8 @@ export function checkInvitation(params: SendInvitationParams, selfId: string): C
     inviterName,
     invitees: [...unique],
     errorInvitees,
-    timeoutMs: Math.round(timeout * 1000),
+    // A tiny positive timeout must not round to 0 ms.
+    timeoutMs: Math.max(1, Math.round(timeout * 1000)),
     type,
     data,
     notificationConfig,

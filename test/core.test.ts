@@ -224,6 +224,76 @@ describe('core: answers, cancels and timeouts', () => {
   });
 });
 
+describe('core: answers that cross a cancel or a deadline', () => {
+  const harness = new Harness();
+  let raw: Peer | undefined;
+  afterEach(async () => {
+    raw?.destroy();
+    raw = undefined;
+    await harness.cleanup();
+  });
+
+  it('ends with the same state on both sides when a cancel and an accept cross', async () => {
+    const alice = await harness.user('alice');
+    const bob = await harness.user('bob');
+    const rings = next(bob.plugin.invitationReceived$);
+    const delivered = next(alice.plugin.inviteeStateChanged$, (event) => event.state === 'delivered');
+    const { invitationID } = await alice.plugin.sendInvitation({ inviterName: 'A', invitees: [bob.id], timeout: 10, type: 0, data: '' });
+    await rings;
+    await delivered;
+    const aliceSees = next(alice.plugin.inviteeStateChanged$, (event) => event.state === 'accepted' || event.state === 'canceled');
+    const bobCanceled = record(bob.plugin.invitationCanceled$);
+    const [cancel, accept] = await Promise.all([alice.plugin.cancelInvitation({ invitationID }), bob.plugin.acceptInvitation({ invitationID })]);
+    expect(accept.error).to.equal(undefined);
+    const final = (await aliceSees).state;
+    if (final === 'canceled') {
+      expect(cancel.error).to.equal(undefined);
+      if (bobCanceled.values.length === 0) await next(bob.plugin.invitationCanceled$);
+    } else {
+      expect(cancel.error?.code).to.equal('ALREADY_RESPONDED');
+      await quiet(500);
+      expect(bobCanceled.values).to.deep.equal([]);
+    }
+  });
+
+  it('tells the invitee when its answer arrived too late or after a cancel', async () => {
+    const bob = await harness.user('bob');
+    const inviterId = uniqueId('raw');
+    raw = new Peer(inviterId, await peerOptions());
+    await new Promise<void>((resolve) => raw!.on('open', () => resolve()));
+    const connection = raw.connect(bob.id, { reliable: true, serialization: 'json' });
+    await new Promise<void>((resolve) => connection.on('open', () => resolve()));
+    // The raw inviter rejects every answer, as an inviter whose deadline or cancel came first.
+    const rejections: Record<string, string> = {};
+    connection.on('data', (frame) => {
+      const message = frame as { kind: string; invitationID: string };
+      if (message.kind === 'accept' || message.kind === 'refuse') {
+        connection.send({ v: 1, kind: 'ack', of: message.kind, invitationID: message.invitationID, rejected: rejections[message.invitationID] });
+      }
+    });
+    const invitation = (invitationID: string) => ({ v: 1, kind: 'invite', invitationID, inviterName: 'Raw', type: 0, data: '', remainingMs: 10_000 });
+
+    const late = uniqueId('late');
+    rejections[late] = 'expired';
+    const lateRings = next(bob.plugin.invitationReceived$, (event) => event.invitationID === late);
+    connection.send(invitation(late));
+    await lateRings;
+    const timedOut = next(bob.plugin.invitationTimeout$);
+    expect(await bob.plugin.acceptInvitation({ invitationID: late })).to.deep.equal({ invitationID: late });
+    expect(await timedOut).to.deep.equal({ invitationID: late, inviter: { id: inviterId, name: 'Raw' } });
+
+    const crossed = uniqueId('crossed');
+    rejections[crossed] = 'canceled';
+    const crossedRings = next(bob.plugin.invitationReceived$, (event) => event.invitationID === crossed);
+    connection.send(invitation(crossed));
+    await crossedRings;
+    const canceled = next(bob.plugin.invitationCanceled$);
+    await bob.plugin.refuseInvitation({ invitationID: crossed });
+    expect(await canceled).to.deep.equal({ invitationID: crossed, inviter: { id: inviterId, name: 'Raw' }, data: '' });
+    expect(bob.plugin.stats().pendingDeliveries).to.equal(0);
+  });
+});
+
 describe('core: notifications', () => {
   const harness = new Harness();
   afterEach(() => harness.cleanup());
