@@ -395,3 +395,31 @@ describe('core: options', () => {
     expect(createSignalingPlugin().stats()).to.deep.equal({ connectAttempts: 0, openConnections: 0, invitations: 0, pendingDeliveries: 0 });
   });
 });
+
+describe('core: connections stay bounded', () => {
+  const harness = new Harness();
+  afterEach(() => harness.cleanup());
+
+  async function until(condition: () => boolean, ms: number): Promise<void> {
+    const giveUp = performance.now() + ms;
+    while (!condition() && performance.now() < giveUp) await quiet(50);
+  }
+
+  it('keeps at most maxConnections open and closes idle ones', async () => {
+    const alice = await harness.user('alice', { delivery: { maxConnections: 2, idleTimeoutMs: 1500 } });
+    const invitees = [await harness.user('bob'), await harness.user('carol'), await harness.user('dave')];
+    const delivered = new Set<string>();
+    const all = new Promise<void>((resolve) =>
+      alice.plugin.inviteeStateChanged$.subscribe((event) => {
+        if (event.state === 'delivered') delivered.add(event.invitee);
+        if (delivered.size === invitees.length) resolve();
+      }),
+    );
+    await alice.plugin.sendInvitation({ inviterName: 'A', invitees: invitees.map((user) => user.id), timeout: 20, type: 0, data: '' });
+    await all;
+    expect(alice.plugin.stats().openConnections).to.be.at.most(2);
+    await until(() => alice.plugin.stats().openConnections === 0, 6000);
+    expect(alice.plugin.stats().openConnections).to.equal(0);
+    expect(alice.plugin.stats().pendingDeliveries).to.equal(0);
+  });
+});
