@@ -297,16 +297,16 @@ class Session {
     );
   }
 
-  /** Opens the store and loads what it kept; on failure, goes on in memory. */
+  /** Opens the store and loads what it kept; on failure, reports it and goes on without one. */
   async #openStore(databaseName: string): Promise<Leg[]> {
-    const purgeBefore = this.#now() - this.#settings.delivery.retentionMs;
     try {
       this.#store = await this.#settings.openStore(databaseName);
-      return await this.#store.load(purgeBefore);
+      return await this.#store.load(this.#now() - this.#settings.delivery.retentionMs);
     } catch (error) {
+      this.#store?.close();
+      this.#store = undefined;
       this.#storageFailedWith(error);
-      this.#store = await openMemoryStore(`${databaseName} (fallback)`);
-      return this.#store.load(purgeBefore);
+      return [];
     }
   }
 
