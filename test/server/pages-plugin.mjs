@@ -1,6 +1,10 @@
 // Test-runner commands that drive extra browser pages beside the test's own:
 // a second "tab" (or a tab in its own browser context, whose renderer can be
 // crashed to act out a tab killed mid-call). Pages are addressed by handle.
+// Open pages that must be clicked or photographed with `isolated: true`: each
+// then has its own window and stays visible; a background tab of a shared
+// window never paints, so puppeteer's click and screenshot would wait forever.
+// Waits stay under the runner's 20 s command limit so their own error shows.
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 
@@ -43,7 +47,7 @@ export function pagesPlugin() {
     async evaluate({ handle, expression }) {
       return { value: await pageOf(handle).page.evaluate(expression) };
     },
-    async waitFor({ handle, expression, timeoutMs = 20_000 }) {
+    async waitFor({ handle, expression, timeoutMs = 15_000 }) {
       await pageOf(handle).page.waitForFunction(expression, { timeout: timeoutMs, polling: 50 });
       return {};
     },

@@ -1,0 +1,178 @@
+// `npm start`: builds the library and the demo, starts a local PeerServer and a
+// static HTTP server on 127.0.0.1, and prints the demo's addresses.
+//   env: PORT (HTTP, default 8080), PEER_PORT (PeerServer, default 9000),
+//        PEER_ALIVE_TIMEOUT_MS (how long the server keeps a vanished tab's id, default 16000)
+import { spawn } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import { extname, join, normalize, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { startPeerServer } from './peer-server-process.mjs';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const HOST = '127.0.0.1';
+const PEER_PATH = '/peerjs';
+const port = readPort('PORT', 8080);
+const peerPort = readPort('PEER_PORT', 9000);
+
+const TYPES = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.map': 'application/json',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+};
+/** Only these folders are served: the demo's pages and the built files they load. */
+const SERVED = ['demo', 'dist'];
+/** demo/index.html loads ./app.ts; here that URL answers with the bundle (the test runner compiles it instead). */
+const BUNDLES = { '/demo/app.ts': 'dist/demo/app.js' };
+
+function readPort(name, fallback) {
+  const text = process.env[name];
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1 || value > 65535) fail(`${name} must be a port number from 1 to 65535; got "${text}"`);
+  return value;
+}
+
+function fail(message) {
+  console.error(`npm start: ${message}`);
+  process.exit(1);
+}
+
+function run(command, args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: root, stdio: 'inherit', shell: process.platform === 'win32' });
+    child.once('error', reject);
+    child.once('exit', (code, signal) => (code === 0 ? resolve() : reject(new Error(`${command} ${args.join(' ')} failed (${signal ?? `exit code ${code}`})`))));
+  });
+}
+
+/** The demo as an SPA would ship it: 'peer-invitation' is the ES build, its dependencies come from node_modules. */
+function buildDemo() {
+  return build({
+    absWorkingDir: root,
+    entryPoints: ['demo/app.ts'],
+    outfile: 'dist/demo/app.js',
+    bundle: true,
+    format: 'esm',
+    target: 'es2022',
+    sourcemap: 'inline',
+    alias: { 'peer-invitation': './dist/peer-invitation.js' },
+    logLevel: 'warning',
+  });
+}
+
+async function handle(request, response) {
+  if (request.method !== 'GET' && request.method !== 'HEAD') {
+    response.writeHead(405, { allow: 'GET, HEAD' }).end();
+    return;
+  }
+  const { pathname } = new URL(request.url ?? '/', `http://${HOST}`);
+  if (pathname === '/' || pathname === '/demo') {
+    response.writeHead(302, { location: '/demo/' }).end();
+    return;
+  }
+  if (pathname === '/demo/config.json') {
+    send(response, request, 200, TYPES['.json'], JSON.stringify({ peerPort, peerPath: PEER_PATH }));
+    return;
+  }
+  const file = BUNDLES[pathname] ?? resolveFile(pathname);
+  const info = file && (await stat(join(root, file)).catch(() => undefined));
+  if (!info?.isFile()) {
+    send(response, request, 404, 'text/plain; charset=utf-8', `Not found: ${pathname}\n`);
+    return;
+  }
+  const type = BUNDLES[pathname] ? TYPES['.js'] : TYPES[extname(file)] ?? 'application/octet-stream';
+  response.writeHead(200, { 'content-type': type, 'content-length': info.size, 'cache-control': 'no-store' });
+  if (request.method === 'HEAD') response.end();
+  else createReadStream(join(root, file)).pipe(response);
+}
+
+/** The file under a served folder that a URL path names, or undefined (also for `..` tricks). */
+function resolveFile(pathname) {
+  let decoded;
+  try {
+    decoded = decodeURIComponent(pathname);
+  } catch {
+    return undefined;
+  }
+  const file = normalize(decoded.endsWith('/') ? `${decoded}index.html` : decoded).replace(/^[/\\]+/, '');
+  return SERVED.some((folder) => file.startsWith(folder + sep)) ? file : undefined;
+}
+
+function send(response, request, status, type, body) {
+  response.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+  response.end(request.method === 'HEAD' ? undefined : body);
+}
+
+function listen(server) {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, HOST, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+const http = createServer((request, response) => {
+  handle(request, response).catch((error) => {
+    console.error(error);
+    if (!response.headersSent) response.writeHead(500);
+    response.end();
+  });
+});
+let peerServer;
+let stopping;
+
+/** Closes both servers and exits; a second call waits for the first (which never returns). */
+function stop(code) {
+  stopping ??= (async () => {
+    http.closeAllConnections();
+    await Promise.all([new Promise((resolve) => http.close(resolve)), peerServer?.stop()]);
+    process.exit(code);
+  })();
+  return stopping;
+}
+
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    console.log(`\n${signal}: stopping the servers`);
+    void stop(0);
+  });
+}
+
+try {
+  await listen(http);
+} catch (error) {
+  fail(error.code === 'EADDRINUSE' ? `port ${port} is taken; set PORT to another, e.g. PORT=${port + 1} npm start` : String(error));
+}
+try {
+  peerServer = await startPeerServer({ port: peerPort, env: { PEER_ALIVE_TIMEOUT_MS: process.env.PEER_ALIVE_TIMEOUT_MS ?? '16000' } });
+} catch (error) {
+  console.error(`npm start: ${error.message}`);
+  await stop(1);
+}
+try {
+  await run('npm', ['run', 'build']);
+  await buildDemo();
+} catch (error) {
+  console.error(`npm start: ${error.message}`);
+  await stop(1);
+}
+
+const base = `http://${HOST}:${port}`;
+console.log(`
+peer-invitation demo is running (PeerServer on ${HOST}:${peerPort}${PEER_PATH}).
+Open these in two tabs:
+  ${base}/demo/?user=alice
+  ${base}/demo/?user=bob
+Or pick any id at ${base}/demo/, and try the script-tag page: ${base}/demo/script-tag.html?user=carol
+Press Ctrl-C to stop.`);
