@@ -219,8 +219,17 @@ class PeerJsTransport implements Transport {
     });
   }
 
+  isOpen(to: string): boolean {
+    return this.#openLink(to) !== undefined;
+  }
+
+  #openLink(to: string): Link | undefined {
+    for (const link of this.#links.get(to) ?? []) if (link.open) return link;
+    return undefined;
+  }
+
   send(to: string, message: Message): void {
-    const link = [...(this.#links.get(to) ?? [])].find((candidate) => candidate.open);
+    const link = this.#openLink(to);
     if (!link) throw new InvitationError('PEER_UNREACHABLE', `No open connection with "${to}"`);
     link.lastUsed = this.#now();
     link.connection.send(message);

@@ -273,7 +273,9 @@ class Session {
     this.#outlets.connectionState.next('connecting');
     const restored = await this.#openStore(options.databaseName ?? `peer-invitation:${this.user.id}`);
     if (this.#closed) throw new InvitationError('DISPOSED', 'disconnectUser() was called during connectUser()');
-    for (const leg of restored) this.#setLeg(leg);
+    // A queued invite may have been written before the page went away: count it as wired, so a
+    // cancel follows it (a cancel for an invite that never arrived is harmless).
+    for (const leg of restored) this.#setLeg(leg.state === 'queued' ? { ...leg, wired: true } : leg);
 
     const createTransport = options.transport ?? createPeerJsTransport;
     const transport = createTransport({ id: this.user.id, peer: options.peer ?? {}, delivery, scheduler });
@@ -394,12 +396,12 @@ class Session {
     const tooLarge = checkEncodedSize(inviteMessage(legs[0]!, checked.timeoutMs));
     if (tooLarge) return { invitationID: '', errorInvitees, error: tooLarge };
 
-    // Written alongside the first send: resolved means saved, and sending need not wait for the disk.
-    const saved = this.#commit(legs);
+    for (const leg of legs) this.#setLeg(leg);
     this.#armDeadline(invitationID, now + checked.timeoutMs);
     for (const leg of legs) this.#emitInviteeState(leg);
     for (const leg of legs) this.#delivery?.kick(leg.peer);
-    await saved;
+    // Saved right after the first send (the wire is faster than the disk); resolved means saved.
+    await this.#commit(legs);
     return { invitationID, errorInvitees };
   }
 
@@ -484,7 +486,11 @@ class Session {
 
   wired(peer: string, message: OwedMessage): void {
     if (message.kind !== 'invite') return;
-    this.#apply(message.invitationID, peer, { type: 'wired' });
+    const leg = this.#invitations.get(message.invitationID)?.get(peer);
+    const result = leg && transition(leg, { type: 'wired' }, this.#now());
+    // Kept in memory only, to spare a disk write per send: the ack's write saves it, and a leg
+    // restored while still queued is taken as wired (see #restore).
+    if (result?.ok && result.changed) this.#setLeg(result.leg);
   }
 
   // ---- what peers send --------------------------------------------------
@@ -556,10 +562,10 @@ class Session {
       wired: true,
     };
     // Announce before the disk write (it would double the latency); ack after it, so an unsaved invite is sent again.
-    const saved = this.#commit([leg]);
+    this.#setLeg(leg);
     this.#armDeadline(leg.invitationID, leg.deadline);
     this.#announce(leg);
-    void saved.then(() => this.#acknowledge(from, invite));
+    void this.#commit([leg]).then(() => this.#acknowledge(from, invite));
   }
 
   #onCancel(from: string, cancel: CancelMessage): void {

@@ -32,6 +32,8 @@ export interface Transport {
   readonly errors$: Observable<InvitationError>;
   /** Registers the id with the server. Rejects with `USER_ID_TAKEN` or `SERVER_UNREACHABLE`. */
   open(): Promise<void>;
+  /** Whether a connection with `to` is open now, so that `send` would not throw. */
+  isOpen(to: string): boolean;
   /**
    * Resolves once a connection with `to` is open, opening one if needed.
    * Rejects with `NOT_CONNECTED` or `PEER_UNREACHABLE`.

@@ -235,6 +235,10 @@ class Network implements MemoryNetwork {
     }
   }
 
+  isLinked(from: MemoryTransport, to: string): boolean {
+    return this.linkBetween(from, to) !== undefined;
+  }
+
   openConnectionsOf(transport: MemoryTransport): number {
     let count = 0;
     for (const link of this.links.values()) if (link.ends.includes(transport)) count++;
@@ -302,6 +306,10 @@ class MemoryTransport implements Transport {
 
   connect(to: string): Promise<void> {
     return this.network.connect(this, to);
+  }
+
+  isOpen(to: string): boolean {
+    return this.network.isLinked(this, to);
   }
 
   send(to: string, message: Message): void {
