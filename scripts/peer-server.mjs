@@ -17,6 +17,8 @@ const server = PeerServer(
   },
   () => process.send ? process.send({ ready: port }) : console.log(`PeerServer listening on http://${host}:${port}/peerjs`),
 );
+// Started by a parent over IPC: go when the parent goes, even if it crashed without killing us.
+process.on('disconnect', () => process.exit(0));
 server.on('error', (error) => {
   const message = error.code === 'EADDRINUSE' ? `port ${port} is taken (set PEER_PORT to another)` : String(error);
   process.send ? process.send({ error: message }) : console.error(`PeerServer: ${message}`);

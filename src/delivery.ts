@@ -25,7 +25,11 @@ export interface DeliveryHost {
 interface Courier {
   /** Ack timers of messages written and not yet acked, by `kind/invitationID`. */
   readonly inFlight: Map<string, Subscription>;
+  /** A flush is queued for the end of this task: kicks in between need no work of their own. */
+  flushQueued: boolean;
   connecting: boolean;
+  /** When the current (or last) connection attempt began. */
+  attemptStartedAt: number;
   attempt: number;
   retry: Subscription | undefined;
 }
@@ -46,27 +50,41 @@ export class Delivery {
     this.#scheduler = scheduler;
   }
 
-  /** Sends what is owed to `peer` now, unless a connection attempt is already under way. */
+  /**
+   * Sends what is owed to `peer` at the end of the current task: a burst of
+   * invitations to one peer is then one pass over what it is owed, not one each.
+   */
   kick(peer: string): void {
     if (this.#closed) return;
     const courier = this.#courier(peer);
-    if (courier.connecting) return;
-    if (!this.#host.owed(peer).some((message) => !courier.inFlight.has(flightKey(message)))) {
+    if (courier.flushQueued) return;
+    courier.flushQueued = true;
+    queueMicrotask(() => {
+      courier.flushQueued = false;
+      this.#flush(peer, courier);
+    });
+  }
+
+  #flush(peer: string, courier: Courier): void {
+    if (this.#closed || courier.connecting) return;
+    const pending = this.#host.owed(peer).filter((message) => !courier.inFlight.has(flightKey(message)));
+    if (pending.length === 0) {
       this.#forgetIfIdle(peer, courier);
       return;
     }
     courier.retry?.unsubscribe();
     courier.retry = undefined;
-    // On an open connection, write now: a promise turn per message shows in warm latency.
     if (this.#transport.isOpen(peer)) {
-      this.#write(peer, courier);
+      this.#write(peer, courier, pending);
       return;
     }
     courier.connecting = true;
+    courier.attemptStartedAt = this.#scheduler.now();
     this.#transport.connect(peer).then(
       () => {
         courier.connecting = false;
-        this.#write(peer, courier);
+        // What is owed may have changed while connecting (an answer, a cancel, the deadline).
+        this.#flush(peer, courier);
       },
       () => {
         courier.connecting = false;
@@ -92,16 +110,14 @@ export class Delivery {
     this.#forgetIfIdle(peer, courier);
   }
 
-  /** Nothing in flight, scheduled or connecting: the courier has done its job. */
+  /** Nothing in flight, queued, scheduled or connecting: the courier has done its job. */
   #forgetIfIdle(peer: string, courier: Courier): void {
-    if (!courier.connecting && !courier.retry && courier.inFlight.size === 0) this.#couriers.delete(peer);
+    if (!courier.flushQueued && !courier.connecting && !courier.retry && courier.inFlight.size === 0) this.#couriers.delete(peer);
   }
 
-  #write(peer: string, courier: Courier): void {
-    if (this.#closed) return;
-    for (const message of this.#host.owed(peer)) {
+  #write(peer: string, courier: Courier, messages: OwedMessage[]): void {
+    for (const message of messages) {
       const key = flightKey(message);
-      if (courier.inFlight.has(key)) continue;
       try {
         this.#transport.send(peer, message.compose());
       } catch {
@@ -119,10 +135,16 @@ export class Delivery {
     }
   }
 
-  /** Schedules one retry, however many messages failed together. */
+  /**
+   * Schedules one retry, however many messages failed together. The backoff
+   * counts from the start of the failed attempt: an attempt on an offline peer
+   * already waited out the PeerServer's `expire_timeout`, and retrying at once
+   * keeps an offer parked there, ready for the moment the peer registers.
+   */
   #failed(peer: string, courier: Courier): void {
     if (this.#closed || courier.retry) return;
-    const delay = Math.min(this.#options.retryMaxDelayMs, this.#options.retryInitialDelayMs * 2 ** courier.attempt);
+    const backoff = Math.min(this.#options.retryMaxDelayMs, this.#options.retryInitialDelayMs * 2 ** courier.attempt);
+    const delay = Math.max(0, backoff - (this.#scheduler.now() - courier.attemptStartedAt));
     courier.attempt++;
     courier.retry = timer(delay, this.#scheduler).subscribe(() => {
       courier.retry = undefined;
@@ -133,7 +155,7 @@ export class Delivery {
   #courier(peer: string): Courier {
     let courier = this.#couriers.get(peer);
     if (!courier) {
-      courier = { inFlight: new Map(), connecting: false, attempt: 0, retry: undefined };
+      courier = { inFlight: new Map(), flushQueued: false, connecting: false, attemptStartedAt: 0, attempt: 0, retry: undefined };
       this.#couriers.set(peer, courier);
     }
     return courier;

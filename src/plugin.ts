@@ -27,7 +27,7 @@ import {
   type OutgoingKind,
 } from './protocol.js';
 import { isAnswerable, refusalCode, transition, type Leg, type LegEvent } from './state-machine.js';
-import { legKey, openMemoryStore, type InvitationStore, type OpenStore } from './store.js';
+import { legKey, legKeyString, type InvitationStore, type OpenStore, openMemoryStore } from './store.js';
 import type { Transport, TransportStats } from './transport.js';
 import type {
   CancelInvitationParams,
@@ -245,6 +245,9 @@ class Session {
   /** Peers owed a message, and by which invitations: what Delivery asks for. */
   readonly #owedByPeer = new Map<string, Set<string>>();
   readonly #deadlineTimers = new Map<string, Subscription>();
+  /** Legs changed in this task and not yet handed to the store; see #commit. */
+  readonly #unsaved = new Map<string, Leg>();
+  #saving: Promise<void> | undefined;
   readonly #closeNotification = new Map<string, () => void>();
   readonly #lifetime = new Subscription();
   #store: InvitationStore | undefined;
@@ -436,12 +439,12 @@ class Session {
       const code = codes[0] ?? (this.#now() >= first!.deadline ? 'EXPIRED' : refusalCode(first!.state));
       return { invitationID, errorInvitees, error: new InvitationError(code, `Nothing left to cancel in "${invitationID}"`) };
     }
-    const saved = this.#commit(canceled);
     for (const leg of canceled) {
+      this.#setLeg(leg);
       this.#emitInviteeState(leg);
       if (leg.outbox) this.#delivery?.kick(leg.peer);
     }
-    await saved;
+    await this.#commit(canceled);
     return { invitationID, errorInvitees };
   }
 
@@ -456,10 +459,10 @@ class Session {
     if (!leg) return { invitationID, error: new InvitationError('NOT_FOUND', `No invitation "${invitationID}" was received here`) };
     const result = transition(leg, { type: 'answer', answer, data }, this.#now());
     if (!result.ok) return { invitationID, error: new InvitationError(result.code, refusalMessage(result.code, invitationID)) };
-    const saved = this.#commit([result.leg]);
+    this.#setLeg(result.leg);
     this.#endNotification(invitationID);
     this.#delivery?.kick(leg.peer);
-    await saved;
+    await this.#commit([result.leg]);
     return { invitationID };
   }
 
@@ -647,10 +650,23 @@ class Session {
     return result.leg;
   }
 
-  /** Puts legs in memory at once and in the store; the promise settles when stored (or given up on). */
+  /**
+   * Puts legs in memory at once, and in the store at the end of the task, in one
+   * transaction with every other leg changed in the task (after its sends and
+   * events). The promise settles when that write is done, or given up on.
+   */
   #commit(legs: Leg[]): Promise<void> {
-    for (const leg of legs) this.#setLeg(leg);
-    return this.#persist((store) => store.put(legs));
+    for (const leg of legs) {
+      this.#setLeg(leg);
+      this.#unsaved.set(legKeyString(legKey(leg)), leg);
+    }
+    this.#saving ??= Promise.resolve().then(() => {
+      const batch = [...this.#unsaved.values()];
+      this.#unsaved.clear();
+      this.#saving = undefined;
+      return this.#persist((store) => store.put(batch));
+    });
+    return this.#saving;
   }
 
   async #persist(write: (store: InvitationStore) => Promise<void>): Promise<void> {
@@ -717,6 +733,7 @@ class Session {
     this.#deadlineTimers.delete(invitationID);
     if (!legs) return;
     const keys = [...legs.values()].map(legKey);
+    for (const key of keys) this.#unsaved.delete(legKeyString(key));
     for (const leg of legs.values()) this.#setLeg({ ...leg, outbox: null });
     this.#invitations.delete(invitationID);
     void this.#persist((store) => store.delete(keys));

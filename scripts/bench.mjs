@@ -1,0 +1,444 @@
+// npm run bench: the plugin against raw PeerJS in headless Chromium, on 127.0.0.1 only.
+// Builds dist/, bundles test/bench/ into bench-results/page/, starts a PeerServer
+// (BENCH_PEER_PORT, default 9100) and a static server, runs each section of the
+// bench page, prints a table and writes bench-results/latest.json. Run it inside
+// ../shared/netns-run. Everything is bounded: per-section timeouts and a hard
+// limit for the whole run (BENCH_TIME_LIMIT_MS, default 10 minutes).
+//   BENCH_ONLY=warm,cold   runs some sections only (warm twoTabs cold fanout redelivery throughput memory)
+//   CHROME_PATH            another Chromium (default /usr/bin/chromium)
+import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { cpus, loadavg, release, totalmem } from 'node:os';
+import { extname, join, normalize } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import puppeteer from 'puppeteer-core';
+import { CHROMIUM_ARGS } from '../web-test-runner.config.mjs';
+import { startPeerServer } from './peer-server-process.mjs';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const out = join(root, 'bench-results');
+const pageDir = join(out, 'page');
+const PEER_PORT = Number(process.env.BENCH_PEER_PORT ?? 9100);
+const TIME_LIMIT_MS = Number(process.env.BENCH_TIME_LIMIT_MS ?? 10 * 60_000);
+const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((name) => name.trim())) : undefined;
+
+/** What runs in the page, in order, with its parameters and how long it may take. */
+const SECTIONS = [
+  { name: 'warm', params: { reps: 200, warmup: 10 }, timeoutMs: 120_000 },
+  { name: 'twoTabs', params: { reps: 200, warmup: 10 }, timeoutMs: 120_000 },
+  { name: 'cold', params: { reps: 40, warmup: 2 }, timeoutMs: 120_000 },
+  { name: 'fanout', params: { sizes: [1, 10, 50], coldReps: 3, warmReps: 20, warmup: 3 }, timeoutMs: 240_000 },
+  { name: 'redelivery', params: { reps: 10, firstMs: 1500, spreadMs: 3900, attemptsWindowMs: 30_000 }, timeoutMs: 120_000 },
+  { name: 'throughput', params: { count: 1000, reps: 3 }, timeoutMs: 180_000 },
+  { name: 'memory', params: { count: 1000, rounds: 2, batch: 20 }, timeoutMs: 150_000 },
+];
+
+const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.map': 'application/json' };
+const started = Date.now();
+const log = (message) => console.log(`[bench ${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${message}`);
+
+// ---- resources, each with its one teardown ---------------------------------------------
+
+const teardowns = [];
+async function teardown() {
+  for (const stop of teardowns.splice(0).reverse()) await stop().catch(() => {});
+}
+// Sections are cut to fit TIME_LIMIT_MS; this is the last resort if teardown itself hangs.
+const hardStop = setTimeout(async () => {
+  console.error(`bench: over the ${TIME_LIMIT_MS} ms limit by a minute; stopping`);
+  await teardown();
+  process.exit(2);
+}, TIME_LIMIT_MS + 60_000);
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, async () => {
+    await teardown();
+    process.exit(130);
+  });
+}
+// The PeerServer child outlives a crashed parent: stop it on every way out.
+for (const event of ['uncaughtException', 'unhandledRejection']) {
+  process.once(event, async (error) => {
+    console.error(error);
+    await teardown();
+    process.exit(1);
+  });
+}
+
+function serveStatic(dir) {
+  return new Promise((resolve) => {
+    const server = createServer((request, response) => {
+      const path = normalize(decodeURIComponent(new URL(request.url, 'http://x').pathname)).replace(/^([/\\])+/, '');
+      try {
+        const body = readFileSync(join(dir, path || 'index.html'));
+        response.writeHead(200, { 'content-type': TYPES[extname(path)] ?? 'application/octet-stream', 'cache-control': 'no-store' });
+        response.end(body);
+      } catch {
+        response.writeHead(404).end();
+      }
+    });
+    server.listen(0, '127.0.0.1', () => resolve(server));
+  });
+}
+
+// ---- statistics --------------------------------------------------------------------------
+
+function stats(samples) {
+  const sorted = [...samples].filter(Number.isFinite).sort((a, b) => a - b);
+  if (sorted.length === 0) return undefined;
+  const rank = (q) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
+  const mean = sorted.reduce((sum, value) => sum + value, 0) / sorted.length;
+  return { n: sorted.length, median: rank(0.5), p95: rank(0.95), min: sorted[0], max: sorted.at(-1), mean };
+}
+
+// ---- sizes (Node only) ----------------------------------------------------------------------
+
+async function sizes() {
+  const gz = (bytes) => gzipSync(bytes, { level: 9 }).length;
+  const bundle = async (options) => {
+    const result = await build({ bundle: true, format: 'esm', target: 'es2022', minify: true, write: false, logLevel: 'warning', ...options });
+    return result.outputFiles[0].contents;
+  };
+  const iife = readFileSync(join(root, 'dist/peer-invitation.iife.js'));
+  const own = await bundle({ entryPoints: [join(root, 'src/index.ts')], external: ['peerjs', 'rxjs', 'idb'] });
+  const peerjs = await bundle({ stdin: { contents: "export * from 'peerjs';", resolveDir: root, loader: 'js' } });
+  return {
+    iife: { minified: iife.length, gzip: gz(iife) },
+    ownCode: { minified: own.length, gzip: gz(own) },
+    peerjs: { minified: peerjs.length, gzip: gz(peerjs) },
+  };
+}
+
+// ---- the run --------------------------------------------------------------------------------
+
+async function main() {
+  log('npm run build');
+  execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
+
+  log('bundling the bench page');
+  rmSync(pageDir, { recursive: true, force: true });
+  mkdirSync(pageDir, { recursive: true });
+  await build({
+    entryPoints: [join(root, 'test/bench/bench-page.ts')],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    sourcemap: true,
+    logLevel: 'warning',
+    outfile: join(pageDir, 'bench-page.js'),
+  });
+  copyFileSync(join(root, 'test/bench/index.html'), join(pageDir, 'index.html'));
+
+  const size = await sizes();
+  const loadAtStart = loadavg();
+  if (loadAtStart[0] > cpus().length) log(`warning: load average ${loadAtStart[0].toFixed(1)} on ${cpus().length} cores; figures will be noisy`);
+
+  log(`PeerServer on 127.0.0.1:${PEER_PORT}`);
+  const peerServer = await startPeerServer({ port: PEER_PORT, env: { PEER_HOST: '127.0.0.1', PEER_ALIVE_TIMEOUT_MS: '15000', PEER_EXPIRE_TIMEOUT_MS: '5000' } });
+  teardowns.push(() => peerServer.stop());
+  const http = await serveStatic(pageDir);
+  teardowns.push(() => new Promise((resolve) => http.close(resolve)));
+  const url = `http://127.0.0.1:${http.address().port}/index.html?peerPort=${PEER_PORT}`;
+
+  const executablePath = process.env.CHROME_PATH || '/usr/bin/chromium';
+  log(`launching ${executablePath}`);
+  const browser = await puppeteer.launch({ executablePath, headless: true, args: CHROMIUM_ARGS, protocolTimeout: 300_000 });
+  teardowns.push(() => browser.close());
+  const pageErrors = [];
+  /** A new tab, so a new renderer: a reload would keep the old one's connections and its cap. */
+  const openPage = async () => {
+    const opened = await browser.newPage();
+    opened.on('pageerror', (error) => pageErrors.push(String(error)));
+    opened.on('console', (message) => {
+      if (message.type() === 'error') pageErrors.push(`console: ${message.text()}`);
+    });
+    const cdp = await opened.createCDPSession();
+    await opened.exposeFunction('benchHeap', async () => {
+      await cdp.send('HeapProfiler.collectGarbage');
+      await cdp.send('HeapProfiler.collectGarbage');
+      const { usedSize, totalSize } = await cdp.send('Runtime.getHeapUsage');
+      return { usedSize, totalSize };
+    });
+    await opened.goto(url, { waitUntil: 'load' });
+    await opened.waitForFunction(() => typeof window.bench === 'object', { timeout: 30_000 });
+    return opened;
+  };
+  let page = await openPage();
+
+  const results = {};
+  const errors = {};
+  const peerConnectionsLeft = {};
+  for (const section of SECTIONS) {
+    if (ONLY && !ONLY.has(section.name)) continue;
+    // Leave 30 s for teardown and the report; a section that cannot fit is skipped, one that runs long is cut.
+    const timeoutMs = Math.min(section.timeoutMs, TIME_LIMIT_MS - (Date.now() - started) - 30_000);
+    if (timeoutMs < 10_000) {
+      errors[section.name] = 'skipped: BENCH_TIME_LIMIT_MS reached';
+      log(`section ${section.name} skipped (time limit)`);
+      continue;
+    }
+    log(`section ${section.name} ${JSON.stringify(section.params)}`);
+    const began = Date.now();
+    let timer;
+    try {
+      const run = section.name === 'twoTabs' ? runTwoTabs(openPage, page, section.params) : page.evaluate((name, params) => window.bench.run(name, params), section.name, section.params);
+      results[section.name] = await Promise.race([
+        run,
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`section ${section.name} took over ${timeoutMs} ms`)), timeoutMs);
+        }),
+      ]);
+      // Every section closes all it opened: what stays open is a leak, and counts towards Chromium's cap.
+      const left = await page.evaluate(() => window.bench.run('leftovers'));
+      peerConnectionsLeft[section.name] = left;
+      log(`section ${section.name} done in ${((Date.now() - began) / 1000).toFixed(1)} s; RTCPeerConnections left open: ${left.open} (uncollected after GC: ${left.uncollected})`);
+    } catch (error) {
+      errors[section.name] = String(error?.message ?? error);
+      log(`section ${section.name} FAILED: ${errors[section.name]}`);
+      // A fresh tab stops whatever the section left running.
+      await page.close().catch(() => {});
+      page = await openPage();
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  const machine = {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    memoryBytes: totalmem(),
+    loadAverage: { start: loadAtStart, end: loadavg() },
+    os: `${process.platform} ${release()} ${process.arch}`,
+    node: process.version,
+    chromium: await browser.version(),
+    date: new Date().toISOString(),
+  };
+  await teardown();
+
+  const figures = figuresOf(results, size);
+  const report = {
+    machine,
+    durationMs: Date.now() - started,
+    peerServer: { host: '127.0.0.1', port: PEER_PORT, expireTimeoutMs: 5000, aliveTimeoutMs: 15000 },
+    chromiumArgs: CHROMIUM_ARGS,
+    sections: SECTIONS.filter((section) => !ONLY || ONLY.has(section.name)),
+    figures,
+    sizes: size,
+    results,
+    peerConnectionsLeft,
+    errors,
+    pageErrors: pageErrors.slice(0, 50),
+  };
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+
+  console.log('');
+  console.log(`Machine: ${machine.cpu}, ${machine.cores} cores, ${(machine.memoryBytes / 2 ** 30).toFixed(1)} GiB, Node ${machine.node}, ${machine.chromium}, ${machine.date}`);
+  console.log(`Load average (1 min) at start ${loadAtStart[0].toFixed(1)}, at end ${machine.loadAverage.end[0].toFixed(1)}`);
+  console.log(printTable(figures));
+  console.log('Latencies in ms; plugin = createSignalingPlugin (IndexedDB storage unless noted), raw = PeerJS DataConnection, same page, same run, reps interleaved.');
+  console.log("ratio = plugin median / raw median. met? judges the median ('median only': the median meets the target, the p95 does not).");
+  if (Object.keys(errors).length > 0) console.log(`Failed sections: ${JSON.stringify(errors)}`);
+  if (pageErrors.length > 0) console.log(`Page errors (${pageErrors.length}), first: ${pageErrors[0]}`);
+  console.log(`Wrote ${join(out, 'latest.json')} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+  return Object.keys(errors).length === 0 ? 0 : 1;
+}
+
+/**
+ * The invitees of `twoTabs` live in a second tab: Node starts them there, runs the inviters
+ * here, then collects the arrival times there and pairs them with the start times by tag.
+ */
+async function runTwoTabs(openPage, page, params) {
+  const other = await openPage();
+  try {
+    const tag = Math.random().toString(36).slice(2, 7);
+    const ids = { pluginId: `bench-tab-plugin-${tag}`, rawId: `bench-tab-raw-${tag}` };
+    await other.evaluate((serveParams) => window.bench.run('serve', serveParams), ids);
+    let result;
+    let arrivals;
+    try {
+      result = await page.evaluate((runParams) => window.bench.run('twoTabs', runParams), { ...params, pluginInvitee: ids.pluginId, rawInvitee: ids.rawId });
+    } finally {
+      arrivals = await other.evaluate(() => window.bench.run('collect'));
+    }
+    const oneWay = (starts) => starts.map(({ data, start }) => arrivals[data] - start);
+    return { reps: result.reps, warmup: result.warmup, delivery: { plugin: oneWay(result.starts.plugin), raw: oneWay(result.starts.raw) }, roundTrip: result.roundTrip };
+  } finally {
+    await other.close().catch(() => {});
+  }
+}
+
+// ---- figures and the table ---------------------------------------------------------------------
+
+/** One row per figure: plugin and raw statistics, the ratio, the target and whether it is met. */
+function figuresOf(results, size) {
+  const rows = [];
+  const latency = (figure, pluginSamples, rawSamples, target) => {
+    const plugin = stats(pluginSamples);
+    const raw = rawSamples && stats(rawSamples);
+    const ratio = plugin && raw ? plugin.median / raw.median : undefined;
+    const ratioP95 = plugin && raw ? plugin.p95 / raw.p95 : undefined;
+    let met;
+    if (target && plugin) met = verdict(target.check(plugin.median, ratio), target.check(plugin.p95, ratioP95));
+    rows.push({ figure, unit: 'ms', n: plugin?.n, plugin, raw, ratio, ratioP95, target: target?.text, met });
+  };
+  const ratioAtMost = (limit) => ({ text: `≤ ${limit}× raw`, check: (_value, ratio) => ratio <= limit });
+
+  const { warm, cold, fanout, redelivery, throughput, memory } = results;
+  if (warm) {
+    const { indexeddb, memory: inMemory } = warm.results;
+    if (indexeddb) latency('1. Warm delivery', indexeddb.delivery.plugin, indexeddb.delivery.raw, ratioAtMost(1.2));
+    if (inMemory) latency("1. Warm delivery, storage: 'memory'", inMemory.delivery.plugin, inMemory.delivery.raw, ratioAtMost(1.2));
+    if (indexeddb) latency('2. Warm round trip (send→accept→accepted$)', indexeddb.roundTrip.plugin, indexeddb.roundTrip.raw);
+    if (inMemory) latency("2. Warm round trip, storage: 'memory'", inMemory.roundTrip.plugin, inMemory.roundTrip.raw);
+  }
+  if (results.twoTabs) {
+    const { delivery, roundTrip } = results.twoTabs;
+    latency('1. Warm delivery, invitee in a 2nd tab', delivery.plugin, delivery.raw, ratioAtMost(1.2));
+    latency('2. Warm round trip, invitee in a 2nd tab', roundTrip.plugin, roundTrip.raw);
+  }
+  if (cold) latency('3. Cold delivery (connect + first message)', cold.plugin, cold.raw, ratioAtMost(1.1));
+  if (fanout) {
+    for (const mode of ['warm', 'cold']) {
+      for (const result of fanout.results) latency(`4. Fan-out ${mode}, N=${result.size}`, result[mode].plugin, result[mode].raw);
+      const first = fanout.results.find((result) => result.size === 1);
+      const last = fanout.results.find((result) => result.size === 50);
+      if (first && last) {
+        const growth = (side, q) => stats(last[mode][side])[q] / stats(first[mode][side])[q];
+        const perInvitee = (side) => ((stats(last[mode][side]).median - stats(first[mode][side]).median) / (last.size - first.size)).toFixed(2);
+        const pluginGrowth = { median: growth('plugin', 'median'), p95: growth('plugin', 'p95') };
+        const rawGrowth = { median: growth('raw', 'median'), p95: growth('raw', 'p95') };
+        rows.push({
+          figure: `4. Fan-out ${mode} growth N=50 / N=1`,
+          unit: '×',
+          plugin: pluginGrowth,
+          raw: rawGrowth,
+          ratio: pluginGrowth.median / rawGrowth.median,
+          target: '≤ 3× N=1',
+          met: verdict(pluginGrowth.median <= 3, pluginGrowth.p95 <= 3),
+          note: `each invitee beyond the first adds ${perInvitee('plugin')} ms (plugin), ${perInvitee('raw')} ms (raw), medians`,
+        });
+      }
+    }
+  }
+  if (redelivery) {
+    latency('5. Redelivery (connectUser resolved → received$)', redelivery.samples, undefined, { text: '< 1000 ms', check: (value) => value < 1000 });
+    rows.push({
+      figure: '5. Connect attempts / min, 1 queued offline invitee',
+      unit: '/min',
+      plugin: { median: redelivery.attempts.perMinute },
+      target: 'info',
+      note: `${redelivery.attempts.after - redelivery.attempts.before} attempts in ${(redelivery.attempts.windowMs / 1000).toFixed(1)} s`,
+    });
+  }
+  if (throughput) {
+    const rates = (runs) => stats(runs.map((run) => run.rate));
+    const raw = rates(throughput.raw);
+    for (const storage of ['indexeddb', 'memory']) {
+      const plugin = rates(throughput.plugin[storage]);
+      rows.push({
+        figure: `6. Throughput, ${storage === 'indexeddb' ? 'durable (IndexedDB)' : "storage: 'memory'"}`,
+        unit: '/s',
+        n: plugin.n,
+        plugin: { median: plugin.median, p95: plugin.min },
+        raw: { median: raw.median, p95: raw.min },
+        ratio: plugin.median / raw.median,
+        target: storage === 'indexeddb' ? '≥ 1000/s' : undefined,
+        met: storage === 'indexeddb' ? verdict(plugin.median >= 1000, plugin.min >= 1000) : undefined,
+        note: 'p95 column: worst of the runs',
+      });
+    }
+    const acked = stats(throughput.plugin.indexeddb.map((run) => (throughput.count * 1000) / run.ackedMs));
+    rows.push({
+      figure: '6. Throughput, durable, until saved and acked',
+      unit: '/s',
+      n: acked.n,
+      plugin: { median: acked.median, p95: acked.min },
+      target: 'info',
+      note: 'every sendInvitation resolved (saved at the inviter) and every ack back (saved at the invitee); p95 column: worst',
+    });
+  }
+  const kib = 1024;
+  rows.push({ figure: '7. Size: dist/peer-invitation.iife.js', unit: 'B gz', plugin: { median: size.iife.gzip }, target: '≤ 40 KiB gz', met: verdict(size.iife.gzip <= 40 * kib) });
+  rows.push({ figure: '7. Size: plugin own code (deps external)', unit: 'B gz', plugin: { median: size.ownCode.gzip }, target: '≤ 8 KiB gz', met: verdict(size.ownCode.gzip <= 8 * kib) });
+  rows.push({ figure: '7. Size: PeerJS alone', unit: 'B gz', raw: { median: size.peerjs.gzip }, target: 'info' });
+  if (memory) {
+    const [before, ...after] = memory.snapshots;
+    for (const snapshot of after) {
+      const delta = snapshot.heapUsed - before.heapUsed;
+      const clean =
+        delta < 1024 * kib &&
+        snapshot.peerConnections <= before.peerConnections &&
+        snapshot.inviter.openConnections <= before.inviter.openConnections &&
+        snapshot.invitee.openConnections <= before.invitee.openConnections;
+      rows.push({
+        figure: `8. Heap growth after ${snapshot.invitations} send+accept`,
+        unit: 'KiB',
+        plugin: { median: delta / kib },
+        target: 'no leak',
+        met: verdict(clean),
+        note:
+          `heap ${(before.heapUsed / kib / kib).toFixed(2)} → ${(snapshot.heapUsed / kib / kib).toFixed(2)} MiB; ` +
+          `RTCPeerConnections ${before.peerConnections} → ${snapshot.peerConnections}; ` +
+          `openConnections ${before.inviter.openConnections}+${before.invitee.openConnections} → ${snapshot.inviter.openConnections}+${snapshot.invitee.openConnections}`,
+      });
+    }
+    rows.push({
+      figure: '8. RTCPeerConnections open after dispose',
+      unit: 'count',
+      plugin: { median: memory.peerConnectionsAfterDispose },
+      target: 'info',
+      note: `${memory.peerConnectionsBeforeDispose} before dispose`,
+    });
+  }
+  return rows;
+}
+
+function verdict(medianMet, p95Met = medianMet) {
+  if (medianMet && p95Met) return 'yes';
+  return medianMet ? 'median only' : 'NO';
+}
+
+function printTable(rows) {
+  const number = (value, unit) => {
+    if (value === undefined || !Number.isFinite(value)) return '—';
+    if (unit === 'B gz') return `${value} (${(value / 1024).toFixed(1)} KiB)`;
+    if (unit === '×') return `${value.toFixed(2)}×`;
+    if (Math.abs(value) >= 100) return value.toFixed(0);
+    return value.toFixed(2);
+  };
+  const header = ['figure', 'unit', 'n', 'plugin median', 'plugin p95', 'raw median', 'raw p95', 'ratio', 'target', 'met?'];
+  const lines = rows.map((row) => [
+    row.figure,
+    row.unit,
+    row.n === undefined ? '' : String(row.n),
+    number(row.plugin?.median, row.unit),
+    number(row.plugin?.p95, row.unit),
+    number(row.raw?.median, row.unit),
+    number(row.raw?.p95, row.unit),
+    row.ratio === undefined ? '—' : `${row.ratio.toFixed(2)}×`,
+    row.target ?? '—',
+    row.met ?? '—',
+  ]);
+  const widths = header.map((title, column) => Math.max(title.length, ...lines.map((line) => line[column].length)));
+  const format = (cells) => `| ${cells.map((cell, column) => cell.padEnd(widths[column])).join(' | ')} |`;
+  const notes = rows.filter((row) => row.note).map((row) => `  ${row.figure}: ${row.note}`);
+  return [format(header), `|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|`, ...lines.map(format), '', 'Notes:', ...notes].join('\n');
+}
+
+main().then(
+  async (code) => {
+    clearTimeout(hardStop);
+    await teardown();
+    process.exit(code);
+  },
+  async (error) => {
+    console.error(error);
+    clearTimeout(hardStop);
+    await teardown();
+    process.exit(1);
+  },
+);
