@@ -180,7 +180,7 @@ class Plugin implements SignalingPlugin {
     this.#session = session;
     this.#starting = session.start().catch((error: unknown) => {
       if (this.#session === session) this.#session = undefined;
-      session.close();
+      void session.close();
       throw error;
     });
     return this.#starting;
@@ -190,7 +190,7 @@ class Plugin implements SignalingPlugin {
     const session = this.#session;
     this.#session = undefined;
     this.#starting = undefined;
-    session?.close();
+    await session?.close();
   }
 
   async sendInvitation(params: SendInvitationParams): Promise<SendInvitationResult> {
@@ -399,12 +399,12 @@ class Session {
     const tooLarge = checkEncodedSize(inviteMessage(legs[0]!, checked.timeoutMs));
     if (tooLarge) return { invitationID: '', errorInvitees, error: tooLarge };
 
-    for (const leg of legs) this.#setLeg(leg);
+    // Saved right after the first send (see #commit); resolved means saved.
+    const saved = this.#commit(legs);
     this.#armDeadline(invitationID, now + checked.timeoutMs);
-    for (const leg of legs) this.#emitInviteeState(leg);
     for (const leg of legs) this.#delivery?.kick(leg.peer);
-    // Saved right after the first send (the wire is faster than the disk); resolved means saved.
-    await this.#commit(legs);
+    for (const leg of legs) this.#emitInviteeState(leg);
+    await saved;
     return { invitationID, errorInvitees };
   }
 
@@ -439,12 +439,12 @@ class Session {
       const code = codes[0] ?? (this.#now() >= first!.deadline ? 'EXPIRED' : refusalCode(first!.state));
       return { invitationID, errorInvitees, error: new InvitationError(code, `Nothing left to cancel in "${invitationID}"`) };
     }
+    const saved = this.#commit(canceled);
     for (const leg of canceled) {
-      this.#setLeg(leg);
-      this.#emitInviteeState(leg);
       if (leg.outbox) this.#delivery?.kick(leg.peer);
+      this.#emitInviteeState(leg);
     }
-    await this.#commit(canceled);
+    await saved;
     return { invitationID, errorInvitees };
   }
 
@@ -459,10 +459,10 @@ class Session {
     if (!leg) return { invitationID, error: new InvitationError('NOT_FOUND', `No invitation "${invitationID}" was received here`) };
     const result = transition(leg, { type: 'answer', answer, data }, this.#now());
     if (!result.ok) return { invitationID, error: new InvitationError(result.code, refusalMessage(result.code, invitationID)) };
-    this.#setLeg(result.leg);
-    this.#endNotification(invitationID);
+    const saved = this.#commit([result.leg]);
     this.#delivery?.kick(leg.peer);
-    await this.#commit([result.leg]);
+    this.#endNotification(invitationID);
+    await saved;
     return { invitationID };
   }
 
@@ -564,11 +564,11 @@ class Session {
       outboxData: '',
       wired: true,
     };
-    // Announce before the disk write (it would double the latency); ack after it, so an unsaved invite is sent again.
-    this.#setLeg(leg);
+    // Announced before the disk write is done (see #commit); acked after it, so an unsaved invite is sent again.
+    const saved = this.#commit([leg]);
     this.#armDeadline(leg.invitationID, leg.deadline);
     this.#announce(leg);
-    void this.#commit([leg]).then(() => this.#acknowledge(from, invite));
+    void saved.then(() => this.#acknowledge(from, invite));
   }
 
   #onCancel(from: string, cancel: CancelMessage): void {
@@ -651,21 +651,26 @@ class Session {
   }
 
   /**
-   * Puts legs in memory at once, and in the store at the end of the task, in one
-   * transaction with every other leg changed in the task (after its sends and
-   * events). The promise settles when that write is done, or given up on.
+   * Puts legs in memory at once (so an app that answers or cancels from inside an
+   * event handler sees them), and in the store at the end of the task, in one
+   * transaction with every other leg changed in the task. The promise settles
+   * when that write is done, or given up on.
    */
   #commit(legs: Leg[]): Promise<void> {
     for (const leg of legs) {
       this.#setLeg(leg);
       this.#unsaved.set(legKeyString(legKey(leg)), leg);
     }
-    this.#saving ??= Promise.resolve().then(() => {
-      const batch = [...this.#unsaved.values()];
-      this.#unsaved.clear();
-      this.#saving = undefined;
-      return this.#persist((store) => store.put(batch));
-    });
+    // Two microtask turns: deliveries kicked in this task take one, so they reach the wire
+    // before the store's synchronous part (structured clone, IPC) runs.
+    this.#saving ??= Promise.resolve()
+      .then(() => undefined)
+      .then(() => {
+        const batch = [...this.#unsaved.values()];
+        this.#unsaved.clear();
+        this.#saving = undefined;
+        return this.#persist((store) => store.put(batch));
+      });
     return this.#saving;
   }
 
@@ -768,15 +773,17 @@ class Session {
     this.#outlets.inviteeStateChanged.next({ invitationID: leg.invitationID, invitee: leg.peer, state: leg.state as InviteeState });
   }
 
-  close(): void {
+  /** Stops everything at once; resolves when the last changes are on disk and the store is closed. */
+  async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.started = false;
     this.#lifetime.unsubscribe();
     for (const close of this.#closeNotification.values()) close();
     this.#closeNotification.clear();
-    this.#store?.close();
     this.#outlets.connectionState.next('disconnected');
+    await this.#saving;
+    this.#store?.close();
   }
 }
 

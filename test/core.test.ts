@@ -224,6 +224,33 @@ describe('core: answers, cancels and timeouts', () => {
   });
 });
 
+describe('core: answering from inside an event handler', () => {
+  const harness = new Harness();
+  afterEach(() => harness.cleanup());
+
+  it('accepts synchronously in invitationReceived$ and cancels synchronously in inviteeStateChanged$', async () => {
+    const alice = await harness.user('alice');
+    const bob = await harness.user('bob');
+    const carol = await harness.user('carol');
+    bob.plugin.invitationReceived$.subscribe(({ invitationID }) => void bob.plugin.acceptInvitation({ invitationID, data: 'at once' }));
+    const accepted = next(alice.plugin.invitationAccepted$);
+    await alice.plugin.sendInvitation({ inviterName: 'A', invitees: [bob.id], timeout: 10, type: 0, data: '' });
+    expect((await accepted).data).to.equal('at once');
+
+    const subscription = alice.plugin.inviteeStateChanged$.subscribe(({ invitationID, invitee, state }) => {
+      if (invitee === carol.id && state === 'queued') void alice.plugin.cancelInvitation({ invitationID });
+    });
+    const carolRings = record(carol.plugin.invitationReceived$);
+    const { invitationID } = await alice.plugin.sendInvitation({ inviterName: 'A', invitees: [carol.id], timeout: 10, type: 0, data: '' });
+    subscription.unsubscribe();
+    await quiet(500);
+    expect(alice.plugin.stats().pendingDeliveries).to.equal(0);
+    expect((await alice.plugin.cancelInvitation({ invitationID })).error?.code).to.equal('CANCELED');
+    // Canceled before it went out: it never rings.
+    expect(carolRings.values).to.deep.equal([]);
+  });
+});
+
 describe('core: answers that cross a cancel or a deadline', () => {
   const harness = new Harness();
   let raw: Peer | undefined;
