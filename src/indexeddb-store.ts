@@ -1,7 +1,7 @@
 /** The IndexedDB store: the only module that imports idb. */
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import type { Leg } from './state-machine.js';
-import type { InvitationStore, OpenStore } from './store.js';
+import type { OpenStore } from './store.js';
 
 /**
  * Version 1 had the `legs` store alone; version 2 adds the `deadline` index so

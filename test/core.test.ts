@@ -3,7 +3,6 @@
  * PeerServer, real WebRTC data channels between plugins in this page, real IndexedDB.
  */
 import { expect } from '@esm-bundle/chai';
-import { Peer } from 'peerjs';
 import { createSignalingPlugin, InvitationError, type ConnectionState, type NotificationRequest } from '../src/index.js';
 import { FAST_DELIVERY, Harness, next, peerOptions, quiet, record, uniqueId } from './helpers.js';
 
@@ -253,12 +252,7 @@ describe('core: answering from inside an event handler', () => {
 
 describe('core: answers that cross a cancel or a deadline', () => {
   const harness = new Harness();
-  let raw: Peer | undefined;
-  afterEach(async () => {
-    raw?.destroy();
-    raw = undefined;
-    await harness.cleanup();
-  });
+  afterEach(() => harness.cleanup());
 
   it('ends with the same state on both sides when a cancel and an accept cross', async () => {
     const alice = await harness.user('alice');
@@ -285,11 +279,8 @@ describe('core: answers that cross a cancel or a deadline', () => {
 
   it('tells the invitee when its answer arrived too late or after a cancel', async () => {
     const bob = await harness.user('bob');
-    const inviterId = uniqueId('raw');
-    raw = new Peer(inviterId, await peerOptions());
-    await new Promise<void>((resolve) => raw!.on('open', () => resolve()));
-    const connection = raw.connect(bob.id, { reliable: true, serialization: 'json' });
-    await new Promise<void>((resolve) => connection.on('open', () => resolve()));
+    const { id: inviterId, connectTo } = await harness.rawPeer('raw');
+    const connection = await connectTo(bob.id);
     // The raw inviter rejects every answer, as an inviter whose deadline or cancel came first.
     const rejections: Record<string, string> = {};
     connection.on('data', (frame) => {
@@ -357,12 +348,7 @@ describe('core: notifications', () => {
 
 describe('core: a peer sending garbage', () => {
   const harness = new Harness();
-  let rogue: Peer | undefined;
-  afterEach(async () => {
-    rogue?.destroy();
-    rogue = undefined;
-    await harness.cleanup();
-  });
+  afterEach(() => harness.cleanup());
 
   it('drops malformed, oversized and unauthorized messages, reports each, and keeps working', async () => {
     const alice = await harness.user('alice');
@@ -371,14 +357,11 @@ describe('core: a peer sending garbage', () => {
     const { invitationID } = await alice.plugin.sendInvitation({ inviterName: 'A', invitees: [bob.id], timeout: 10, type: 0, data: '' });
     await delivered;
 
-    const rogueId = uniqueId('rogue');
-    rogue = new Peer(rogueId, await peerOptions());
-    await new Promise<void>((resolve) => rogue!.on('open', () => resolve()));
+    const rogue = await harness.rawPeer('rogue');
     const errors = record(alice.plugin.errors$);
     const events = record(alice.plugin.inviteeStateChanged$);
     const accepted = record(alice.plugin.invitationAccepted$);
-    const connection = rogue.connect(alice.id, { reliable: true, serialization: 'json' });
-    await new Promise<void>((resolve) => connection.on('open', () => resolve()));
+    const connection = await rogue.connectTo(alice.id);
     const garbage: unknown[] = [
       'hello',
       42,
@@ -397,7 +380,7 @@ describe('core: a peer sending garbage', () => {
     garbage.push('not JSON');
     if (errors.values.length < garbage.length) await next(alice.plugin.errors$, () => errors.values.length >= garbage.length, 10_000);
     expect(errors.values.map((error) => error.code)).to.deep.equal(garbage.map(() => 'PROTOCOL_VIOLATION'));
-    expect(errors.values.every((error) => error.message.includes(rogueId))).to.equal(true);
+    expect(errors.values.every((error) => error.message.includes(rogue.id))).to.equal(true);
     expect(events.values).to.deep.equal([]);
     expect(accepted.values).to.deep.equal([]);
 

@@ -1,6 +1,7 @@
 /** Shared by the browser tests: a real PeerServer's address, plugins that clean up after themselves, and event waits. */
 import { executeServerCommand } from '@web/test-runner-commands';
 import { deleteDB } from 'idb';
+import { Peer, type DataConnection } from 'peerjs';
 import { filter, firstValueFrom, timeout, type Observable } from 'rxjs';
 import { createSignalingPlugin, type SignalingPlugin, type SignalingPluginOptions } from '../src/index.js';
 import { deleteMemoryDatabase } from '../src/store.js';
@@ -41,10 +42,32 @@ export function uniqueId(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${counter}-${Math.random().toString(36).slice(2, 7)}`;
 }
 
-/** Creates plugins and databases for one test and removes them all in `cleanup`. */
+/** A bare PeerJS peer, for playing a hostile or hand-driven side of the protocol. */
+export interface RawPeer {
+  id: string;
+  peer: Peer;
+  /** Opens a reliable JSON connection, as the plugin does, and resolves when it is open. */
+  connectTo(id: string): Promise<DataConnection>;
+}
+
+/** Creates plugins, raw peers and databases for one test and removes them all in `cleanup`. */
 export class Harness {
   private readonly plugins: SignalingPlugin[] = [];
+  private readonly rawPeers: Peer[] = [];
   private readonly databases = new Set<string>();
+
+  async rawPeer(prefix: string): Promise<RawPeer> {
+    const id = uniqueId(prefix);
+    const peer = new Peer(id, await peerOptions());
+    this.rawPeers.push(peer);
+    await new Promise<void>((resolve) => peer.on('open', () => resolve()));
+    const connectTo = (to: string) =>
+      new Promise<DataConnection>((resolve) => {
+        const connection = peer.connect(to, { reliable: true, serialization: 'json' });
+        connection.on('open', () => resolve(connection));
+      });
+    return { id, peer, connectTo };
+  }
 
   async plugin(options: SignalingPluginOptions = {}): Promise<SignalingPlugin> {
     const plugin = createSignalingPlugin({
@@ -71,6 +94,7 @@ export class Harness {
   }
 
   async cleanup(): Promise<void> {
+    for (const peer of this.rawPeers.splice(0)) peer.destroy();
     await Promise.all(this.plugins.splice(0).map((plugin) => plugin.dispose()));
     for (const name of this.databases) deleteMemoryDatabase(name);
     await Promise.all([...this.databases].map((name) => deleteDB(name)));

@@ -5,11 +5,11 @@
  */
 import { expect } from '@esm-bundle/chai';
 import { openDB } from 'idb';
-import { Peer, type DataConnection } from 'peerjs';
+import type { DataConnection } from 'peerjs';
 import { InvitationError } from '../src/index.js';
 import { openIndexedDbStore } from '../src/indexeddb-store.js';
 import type { OpenStore } from '../src/store.js';
-import { Harness, next, peerOptions, quiet, record, uniqueId } from './helpers.js';
+import { Harness, next, quiet, record, uniqueId } from './helpers.js';
 
 const invite = (invitees: string[], timeout = 15, data = '') => ({ inviterName: 'Alice', invitees, timeout, type: 1, data });
 
@@ -294,27 +294,7 @@ describe('store and forward', () => {
 
 describe('store and forward: duplicates and replays', () => {
   const harness = new Harness();
-  let raw: Peer | undefined;
-  afterEach(async () => {
-    raw?.destroy();
-    raw = undefined;
-    await harness.cleanup();
-  });
-
-  async function rawPeer(): Promise<{ id: string; connectTo(id: string): Promise<DataConnection> }> {
-    const id = uniqueId('raw');
-    const peer = new Peer(id, await peerOptions());
-    raw = peer;
-    await new Promise<void>((resolve) => peer.on('open', () => resolve()));
-    return {
-      id,
-      connectTo: (to) =>
-        new Promise((resolve) => {
-          const connection = peer.connect(to, { reliable: true, serialization: 'json' });
-          connection.on('open', () => resolve(connection));
-        }),
-    };
-  }
+  afterEach(() => harness.cleanup());
 
   function acks(connection: DataConnection): unknown[] {
     const seen: unknown[] = [];
@@ -326,7 +306,7 @@ describe('store and forward: duplicates and replays', () => {
 
   it('6. announces a replayed invite, cancel or answer once, before and after a reload, and acks every copy', async () => {
     const bob = await harness.user('bob');
-    const inviter = await rawPeer();
+    const inviter = await harness.rawPeer('raw');
     const toBob = await inviter.connectTo(bob.id);
     const bobAcks = acks(toBob);
     const received = record(bob.plugin.invitationReceived$);
@@ -355,11 +335,11 @@ describe('store and forward: duplicates and replays', () => {
 
   it('6. counts a repeated answer once on the inviter side', async () => {
     const alice = await harness.user('alice');
-    const invitee = await rawPeer();
+    const invitee = await harness.rawPeer('raw');
     const delivered = next(alice.plugin.inviteeStateChanged$, (event) => event.state === 'delivered');
     let connection: DataConnection | undefined;
     const incoming = new Promise<string>((resolve) =>
-      raw!.on('connection', (inbound) => {
+      invitee.peer.on('connection', (inbound) => {
         connection = inbound;
         inbound.on('data', (frame) => {
           const invitation = frame as { kind: string; invitationID: string };
