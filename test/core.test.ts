@@ -4,7 +4,7 @@
  */
 import { expect } from '@esm-bundle/chai';
 import { createSignalingPlugin, InvitationError, type ConnectionState, type NotificationRequest } from '../src/index.js';
-import { FAST_DELIVERY, Harness, next, peerOptions, quiet, record, uniqueId } from './helpers.js';
+import { FAST_DELIVERY, Harness, inviteAndRing, next, peerOptions, quiet, record, uniqueId } from './helpers.js';
 
 describe('core: connecting', () => {
   const harness = new Harness();
@@ -257,11 +257,7 @@ describe('core: answers that cross a cancel or a deadline', () => {
   it('ends with the same state on both sides when a cancel and an accept cross', async () => {
     const alice = await harness.user('alice');
     const bob = await harness.user('bob');
-    const rings = next(bob.plugin.invitationReceived$);
-    const delivered = next(alice.plugin.inviteeStateChanged$, (event) => event.state === 'delivered');
-    const { invitationID } = await alice.plugin.sendInvitation({ inviterName: 'A', invitees: [bob.id], timeout: 10, type: 0, data: '' });
-    await rings;
-    await delivered;
+    const { invitationID } = await inviteAndRing(alice.plugin, bob.plugin, { inviterName: 'A', invitees: [bob.id], timeout: 10, type: 0, data: '' });
     const aliceSees = next(alice.plugin.inviteeStateChanged$, (event) => event.state === 'accepted' || event.state === 'canceled');
     const bobCanceled = record(bob.plugin.invitationCanceled$);
     const [cancel, accept] = await Promise.all([alice.plugin.cancelInvitation({ invitationID }), bob.plugin.acceptInvitation({ invitationID })]);

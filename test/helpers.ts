@@ -5,7 +5,7 @@ import { Peer, type DataConnection } from 'peerjs';
 import { filter, firstValueFrom, timeout, type Observable } from 'rxjs';
 import { createSignalingPlugin, type SignalingPlugin, type SignalingPluginOptions } from '../src/index.js';
 import { deleteMemoryDatabase } from '../src/store.js';
-import type { DeliveryOptions, PeerServerOptions } from '../src/types.js';
+import type { DeliveryOptions, InvitationReceivedEvent, PeerServerOptions, SendInvitationParams } from '../src/types.js';
 
 export interface PeerServerInfo {
   host: string;
@@ -105,6 +105,24 @@ export class Harness {
 /** The first value matching `predicate`, or a rejection after `ms`. Subscribe before acting. */
 export function next<T>(source: Observable<T>, predicate: (value: T) => boolean = () => true, ms = 15_000): Promise<T> {
   return firstValueFrom(source.pipe(filter(predicate), timeout({ first: ms, with: () => { throw new Error(`no matching event within ${ms} ms`); } })));
+}
+
+/**
+ * Sends an invitation from one plugin to another and waits until it both rang
+ * there and was acknowledged back (`delivered`): the starting point of many tests.
+ */
+export async function inviteAndRing(
+  inviter: SignalingPlugin,
+  invitee: SignalingPlugin,
+  params: SendInvitationParams,
+): Promise<{ invitationID: string; received: InvitationReceivedEvent }> {
+  const rings = next(invitee.invitationReceived$);
+  const delivered = next(inviter.inviteeStateChanged$, (event) => event.state === 'delivered');
+  const { invitationID, error } = await inviter.sendInvitation(params);
+  if (error) throw error;
+  const received = await rings;
+  await delivered;
+  return { invitationID, received };
 }
 
 /** Records every value of `source` until `stop()`. */

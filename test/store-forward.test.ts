@@ -9,7 +9,7 @@ import type { DataConnection } from 'peerjs';
 import { InvitationError } from '../src/index.js';
 import { openIndexedDbStore } from '../src/indexeddb-store.js';
 import type { OpenStore } from '../src/store.js';
-import { Harness, next, quiet, record, uniqueId } from './helpers.js';
+import { Harness, inviteAndRing, next, quiet, record, uniqueId } from './helpers.js';
 
 const invite = (invitees: string[], timeout = 15, data = '') => ({ inviterName: 'Alice', invitees, timeout, type: 1, data });
 
@@ -123,11 +123,7 @@ describe('store and forward', () => {
   it('4. an invitee reload re-announces an unanswered invitation that can still be answered', async () => {
     const alice = await harness.user('alice');
     const bob = await harness.user('bob');
-    const rings = next(bob.plugin.invitationReceived$);
-    const delivered = next(alice.plugin.inviteeStateChanged$, (event) => event.state === 'delivered');
-    const { invitationID } = await alice.plugin.sendInvitation(invite([bob.id], 10, 'payload'));
-    const first = await rings;
-    await delivered;
+    const { invitationID, received: first } = await inviteAndRing(alice.plugin, bob.plugin, invite([bob.id], 10, 'payload'));
     await bob.plugin.dispose();
 
     const reloaded = await harness.plugin({ databaseName: bob.databaseName });
@@ -145,11 +141,7 @@ describe('store and forward', () => {
   it("4. with storage: 'memory', a new plugin in the same page finds what the last one kept", async () => {
     const alice = await harness.user('alice', { storage: 'memory' });
     const bob = await harness.user('bob', { storage: 'memory' });
-    const rings = next(bob.plugin.invitationReceived$);
-    const delivered = next(alice.plugin.inviteeStateChanged$, (event) => event.state === 'delivered');
-    const { invitationID } = await alice.plugin.sendInvitation(invite([bob.id], 10));
-    await rings;
-    await delivered;
+    const { invitationID } = await inviteAndRing(alice.plugin, bob.plugin, invite([bob.id], 10));
     await bob.plugin.dispose();
     const again = await harness.plugin({ storage: 'memory', databaseName: bob.databaseName });
     const restored = next(again.invitationReceived$);
@@ -160,11 +152,7 @@ describe('store and forward', () => {
   it('5a. keeps an answer while the inviter is offline and delivers it when the inviter returns', async () => {
     const alice = await harness.user('alice');
     const bob = await harness.user('bob');
-    const rings = next(bob.plugin.invitationReceived$);
-    const delivered = next(alice.plugin.inviteeStateChanged$, (event) => event.state === 'delivered');
-    const { invitationID } = await alice.plugin.sendInvitation(invite([bob.id], 20));
-    await rings;
-    await delivered;
+    const { invitationID } = await inviteAndRing(alice.plugin, bob.plugin, invite([bob.id], 20));
     await alice.plugin.dispose();
 
     expect(await bob.plugin.acceptInvitation({ invitationID, data: 'yes' })).to.deep.equal({ invitationID });
@@ -180,11 +168,7 @@ describe('store and forward', () => {
   it('5b. keeps a cancel for an offline invitee and delivers it when the invitee returns', async () => {
     const alice = await harness.user('alice');
     const bob = await harness.user('bob');
-    const rings = next(bob.plugin.invitationReceived$);
-    const delivered = next(alice.plugin.inviteeStateChanged$, (event) => event.state === 'delivered');
-    const { invitationID } = await alice.plugin.sendInvitation(invite([bob.id], 20));
-    await rings;
-    await delivered;
+    const { invitationID } = await inviteAndRing(alice.plugin, bob.plugin, invite([bob.id], 20));
     await bob.plugin.dispose();
     expect(await alice.plugin.cancelInvitation({ invitationID, data: 'never mind' })).to.deep.equal({ invitationID, errorInvitees: [] });
 
