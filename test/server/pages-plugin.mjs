@@ -5,8 +5,23 @@
 // then has its own window and stays visible; a background tab of a shared
 // window never paints, so puppeteer's click and screenshot would wait forever.
 // Waits stay under the runner's 20 s command limit so their own error shows.
+// `open` with `browser: 'firefox'` opens the page in a Firefox ESR instead
+// (puppeteer-core over WebDriver BiDi), launched on first use, closed in serverStop.
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import puppeteer from 'puppeteer-core';
+
+/**
+ * Plain ICE on the sealed network: Firefox's own host and loopback candidates, not
+ * mDNS names that only a multicast lookup could resolve. (Chromium's candidates are
+ * enough without these prefs; they keep Firefox's side from depending on that.)
+ */
+const FIREFOX_PREFS = {
+  'media.peerconnection.ice.obfuscate_host_addresses': false,
+  'media.peerconnection.ice.loopback': true,
+  // Never reach for the public STUN server Firefox would use for a page without iceServers.
+  'media.peerconnection.default_iceservers': '[]',
+};
 
 /** Settles with `promise`, or after `ms` whatever happens: teardown must not hang a test. */
 function withTimeout(promise, ms) {
@@ -17,15 +32,28 @@ function withTimeout(promise, ms) {
 export function pagesPlugin() {
   const pages = new Map();
   let nextHandle = 1;
+  let firefox;
+  const launchFirefox = () => {
+    firefox ??= puppeteer.launch({
+      browser: 'firefox',
+      executablePath: process.env.FIREFOX_PATH || '/usr/bin/firefox-esr',
+      headless: true,
+      extraPrefsFirefox: FIREFOX_PREFS,
+    }).catch((error) => {
+      firefox = undefined; // let the next `open` try again, with its own error
+      throw error;
+    });
+    return firefox;
+  };
   const pageOf = (handle) => {
     const page = pages.get(handle);
     if (!page) throw new Error(`no page with handle ${handle}`);
     return page;
   };
   const actions = {
-    async open({ url, isolated }, session) {
+    async open({ url, isolated, browser: browserName }, session) {
       const testPage = session.browser.getPage(session.id);
-      const browser = testPage.browser();
+      const browser = browserName === 'firefox' ? await launchFirefox() : testPage.browser();
       const context = isolated ? await browser.createBrowserContext() : undefined;
       const page = await (context ?? browser).newPage();
       const errors = [];
@@ -104,6 +132,7 @@ export function pagesPlugin() {
     },
     async serverStop() {
       for (const handle of [...pages.keys()]) await actions.close({ handle });
+      if (firefox) await withTimeout(firefox.then((browser) => browser.close()).catch(() => {}), 10_000);
     },
   };
 }

@@ -1,0 +1,87 @@
+/**
+ * Interop: a plugin in this Chromium page and one in a real Firefox ESR page
+ * (the fixture page, opened by the `page` command with `browser: 'firefox'`)
+ * invite each other over a real WebRTC data channel through the local PeerServer.
+ */
+import { expect } from '@esm-bundle/chai';
+import { executeServerCommand } from '@web/test-runner-commands';
+import { FAST_DELIVERY, Harness, next, peerOptions, uniqueId } from './helpers.js';
+
+interface PageCommand {
+  action: string;
+  [key: string]: unknown;
+}
+const page = <T = Record<string, unknown>>(payload: PageCommand) => executeServerCommand<T, PageCommand>('page', payload);
+
+describe('interop with Firefox ESR', () => {
+  const harness = new Harness();
+  const handles: number[] = [];
+  afterEach(async () => {
+    for (const handle of handles.splice(0)) await page({ action: 'close', handle });
+    await harness.cleanup();
+  });
+
+  /** A plugin in a Firefox page, connected as `id`; IndexedDB storage, so Firefox's store is exercised too. */
+  async function openFirefoxPeer(id: string): Promise<number> {
+    const { handle } = await page<{ handle: number }>({ action: 'open', browser: 'firefox', url: '/test/fixtures/peer-page.html' });
+    handles.push(handle);
+    await page({ action: 'waitFor', handle, expression: 'window.testPeer !== undefined' });
+    const options = { peer: await peerOptions(), delivery: FAST_DELIVERY, databaseName: `test:${id}` };
+    await page({ action: 'evaluate', handle, expression: `window.testPeer.connect(${JSON.stringify(id)}, ${JSON.stringify(options)})` });
+    return handle;
+  }
+
+  const hasEvent = (event: string, invitationID: string) =>
+    `window.testPeer.events.some((e) => e.event === ${JSON.stringify(event)} && e.value.invitationID === ${JSON.stringify(invitationID)})`;
+
+  async function expectNoPageErrors(handle: number): Promise<void> {
+    const { errors } = await page<{ errors: string[] }>({ action: 'errors', handle });
+    expect(errors).to.deep.equal([]);
+  }
+
+  it('Chromium invites, Firefox rings and accepts, Chromium sees the acceptance', async () => {
+    const alice = await harness.user('alice');
+    const foxId = uniqueId('fox');
+    const fox = await openFirefoxPeer(foxId);
+
+    const { invitationID, error } = await alice.plugin.sendInvitation({ inviterName: 'Alice', invitees: [foxId], timeout: 30, type: 1, data: 'from chromium' });
+    expect(error).to.equal(undefined);
+    await page({ action: 'waitFor', handle: fox, expression: hasEvent('received', invitationID) });
+    const { value: received } = await page<{ value: { inviter: { id: string }; type: number; data: string } }>({
+      action: 'evaluate',
+      handle: fox,
+      expression: `window.testPeer.events.find((e) => e.event === 'received').value`,
+    });
+    expect(received).to.include({ type: 1, data: 'from chromium' });
+    expect(received.inviter.id).to.equal(alice.id);
+
+    const accepted = next(alice.plugin.invitationAccepted$, (event) => event.invitationID === invitationID);
+    await page({ action: 'evaluate', handle: fox, expression: `window.testPeer.accept(${JSON.stringify(invitationID)})` });
+    expect((await accepted).invitee).to.equal(foxId);
+    await expectNoPageErrors(fox);
+  });
+
+  it('Firefox invites, Chromium rings and refuses, Firefox sees the refusal', async () => {
+    const bob = await harness.user('bob');
+    const foxId = uniqueId('fox');
+    const fox = await openFirefoxPeer(foxId);
+
+    const rings = next(bob.plugin.invitationReceived$);
+    const params = { inviterName: 'Fox', invitees: [bob.id], timeout: 30, type: 0, data: 'from firefox' };
+    const { value: invitationID } = await page<{ value: string }>({ action: 'evaluate', handle: fox, expression: `window.testPeer.send(${JSON.stringify(params)})` });
+    const received = await rings;
+    expect(received).to.include({ invitationID, data: 'from firefox' });
+    expect(received.inviter).to.deep.equal({ id: foxId, name: 'Fox' });
+
+    const { error } = await bob.plugin.refuseInvitation({ invitationID });
+    expect(error).to.equal(undefined);
+    await page({ action: 'waitFor', handle: fox, expression: hasEvent('refused', invitationID) });
+    const { value: refused } = await page<{ value: { invitee: string } }>({
+      action: 'evaluate',
+      handle: fox,
+      expression: `window.testPeer.events.find((e) => e.event === 'refused').value`,
+    });
+    expect(refused.invitee).to.equal(bob.id);
+    await expectNoPageErrors(fox);
+  });
+});
