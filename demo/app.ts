@@ -1,9 +1,18 @@
 /**
  * The demo: one SignalingPlugin per tab. Every observable goes to the event log;
  * the incoming and outgoing lists are drawn from the events alone, which the
- * plugin re-emits after a reload, so a reload loses nothing.
+ * plugin re-emits after a reload, so a reload loses nothing. An accepted
+ * invitation then becomes a media call between the two tabs (call.ts).
  */
-import { createSignalingPlugin, type ConnectionState, type InvitationError, type SignalingPlugin } from 'peer-invitation';
+import {
+  createSignalingPlugin,
+  type ConnectionState,
+  type InvitationError,
+  type InvitationReceivedEvent,
+  type SignalingPlugin,
+} from 'peer-invitation';
+import { MediaCalls } from './call.js';
+import { CallPanel } from './call-panel.js';
 import { loadPeerOptions, rememberUserInAddress, userFromAddress } from './config.js';
 import { byId, callTypeLabel, parseIds, shortId } from './dom.js';
 import { EventLog } from './event-log.js';
@@ -24,7 +33,16 @@ const inviteStatus = byId('invite-status');
 
 const log = new EventLog(byId<HTMLOListElement>('log'));
 const sent = new SentInvitations();
-const plugin: SignalingPlugin = createSignalingPlugin({ peer: await loadPeerOptions() });
+const peerOptions = await loadPeerOptions();
+const plugin: SignalingPlugin = createSignalingPlugin({ peer: peerOptions });
+const callPanel = new CallPanel({
+  panel: byId('call-panel'),
+  status: byId('call-status'),
+  remoteVideo: byId<HTMLVideoElement>('remote-video'),
+  remoteCaption: byId('remote-caption'),
+  localVideo: byId<HTMLVideoElement>('local-video'),
+});
+const calls = new MediaCalls(callPanel, log, peerOptions);
 const incoming = new IncomingView(byId<HTMLUListElement>('incoming'), byId('incoming-status'), answer);
 const outgoing = new OutgoingView(byId<HTMLUListElement>('outgoing'), (id) => sent.get(id), cancel);
 
@@ -50,6 +68,8 @@ plugin.invitationTimeout$.subscribe(({ invitationID, inviter }) => {
 });
 plugin.invitationAccepted$.subscribe(({ invitationID, invitee, data }) => {
   log.add('invitationAccepted$', `${invitee} accepted invitation ${shortId(invitationID)}${data ? `, data "${data}"` : ''}`, 'good');
+  // The type is in what the page stored on sending; if that is lost, a voice call asks for the least.
+  calls.callInvitee(invitee, sent.get(invitationID)?.type ?? 0);
 });
 plugin.invitationRefused$.subscribe(({ invitationID, invitee, data }) => {
   log.add('invitationRefused$', `${invitee} refused invitation ${shortId(invitationID)}${data ? `, data "${data}"` : ''}`, 'bad');
@@ -113,9 +133,11 @@ async function connect(user: { id: string; name: string }): Promise<void> {
   rememberUserInAddress(user);
   setConnected(true);
   log.add('connectUser', `connected as ${describeUser(user)}`, 'good');
+  calls.open(user.id);
 }
 
 async function disconnect(): Promise<void> {
+  calls.close();
   await plugin.disconnectUser();
   rememberUserInAddress(undefined);
   incoming.clear();
@@ -154,10 +176,13 @@ async function cancel(invitationID: string, invitees?: string[]): Promise<void> 
   else log.add('cancelInvitation', `canceled ${what} of ${shortId(invitationID)}${failed}`);
 }
 
-async function answer(invitationID: string, choice: Answer): Promise<void> {
+async function answer({ invitationID, inviter, type }: InvitationReceivedEvent, choice: Answer): Promise<void> {
   const method = choice === 'accept' ? 'acceptInvitation' : 'refuseInvitation';
+  // Before accepting: the inviter calls as soon as they learn of it, possibly before acceptInvitation resolves.
+  if (choice === 'accept') calls.expectCallFrom(inviter.id, type);
   const result = await plugin[method]({ invitationID });
   if (result.error) {
+    if (choice === 'accept') calls.forget(inviter.id);
     log.add(method, `${shortId(invitationID)}: ${describeError(result.error)}`, 'bad');
     incoming.close(invitationID, `Too late: ${result.error.message}.`);
   } else {
@@ -175,6 +200,7 @@ inviteForm.addEventListener('submit', (event) => {
   event.preventDefault();
   void invite();
 });
+byId('hang-up').addEventListener('click', () => calls.hangUp());
 byId('clear-log').addEventListener('click', () => log.clear());
 setInterval(() => {
   incoming.tick();

@@ -18,7 +18,7 @@ export class IncomingView {
   constructor(
     private readonly list: HTMLUListElement,
     private readonly status: HTMLElement,
-    private readonly answer: (invitationID: string, answer: Answer) => Promise<void>,
+    private readonly answer: (invitation: InvitationReceivedEvent, answer: Answer) => Promise<void>,
   ) {}
 
   show(event: InvitationReceivedEvent): void {
@@ -40,7 +40,7 @@ export class IncomingView {
     for (const [button, answer] of [[accept, 'accept'], [refuse, 'refuse']] as const) {
       button.addEventListener('click', () => {
         accept.disabled = refuse.disabled = true;
-        void this.answer(invitationID, answer);
+        void this.answer(event, answer);
       });
     }
     this.cards.set(invitationID, { element, deadline, countdown, meter });

@@ -50,6 +50,52 @@ describe('demo page', function () {
     expect(await tabs.errors()).to.deep.equal([]);
   });
 
+  it('turns an accepted video invitation into a media call; Hang up ends it on both sides', async () => {
+    const { alice, bob } = await aliceAndBob();
+    await alice.invite({ invitees: [bob.id], type: 1, timeout: TIMEOUT_S });
+    await bob.waitForRinging(alice.id);
+    await bob.tab.click(`${bob.incoming(alice.id)} [data-testid="accept"]`);
+
+    for (const [side, other] of [[alice, bob], [bob, alice]] as const) {
+      await side.waitForCall();
+      expect(await side.liveTracks('#remote-video')).to.deep.equal(['audio', 'video']);
+      expect(await side.liveTracks('#local-video')).to.deep.equal(['audio', 'video']);
+      await side.tab.waitForText('#call-status', `In a video call with ${other.id}`);
+      expect(await side.tab.text('#remote-caption')).to.equal(other.id);
+      // Frames arrive, not only tracks (the fake camera's picture).
+      await side.tab.waitFor(`document.querySelector('#remote-video').videoWidth > 0`);
+      // Kept to check, after the call, that its tracks were stopped.
+      await side.tab.evaluate(`(window.localStreamOfTheCall = document.querySelector('#local-video').srcObject, true)`);
+    }
+    await alice.tab.screenshot('test-artifacts/demo-call-alice.png');
+
+    await bob.tab.click('#hang-up');
+    await bob.waitForCallEnded();
+    await bob.waitForLogText('call', `you hung up on ${alice.id}`);
+    await alice.waitForCallEnded();
+    await alice.waitForLogText('call', `${bob.id} hung up`);
+    for (const side of [alice, bob]) {
+      expect(await side.tab.evaluate(`window.localStreamOfTheCall.getTracks().map((track) => track.readyState)`)).to.deep.equal(['ended', 'ended']);
+      expect(await side.tab.evaluate(`document.querySelector('#remote-video').srcObject`)).to.equal(null);
+    }
+    expect(await tabs.errors()).to.deep.equal([]);
+  });
+
+  it('logs a refused camera and microphone; the invitation is answered all the same', async () => {
+    const { alice, bob } = await aliceAndBob();
+    // As if Alice had said no to the browser's prompt.
+    await alice.tab.evaluate(`(navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException('Permission denied', 'NotAllowedError')), true)`);
+    await alice.invite({ invitees: [bob.id], type: 0, timeout: TIMEOUT_S });
+    await bob.waitForRinging(alice.id);
+    await bob.tab.click(`${bob.incoming(alice.id)} [data-testid="accept"]`);
+
+    await alice.waitForInviteeState(bob.id, 'accepted');
+    await alice.waitForLogText('getUserMedia', 'no microphone: NotAllowedError: Permission denied');
+    await alice.waitForCallEnded();
+    expect(await bob.tab.evaluate(`document.querySelector('#call-panel').hidden`)).to.equal(true);
+    expect(await tabs.errors()).to.deep.equal([]);
+  });
+
   it('invites and is refused', async () => {
     const { alice, bob } = await aliceAndBob();
     await alice.invite({ invitees: [bob.id], type: 0, timeout: TIMEOUT_S });

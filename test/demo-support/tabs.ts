@@ -157,6 +157,31 @@ export class DemoTab {
   waitForLog(source: string, timeoutMs?: number): Promise<void> {
     return this.tab.waitForElement(`#log [data-testid="log-entry"]${attr('data-source', source)}`, timeoutMs);
   }
+
+  /** Waits until the log has an entry from `source` whose text is exactly `text`. */
+  waitForLogText(source: string, text: string, timeoutMs?: number): Promise<void> {
+    const entries = `#log [data-testid="log-entry"]${attr('data-source', source)} .text`;
+    return this.tab.waitFor(`[...document.querySelectorAll(${JSON.stringify(entries)})].some((entry) => entry.textContent === ${JSON.stringify(text)})`, timeoutMs);
+  }
+
+  /** Waits until the call panel is open and the other side's stream, in #remote-video, has a live track. */
+  waitForCall(timeoutMs?: number): Promise<void> {
+    return this.tab.waitFor(`!document.querySelector('#call-panel').hidden && ${hasLiveTrack('#remote-video')}`, timeoutMs);
+  }
+
+  waitForCallEnded(timeoutMs?: number): Promise<void> {
+    return this.tab.waitFor(`document.querySelector('#call-panel').hidden`, timeoutMs);
+  }
+
+  /** The kinds of the live tracks shown by the <video> at `selector`, sorted: `['audio', 'video']` in a video call. */
+  liveTracks(selector: string): Promise<string[]> {
+    return this.tab.evaluate(`(document.querySelector(${JSON.stringify(selector)}).srcObject?.getTracks() ?? []).filter((track) => track.readyState === 'live').map((track) => track.kind).sort()`);
+  }
+}
+
+/** A page expression: whether the stream shown by the <video> at `selector` has a live track. */
+function hasLiveTrack(selector: string): string {
+  return `(document.querySelector(${JSON.stringify(selector)}).srcObject?.getTracks().some((track) => track.readyState === 'live') ?? false)`;
 }
 
 /** The tabs one test opens, closed (with their storage) in `cleanup`. */
