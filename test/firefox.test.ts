@@ -4,35 +4,14 @@
  * invite each other over a real WebRTC data channel through the local PeerServer.
  */
 import { expect } from '@esm-bundle/chai';
-import { executeServerCommand } from '@web/test-runner-commands';
-import { FAST_DELIVERY, Harness, next, peerOptions, uniqueId } from './helpers.js';
-
-interface PageCommand {
-  action: string;
-  [key: string]: unknown;
-}
-const page = <T = Record<string, unknown>>(payload: PageCommand) => executeServerCommand<T, PageCommand>('page', payload);
+import { Harness, next, pageCommand as page, peerPageHas as hasEvent, uniqueId } from './helpers.js';
 
 describe('interop with Firefox ESR', () => {
   const harness = new Harness();
-  const handles: number[] = [];
-  afterEach(async () => {
-    for (const handle of handles.splice(0)) await page({ action: 'close', handle });
-    await harness.cleanup();
-  });
+  afterEach(() => harness.cleanup());
 
   /** A plugin in a Firefox page, connected as `id`; IndexedDB storage, so Firefox's store is exercised too. */
-  async function openFirefoxPeer(id: string): Promise<number> {
-    const { handle } = await page<{ handle: number }>({ action: 'open', browser: 'firefox', url: '/test/fixtures/peer-page.html' });
-    handles.push(handle);
-    await page({ action: 'waitFor', handle, expression: 'window.testPeer !== undefined' });
-    const options = { peer: await peerOptions(), delivery: FAST_DELIVERY, databaseName: `test:${id}` };
-    await page({ action: 'evaluate', handle, expression: `window.testPeer.connect(${JSON.stringify(id)}, ${JSON.stringify(options)})` });
-    return handle;
-  }
-
-  const hasEvent = (event: string, invitationID: string) =>
-    `window.testPeer.events.some((e) => e.event === ${JSON.stringify(event)} && e.value.invitationID === ${JSON.stringify(invitationID)})`;
+  const openFirefoxPeer = (id: string) => harness.peerPage(id, { browser: 'firefox', options: { databaseName: `test:${id}` } });
 
   async function expectNoPageErrors(handle: number): Promise<void> {
     const { errors } = await page<{ errors: string[] }>({ action: 'errors', handle });

@@ -50,11 +50,48 @@ export interface RawPeer {
   connectTo(id: string): Promise<DataConnection>;
 }
 
-/** Creates plugins, raw peers and databases for one test and removes them all in `cleanup`. */
+export interface PageCommand {
+  action: string;
+  [key: string]: unknown;
+}
+
+/** Runs an action of the `page` command (test/server/pages-plugin.mjs) on an extra browser page. */
+export function pageCommand<T = Record<string, unknown>>(payload: PageCommand): Promise<T> {
+  return executeServerCommand<T, PageCommand>('page', payload);
+}
+
+/** An expression that holds once the peer page recorded `event` for `invitationID`. */
+export function peerPageHas(event: string, invitationID: string): string {
+  return `window.testPeer.events.some((e) => e.event === ${JSON.stringify(event)} && e.value.invitationID === ${JSON.stringify(invitationID)})`;
+}
+
+/** Creates plugins, raw peers, peer pages and databases for one test and removes them all in `cleanup`. */
 export class Harness {
   private readonly plugins: SignalingPlugin[] = [];
   private readonly rawPeers: Peer[] = [];
+  private readonly pages = new Set<number>();
   private readonly databases = new Set<string>();
+
+  /**
+   * Opens test/fixtures/peer-page.html in a page of its own (its own browser
+   * context in Chromium, or a Firefox page) and connects a plugin there as `id`.
+   */
+  async peerPage(id: string, { browser, options = {} }: { browser?: 'firefox'; options?: SignalingPluginOptions } = {}): Promise<number> {
+    // Chromium pages get a browser context of their own: a renderer that can crash alone, and a visible window.
+    const isolated = browser !== 'firefox';
+    const { handle } = await pageCommand<{ handle: number }>({ action: 'open', url: '/test/fixtures/peer-page.html', isolated, browser });
+    this.pages.add(handle);
+    await pageCommand({ action: 'waitFor', handle, expression: 'window.testPeer !== undefined' });
+    const pluginOptions = { peer: await peerOptions(), ...options, delivery: { ...FAST_DELIVERY, ...options.delivery } };
+    await pageCommand({ action: 'evaluate', handle, expression: `window.testPeer.connect(${JSON.stringify(id)}, ${JSON.stringify(pluginOptions)})` });
+    return handle;
+  }
+
+  /** Kills a peer page's renderer (see the `crash` page action); cleanup then has nothing to close. */
+  async crashPage(handle: number): Promise<void> {
+    this.pages.delete(handle);
+    await pageCommand({ action: 'crash', handle });
+  }
 
   async rawPeer(prefix: string): Promise<RawPeer> {
     const id = uniqueId(prefix);
@@ -94,6 +131,8 @@ export class Harness {
   }
 
   async cleanup(): Promise<void> {
+    for (const handle of this.pages) await pageCommand({ action: 'close', handle });
+    this.pages.clear();
     for (const peer of this.rawPeers.splice(0)) peer.destroy();
     await Promise.all(this.plugins.splice(0).map((plugin) => plugin.dispose()));
     for (const name of this.databases) deleteMemoryDatabase(name);

@@ -2,13 +2,12 @@
  * Drives the demo pages as a person would, in extra browser pages opened with
  * the `page` test-runner command (test/server/pages-plugin.mjs).
  */
-import { executeServerCommand } from '@web/test-runner-commands';
-import { peerServer } from '../helpers.js';
+import { pageCommand, peerServer } from '../helpers.js';
 
 type PageAction = 'open' | 'reload' | 'evaluate' | 'waitFor' | 'click' | 'type' | 'select' | 'screenshot' | 'errors' | 'close';
 
 function page<T>(action: PageAction, payload: Record<string, unknown> = {}): Promise<T> {
-  return executeServerCommand<T, Record<string, unknown>>('page', { action, ...payload });
+  return pageCommand<T>({ ...payload, action });
 }
 
 /** A CSS attribute selector with a safely quoted value. */
