@@ -10,6 +10,7 @@ import { InvitationError, type InvitationErrorCode } from './errors.js';
 import { createPeerJsTransport } from './peerjs-transport.js';
 import {
   MAX_DATA_BYTES,
+  MAX_INVITATION_ID_LENGTH,
   MAX_MESSAGE_BYTES,
   MAX_TIMEOUT_SECONDS,
   PROTOCOL_VERSION,
@@ -221,6 +222,10 @@ export class Session {
 
     const now = this.#now();
     const invitationID = this.#settings.createInvitationID();
+    // A programming error in the app's generator, not an expected failure: throw.
+    if (typeof invitationID !== 'string' || invitationID.length === 0 || invitationID.length > MAX_INVITATION_ID_LENGTH) {
+      throw new Error(`createInvitationID must return 1 to ${MAX_INVITATION_ID_LENGTH} characters; got ${JSON.stringify(invitationID)}`);
+    }
     if (this.#invitations.has(invitationID)) throw new Error(`createInvitationID returned "${invitationID}" twice`);
     const legs: Leg[] = invitees.map((invitee) => ({
       invitationID,
