@@ -90,6 +90,25 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   });
 }
 
+/**
+ * Times one raw PeerJS exchange: `arm(done)` installs the data handler that calls
+ * `done()` on the awaited arrival, then `send()` starts the clock. A lost frame
+ * rejects after `ms`, so the section fails instead of hanging.
+ */
+function timeRaw(arm: (done: () => void) => void, send: () => void, what: string, ms = 10_000): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what} timed out`)), ms);
+    let start = 0;
+    arm(() => {
+      const at = performance.now();
+      clearTimeout(timer);
+      resolve(at - start);
+    });
+    start = performance.now();
+    send();
+  });
+}
+
 /** Polls `condition` every 2 ms; used between reps, never inside a timed span. */
 async function until(condition: () => boolean, ms: number, what: string): Promise<void> {
   const deadline = performance.now() + ms;
@@ -284,38 +303,30 @@ async function warm({ reps = 200, warmup = 10, storages = ['indexeddb', 'memory'
     inbound.on('data', (frame) => onB?.(frame));
     let n = 0;
 
-    const rawDelivery = () =>
-      new Promise<number>((resolve, reject) => {
-        const message = rawInvite(tagged(`delivery-${n++}`));
-        const timer = setTimeout(() => reject(new Error('raw warm delivery timed out')), 10_000);
-        let start = 0;
+    const rawDelivery = () => {
+      const message = rawInvite(tagged(`delivery-${n++}`));
+      const arm = (done: () => void) => {
         onB = () => {
-          const at = performance.now();
-          clearTimeout(timer);
           onB = undefined;
-          resolve(at - start);
+          done();
         };
-        start = performance.now();
-        out.send(message);
-      });
-    const rawRoundTrip = () =>
-      new Promise<number>((resolve, reject) => {
-        const message = rawInvite(tagged(`roundtrip-${n++}`));
-        const timer = setTimeout(() => reject(new Error('raw round trip timed out')), 10_000);
-        let start = 0;
+      };
+      return timeRaw(arm, () => out.send(message), 'raw warm delivery');
+    };
+    const rawRoundTrip = () => {
+      const message = rawInvite(tagged(`roundtrip-${n++}`));
+      const arm = (done: () => void) => {
         onB = (frame) => {
           onB = undefined;
           inbound.send(rawAccept((frame as { invitationID?: unknown }).invitationID));
         };
         onA = () => {
-          const at = performance.now();
-          clearTimeout(timer);
           onA = undefined;
-          resolve(at - start);
+          done();
         };
-        start = performance.now();
-        out.send(message);
-      });
+      };
+      return timeRaw(arm, () => out.send(message), 'raw round trip');
+    };
 
     const results: Record<string, { delivery: { plugin: number[]; raw: number[] }; roundTrip: { plugin: number[]; raw: number[] } }> = {};
     for (const storage of storages) {
@@ -418,20 +429,16 @@ async function twoTabs({ pluginInvitee, rawInvitee, reps = 200, warmup = 10 }: {
     const starts = { plugin: [] as { data: string; start: number }[], raw: [] as { data: string; start: number }[] };
     let n = 0;
 
-    const rawExchange = (data: string, type: number) =>
-      new Promise<number>((resolve, reject) => {
-        const message = { ...rawInvite(data), type };
-        const timer = setTimeout(() => reject(new Error('raw exchange with the other tab timed out')), 10_000);
-        let start = 0;
+    const rawExchange = (data: string, type: number) => {
+      const message = { ...rawInvite(data), type };
+      const arm = (done: () => void) => {
         onA = () => {
-          const at = performance.now();
-          clearTimeout(timer);
           onA = undefined;
-          resolve(at - start);
+          done();
         };
-        start = performance.now();
-        out.send(message);
-      });
+      };
+      return timeRaw(arm, () => out.send(message), 'raw exchange with the other tab');
+    };
     // Delivery: the start here, the arrival there; the returned number is unused.
     const pluginDelivery = async () => {
       const data = tagged(`tab-delivery-${n++}`);
@@ -688,22 +695,18 @@ async function throughput({ count = 1000, reps = 3, rawRunsPerRep = 3 }: { count
     const { out, inbound } = await rawLink(rawA, rawB);
     let onB: (() => void) | undefined;
     inbound.on('data', () => onB?.());
-    const rawRun = () =>
-      new Promise<number>((resolve, reject) => {
-        let remaining = count;
-        const timer = setTimeout(() => reject(new Error('raw throughput timed out')), 60_000);
-        const messages = Array.from({ length: count }, () => rawInvite(tagged(`tput-${n++}`)));
-        let start = 0;
+    const rawRun = () => {
+      let remaining = count;
+      const messages = Array.from({ length: count }, () => rawInvite(tagged(`tput-${n++}`)));
+      const arm = (done: () => void) => {
         onB = () => {
           if (--remaining > 0) return;
-          const at = performance.now();
-          clearTimeout(timer);
           onB = undefined;
-          resolve(at - start);
+          done();
         };
-        start = performance.now();
-        for (const message of messages) out.send(message);
-      });
+      };
+      return timeRaw(arm, () => messages.forEach((message) => out.send(message)), 'raw throughput', 60_000);
+    };
 
     await rawRun();
     for (let rep = 0; rep < reps; rep++) {

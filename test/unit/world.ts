@@ -67,7 +67,7 @@ class SkewedScheduler implements SchedulerLike {
   }
 }
 
-/** A macrotask turn: later than every microtask queued before it. */
+/** A macrotask: it runs after every microtask queued before it. */
 function nextTask(): Promise<void> {
   return new Promise((resolve) => {
     const channel = new MessageChannel();
