@@ -89,7 +89,10 @@ export class Session {
   readonly #deadlineTimers = new Map<string, Subscription>();
   /** Legs changed in this task and not yet handed to the store; see #commit. */
   readonly #unsaved = new Map<string, Leg>();
-  #saving: Promise<void> | undefined;
+  /** The transaction being written (settled when idle); never rejects. */
+  #writing: Promise<void> = Promise.resolve();
+  /** The batch that will be written once `#writing` is done. */
+  #nextWrite: Promise<void> | undefined;
   readonly #closeNotification = new Map<string, () => void>();
   readonly #lifetime = new Subscription();
   #store: InvitationStore | undefined;
@@ -498,26 +501,29 @@ export class Session {
 
   /**
    * Puts legs in memory at once (so an app that answers or cancels from inside an
-   * event handler sees them), and in the store at the end of the task, in one
-   * transaction with every other leg changed in the task. The promise settles
-   * when that write is done, or given up on.
+   * event handler sees them), and in the store soon after, in one transaction with
+   * every other leg changed meanwhile: at the end of this task when the store is
+   * idle, or when the transaction in flight is done (so a burst of messages costs
+   * a few transactions, not one each). The promise settles when that write is
+   * done, or given up on.
    */
   #commit(legs: Leg[]): Promise<void> {
     for (const leg of legs) {
       this.#setLeg(leg);
       this.#unsaved.set(legKeyString(legKey(leg)), leg);
     }
-    // Two microtask turns: deliveries kicked in this task take one, so they reach the wire
-    // before the store's synchronous part (structured clone, IPC) runs.
-    this.#saving ??= Promise.resolve()
+    // At least two microtask turns: deliveries kicked in this task take one, so they
+    // reach the wire before the store's synchronous part (structured clone, IPC) runs.
+    this.#nextWrite ??= this.#writing
       .then(() => undefined)
       .then(() => {
         const batch = [...this.#unsaved.values()];
         this.#unsaved.clear();
-        this.#saving = undefined;
-        return this.#persist((store) => store.put(batch));
+        this.#nextWrite = undefined;
+        this.#writing = this.#persist((store) => store.put(batch));
+        return this.#writing;
       });
-    return this.#saving;
+    return this.#nextWrite;
   }
 
   async #persist(write: (store: InvitationStore) => Promise<void>): Promise<void> {
@@ -628,7 +634,7 @@ export class Session {
     for (const close of this.#closeNotification.values()) close();
     this.#closeNotification.clear();
     this.#outlets.connectionState.next('disconnected');
-    await this.#saving;
+    await (this.#nextWrite ?? this.#writing);
     this.#store?.close();
   }
 }
