@@ -4,6 +4,7 @@
  * It knows nothing of invitations: the plugin says what is owed and hears acks.
  */
 import { Subscription, timer, type SchedulerLike } from 'rxjs';
+import { backoffDelay } from './backoff.js';
 import type { AckMessage, Message, OutgoingKind } from './protocol.js';
 import type { Transport } from './transport.js';
 import type { ResolvedDeliveryOptions } from './types.js';
@@ -103,7 +104,7 @@ export class Delivery {
   acked(peer: string, ack: AckMessage): void {
     const courier = this.#couriers.get(peer);
     if (!courier) return;
-    const key = `${ack.of}/${ack.invitationID}`;
+    const key = flightKey({ kind: ack.of, invitationID: ack.invitationID });
     courier.inFlight.get(key)?.unsubscribe();
     courier.inFlight.delete(key);
     courier.attempt = 0;
@@ -143,7 +144,7 @@ export class Delivery {
    */
   #failed(peer: string, courier: Courier): void {
     if (this.#closed || courier.retry) return;
-    const backoff = Math.min(this.#options.retryMaxDelayMs, this.#options.retryInitialDelayMs * 2 ** courier.attempt);
+    const backoff = backoffDelay(courier.attempt, this.#options.retryInitialDelayMs, this.#options.retryMaxDelayMs);
     const delay = Math.max(0, backoff - (this.#scheduler.now() - courier.attemptStartedAt));
     courier.attempt++;
     courier.retry = timer(delay, this.#scheduler).subscribe(() => {

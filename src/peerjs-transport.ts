@@ -7,6 +7,7 @@
  */
 import { BufferedConnection, DataConnectionErrorType, Peer, util, type DataConnection, type PeerError } from 'peerjs';
 import { BehaviorSubject, Subject, Subscription, filter, firstValueFrom, take, timer } from 'rxjs';
+import { backoffDelay } from './backoff.js';
 import { InvitationError } from './errors.js';
 import { NOT_JSON, PING, isPing, type Message } from './protocol.js';
 import type { IncomingFrame, Transport, TransportContext, TransportFactory, TransportStats } from './transport.js';
@@ -113,7 +114,7 @@ class PeerJsTransport implements Transport {
       try {
         return await this.#register();
       } catch (error) {
-        const delay = Math.min(retryMaxDelayMs, retryInitialDelayMs * 2 ** attempt);
+        const delay = backoffDelay(attempt, retryInitialDelayMs, retryMaxDelayMs);
         const taken = error instanceof InvitationError && error.code === 'USER_ID_TAKEN';
         if (!taken || this.#closed || this.#now() + delay > giveUpAt) throw error;
         await firstValueFrom(timer(delay, this.#context.scheduler));
@@ -189,7 +190,7 @@ class PeerJsTransport implements Transport {
     this.#reconnecting = true;
     const { reconnectTimeoutMs, reconnectMaxDelayMs, retryInitialDelayMs } = this.#context.delivery;
     for (let attempt = 0; !this.#closed; attempt++) {
-      await firstValueFrom(timer(Math.min(reconnectMaxDelayMs, retryInitialDelayMs * 2 ** attempt), this.#context.scheduler));
+      await firstValueFrom(timer(backoffDelay(attempt, retryInitialDelayMs, reconnectMaxDelayMs), this.#context.scheduler));
       if (this.#closed) break;
       try {
         const peer = this.#peer;

@@ -397,27 +397,34 @@ export class Session {
     }
     // Already expired on the way: never ring, but stop the sender retrying.
     if (invite.remainingMs <= 0) return this.#acknowledge(from, invite);
-    const now = this.#now();
-    const leg: Leg = {
-      invitationID: invite.invitationID,
-      peer: from,
-      role: 'invitee',
+    const leg = this.#receivedLeg(from, invite, {
       state: 'ringing',
       inviterName: invite.inviterName,
       type: invite.type,
       data: invite.data,
       ...(invite.notification ? { notification: invite.notification } : {}),
-      createTime: now,
-      deadline: now + invite.remainingMs,
-      outbox: null,
-      outboxData: '',
-      wired: true,
-    };
+    });
     // Announced before the disk write is done (see #commit); acked after it, so an unsaved invite is sent again.
     const saved = this.#commit([leg]);
     this.#armDeadline(leg.invitationID, leg.deadline);
     this.#announce(leg);
     void saved.then(() => this.#acknowledge(from, invite));
+  }
+
+  /** An invitee leg for a message from its inviter: the deadline is our clock plus the time it had left. */
+  #receivedLeg(from: string, message: InviteMessage | CancelMessage, fields: Pick<Leg, 'state' | 'inviterName' | 'type' | 'data' | 'notification'>): Leg {
+    const now = this.#now();
+    return {
+      invitationID: message.invitationID,
+      peer: from,
+      role: 'invitee',
+      ...fields,
+      createTime: now,
+      deadline: now + message.remainingMs,
+      outbox: null,
+      outboxData: '',
+      wired: true,
+    };
   }
 
   #onCancel(from: string, cancel: CancelMessage): void {
@@ -427,21 +434,7 @@ export class Session {
     if (!leg) {
       // The cancel overtook its invite: remember it, so the invite is dropped when it comes.
       if (cancel.remainingMs <= 0) return this.#acknowledge(from, cancel);
-      const now = this.#now();
-      const tombstone: Leg = {
-        invitationID: cancel.invitationID,
-        peer: from,
-        role: 'invitee',
-        state: 'canceled',
-        inviterName: '',
-        type: 0,
-        data: '',
-        createTime: now,
-        deadline: now + cancel.remainingMs,
-        outbox: null,
-        outboxData: '',
-        wired: true,
-      };
+      const tombstone = this.#receivedLeg(from, cancel, { state: 'canceled', inviterName: '', type: 0, data: '' });
       this.#armDeadline(tombstone.invitationID, tombstone.deadline);
       void this.#commit([tombstone]).then(() => this.#acknowledge(from, cancel));
       return;
