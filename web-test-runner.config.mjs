@@ -6,6 +6,7 @@ import { fromRollup } from '@web/dev-server-rollup';
 import { chromeLauncher } from '@web/test-runner-chrome';
 import rollupCommonjs from '@rollup/plugin-commonjs';
 import { startPeerServer } from './scripts/peer-server-process.mjs';
+import { companionServerPlugin } from './test/server/companion-server-plugin.mjs';
 import { pagesPlugin } from './test/server/pages-plugin.mjs';
 
 export const CHROMIUM_ARGS = [
@@ -63,6 +64,7 @@ export default {
     commonjs({ include: ['**/node_modules/sdp/**'] }),
     esbuildPlugin({ ts: true, target: 'es2022' }),
     peerServerPlugin(),
+    companionServerPlugin(),
     pagesPlugin(),
   ],
 };

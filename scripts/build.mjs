@@ -1,15 +1,19 @@
 // Builds dist/: the ES module (dependencies external), the script-tag bundle
-// (everything inside, global `PeerInvitation`), and the type declarations.
+// (everything inside, global `PeerInvitation`), the companion server for Node
+// (dist/server/, `peer` and `ws` external), and the type declarations.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 
 rmSync('dist', { recursive: true, force: true });
 
+const server = { bundle: true, platform: 'node', format: 'esm', target: 'node18', sourcemap: true, logLevel: 'warning', external: ['peer', 'ws'] };
 const common = { entryPoints: ['src/index.ts'], bundle: true, target: 'es2022', sourcemap: true, logLevel: 'warning' };
 await Promise.all([
   build({ ...common, format: 'esm', outfile: 'dist/peer-invitation.js', external: ['peerjs', 'rxjs', 'idb'] }),
   build({ ...common, format: 'iife', globalName: 'PeerInvitation', minify: true, outfile: 'dist/peer-invitation.iife.js' }),
+  build({ ...server, entryPoints: ['src/server/index.ts'], outfile: 'dist/server/index.js' }),
+  build({ ...server, entryPoints: ['src/server/cli.ts'], outfile: 'dist/server/cli.js', banner: { js: '#!/usr/bin/env node' } }),
 ]);
 
 execFileSync(
@@ -18,3 +22,6 @@ execFileSync(
     '--moduleResolution', 'Bundler', '--lib', 'ES2022,DOM,DOM.Iterable', '--outDir', 'dist/types', '--rootDir', 'src', 'src/index.ts'],
   { stdio: 'inherit' },
 );
+execFileSync('npx', ['tsc', '-p', 'tsconfig.server.json', '--declaration', '--emitDeclarationOnly', '--noEmit', 'false', '--rootDir', 'src', '--outDir', 'dist/types'], {
+  stdio: 'inherit',
+});

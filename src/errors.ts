@@ -17,6 +17,8 @@ export type InvitationErrorCode =
   | 'USER_ID_TAKEN'
   /** The PeerServer could not be reached, or dropped us during `connectUser`. */
   | 'SERVER_UNREACHABLE'
+  /** The PeerServer refused our token for this id (missing, wrong, expired, or another user's), or the `token` function failed. */
+  | 'UNAUTHORIZED'
   /** No invitation with that id is known here. */
   | 'NOT_FOUND'
   /** The invitation was already accepted or refused. */

@@ -122,16 +122,33 @@ class PeerJsTransport implements Transport {
     }
   }
 
-  /** Creates a Peer with our id and waits for the server to accept it. */
+  /** Creates a Peer with our id (and a fresh token, if the app gives tokens) and waits for the server to accept it. */
   async #register(): Promise<void> {
+    const token = await this.#freshToken();
+    if (this.#closed) throw new InvitationError('SERVER_UNREACHABLE', 'The transport closed before the Peer opened');
     this.#peer?.destroy();
-    const peer = new Peer(this.#context.id, { ...this.#context.peer, serializers: { json: TolerantJsonConnection } });
+    const peer = new Peer(this.#context.id, { ...this.#context.peer, ...token, serializers: { json: TolerantJsonConnection } });
     this.#peer = peer;
     peer.on('connection', (connection) => this.#adopt(connection));
     peer.on('error', (error) => this.#onPeerError(peer, error));
     peer.on('disconnected', () => this.#onServerLost(peer));
     peer.on('close', () => this.#onServerLost(peer));
-    await this.#whenOpen(peer, this.#context.delivery.connectTimeoutMs);
+    await this.#whenOpen(peer, this.#context.delivery.reconnectTimeoutMs);
+  }
+
+  /** The app's token for this registration, as PeerJS's `token` option; nothing when the app gives none. */
+  async #freshToken(): Promise<{ token?: string }> {
+    const source = this.#context.token;
+    if (source === undefined) return {};
+    let token: unknown;
+    try {
+      token = typeof source === 'function' ? await source(this.#context.id) : source;
+    } catch (error) {
+      throw new InvitationError('UNAUTHORIZED', 'The token function failed', { cause: error });
+    }
+    if (typeof token !== 'string' || token === '') throw new InvitationError('UNAUTHORIZED', 'The token function gave no token');
+    // PeerJS writes the token into the WebSocket URL as it is; the server decodes the query.
+    return { token: encodeURIComponent(token) };
   }
 
   /** Resolves on the Peer's `open`; rejects on a server failure or after `ms`. */
@@ -146,7 +163,9 @@ class PeerJsTransport implements Transport {
       const onClose = () => finish(new InvitationError('SERVER_UNREACHABLE', 'The Peer was destroyed before it opened'));
       const onError = (error: PeerError<string>) => {
         if (error.type === 'unavailable-id') finish(new InvitationError('USER_ID_TAKEN', `The id "${this.#context.id}" is already connected elsewhere`, { cause: error }));
-        else if (SERVER_FAILURES.has(error.type)) finish(new InvitationError('SERVER_UNREACHABLE', `The PeerServer could not be reached (${error.type})`, { cause: error }));
+        else if (error.type === 'server-error' && error.message.startsWith('UNAUTHORIZED')) {
+          finish(new InvitationError('UNAUTHORIZED', `The PeerServer refused the token for "${this.#context.id}"`, { cause: error }));
+        } else if (SERVER_FAILURES.has(error.type)) finish(new InvitationError('SERVER_UNREACHABLE', `The PeerServer could not be reached (${error.type})`, { cause: error }));
       };
       peer.on('open', onOpen);
       peer.on('error', onError);
@@ -183,18 +202,21 @@ class PeerJsTransport implements Transport {
   /**
    * Comes back to the server with capped backoff. `reconnect()` keeps open
    * DataConnections but can hang while the server still holds our old socket,
-   * so after two tries the Peer is recreated (which closes them).
+   * so after two tries the Peer is recreated (which closes them). It also
+   * reuses the Peer's token: once the server refuses that, only a new Peer
+   * (with a fresh token) can come back.
    */
   async #reconnect(): Promise<void> {
     if (this.#reconnecting) return;
     this.#reconnecting = true;
     const { reconnectTimeoutMs, reconnectMaxDelayMs, retryInitialDelayMs } = this.#context.delivery;
+    let tokenRefused = false;
     for (let attempt = 0; !this.#closed; attempt++) {
       await firstValueFrom(timer(backoffDelay(attempt, retryInitialDelayMs, reconnectMaxDelayMs), this.#context.scheduler));
       if (this.#closed) break;
       try {
         const peer = this.#peer;
-        if (attempt < 2 && peer && !peer.destroyed) {
+        if (attempt < 2 && !tokenRefused && peer && !peer.destroyed) {
           peer.reconnect();
           await this.#whenOpen(peer, reconnectTimeoutMs);
         } else {
@@ -204,6 +226,7 @@ class PeerJsTransport implements Transport {
         this.state$.next('connected');
         break;
       } catch (error) {
+        tokenRefused ||= error instanceof InvitationError && error.code === 'UNAUTHORIZED';
         this.errors$.next(error instanceof InvitationError ? error : new InvitationError('SERVER_UNREACHABLE', 'Reconnecting to the PeerServer failed', { cause: error }));
       }
     }

@@ -7,6 +7,7 @@ import { BehaviorSubject, Subject, asyncScheduler, distinctUntilChanged, type Ob
 import { InvitationError } from './errors.js';
 import { openIndexedDbStore } from './indexeddb-store.js';
 import { showSystemNotification } from './notifications.js';
+import { createPeerJsTransport } from './peerjs-transport.js';
 import { Session, type Outlets, type PluginStats, type Settings } from './session.js';
 import { openMemoryStore } from './store.js';
 import type {
@@ -36,7 +37,7 @@ export const DEFAULT_DELIVERY: ResolvedDeliveryOptions = {
   ackTimeoutMs: 5000,
   retryInitialDelayMs: 500,
   retryMaxDelayMs: 3000,
-  connectTimeoutMs: 10_000,
+  connectTimeoutMs: 65_000,
   heartbeatIntervalMs: 2000,
   idleTimeoutMs: 30_000,
   maxConnections: 64,
@@ -105,7 +106,7 @@ class Plugin implements SignalingPlugin {
   constructor(options: SignalingPluginOptions) {
     const storage = options.storage ?? 'indexeddb';
     this.#settings = {
-      options,
+      options: withToken(options),
       delivery: { ...DEFAULT_DELIVERY, ...options.delivery },
       scheduler: options.scheduler ?? asyncScheduler,
       openStore: storage === 'memory' ? openMemoryStore : storage === 'indexeddb' ? openIndexedDbStore : storage,
@@ -187,6 +188,14 @@ class Plugin implements SignalingPlugin {
     await this.disconnectUser();
     for (const subject of Object.values(this.#outlets) as Subject<unknown>[]) subject.complete();
   }
+}
+
+/** Hands the `token` option to the transport, which asks it for each registration. */
+function withToken(options: SignalingPluginOptions): SignalingPluginOptions {
+  const { token } = options;
+  if (token === undefined) return options;
+  const createTransport = options.transport ?? createPeerJsTransport;
+  return { ...options, transport: (context) => createTransport({ ...context, token }) };
 }
 
 function disposedError(): InvitationError {

@@ -6,7 +6,7 @@
 import type { Observable, SchedulerLike } from 'rxjs';
 import type { InvitationError } from './errors.js';
 import type { Message } from './protocol.js';
-import type { ConnectionState, PeerServerOptions, ResolvedDeliveryOptions } from './types.js';
+import type { ConnectionState, PeerServerOptions, ResolvedDeliveryOptions, TokenSource } from './types.js';
 
 export interface IncomingFrame {
   /** The remote peer id of the connection the frame came on: the only identity we trust. */
@@ -30,7 +30,7 @@ export interface Transport {
   readonly peerOnline$: Observable<string>;
   /** Background faults that lose nothing but are worth knowing. */
   readonly errors$: Observable<InvitationError>;
-  /** Registers the id with the server. Rejects with `USER_ID_TAKEN` or `SERVER_UNREACHABLE`. */
+  /** Registers the id with the server. Rejects with `USER_ID_TAKEN`, `UNAUTHORIZED` or `SERVER_UNREACHABLE`. */
   open(): Promise<void>;
   /** Whether a connection with `to` is open now, so that `send` would not throw. */
   isOpen(to: string): boolean;
@@ -52,6 +52,8 @@ export interface Transport {
 export interface TransportContext {
   id: string;
   peer: PeerServerOptions;
+  /** Asked for each registration, when set. */
+  token?: TokenSource;
   delivery: ResolvedDeliveryOptions;
   scheduler: SchedulerLike;
 }

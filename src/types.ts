@@ -23,6 +23,14 @@ export interface SignalingPluginOptions {
    */
   peer?: PeerServerOptions;
   /**
+   * Proof, from your backend, that this browser may register the user's id: the companion
+   * server (`peer-invitation/server`) registers an id only with a token that verifies.
+   * A function is called with the user id for each registration (`connectUser`, and each
+   * new Peer while reconnecting), so it can fetch a fresh token when the last one expired.
+   * Takes precedence over `peer.token`. A refusal is `UNAUTHORIZED`.
+   */
+  token?: TokenSource;
+  /**
    * Global switch from the seed API: an invitation carries its `notificationConfig` only
    * when this and the config's own `notifyWhenAppIsInTheBackgroundOrQuit` are both true.
    * Default false.
@@ -52,6 +60,9 @@ export interface SignalingPluginOptions {
   transport?: TransportFactory;
 }
 
+/** A registration token, or a function that gets one for a user id (for example from your backend). */
+export type TokenSource = string | ((userId: string) => string | Promise<string>);
+
 /** The PeerJS options the plugin passes through to `new Peer(id, options)`. */
 export interface PeerServerOptions {
   host?: string;
@@ -76,7 +87,12 @@ export interface DeliveryOptions {
   retryInitialDelayMs?: number;
   /** Cap on the retry delay. Default 3000 ms. */
   retryMaxDelayMs?: number;
-  /** How long a connection to a peer may take to open. Default 10000 ms (longer than PeerServer's 5 s `expire_timeout`). */
+  /**
+   * How long a connection to a peer may take to open. Keep it above the PeerServer's `expire_timeout`, how long
+   * the server parks an offer for an offline peer: the server's `peer-unavailable` then ends the attempt, and a
+   * peer that registers meanwhile is reached at once. Default 65000 ms, for the companion server's 60 s; a plain
+   * PeerServer (5 s) ends attempts to offline peers after about 6 s anyway.
+   */
   connectTimeoutMs?: number;
   /** Interval of keep-alive pings on open connections; a connection silent for 3 intervals is closed. Default 2000 ms. */
   heartbeatIntervalMs?: number;
@@ -91,7 +107,7 @@ export interface DeliveryOptions {
    * `USER_ID_TAKEN`: after a reload the server may not yet have seen the old page's socket close. Default 3000 ms.
    */
   idTakenRetryMs?: number;
-  /** How long one PeerServer reconnect attempt may take before the Peer is recreated. Default 5000 ms. */
+  /** How long one registration with the PeerServer may take (`connectUser`, or a reconnect attempt before the Peer is recreated). Default 5000 ms. */
   reconnectTimeoutMs?: number;
   /** Cap on the delay between PeerServer reconnect attempts. Default 10000 ms. */
   reconnectMaxDelayMs?: number;

@@ -1,0 +1,89 @@
+/**
+ * `npx peer-invitation-server --port 9000 --secret-file ./secret`: the companion
+ * PeerServer from the command line. The secret comes from a file or from the
+ * PEER_INVITATION_SECRET environment variable, never from the command line
+ * (which other users of the machine can read in the process list).
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { startPeerServer } from './peer-server.js';
+
+const USAGE = `Usage: peer-invitation-server [options]
+  --port N               TCP port (default 9000; 0 picks a free one)
+  --host ADDRESS         interface to listen on (default: all)
+  --path PATH            mount path, the clients' \`path\` (default /peerjs)
+  --secret-file FILE     the token secret (at least 16 bytes; surrounding whitespace is ignored)
+  --expire-timeout-ms N  how long an offer for an offline id waits (default 60000)
+  --alive-timeout-ms N   how long a silent client keeps its id (default 30000)
+  --concurrent-limit N   at most this many registered clients (default 5000)
+  --open                 no tokens: anyone may register any free id (development only)
+Environment: PEER_INVITATION_SECRET, the secret, when there is no --secret-file.`;
+
+function fail(message: string): never {
+  console.error(`peer-invitation-server: ${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+function number(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 0) fail(`--${name} must be a whole number; got "${text}"`);
+  return value;
+}
+
+let args;
+try {
+  args = parseArgs({
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      path: { type: 'string' },
+      'secret-file': { type: 'string' },
+      'expire-timeout-ms': { type: 'string' },
+      'alive-timeout-ms': { type: 'string' },
+      'concurrent-limit': { type: 'string' },
+      open: { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
+    strict: true,
+  }).values;
+} catch (error) {
+  fail((error as Error).message);
+}
+if (args.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+
+let secret: string | undefined;
+try {
+  secret = args['secret-file'] !== undefined ? readFileSync(args['secret-file'], 'utf8').trim() : process.env.PEER_INVITATION_SECRET?.trim() || undefined;
+} catch (error) {
+  fail(`cannot read the secret file: ${(error as Error).message}`);
+}
+if (secret === undefined && !args.open) fail('no secret: give --secret-file FILE or PEER_INVITATION_SECRET (or --open for a server without tokens)');
+if (secret !== undefined && args.open) fail('--open and a secret exclude each other');
+
+const path = args.path ?? '/peerjs';
+let server;
+try {
+  server = await startPeerServer({
+    port: number('port', args.port) ?? 9000,
+    host: args.host,
+    path,
+    secret,
+    expireTimeoutMs: number('expire-timeout-ms', args['expire-timeout-ms']),
+    aliveTimeoutMs: number('alive-timeout-ms', args['alive-timeout-ms']),
+    concurrentLimit: number('concurrent-limit', args['concurrent-limit']),
+  });
+} catch (error) {
+  const { code, message } = error as NodeJS.ErrnoException;
+  fail(code === 'EADDRINUSE' ? `port ${args.port ?? 9000} is taken` : message);
+}
+console.log(`peer-invitation-server listening on port ${server.port}, path ${path}, ${secret === undefined ? 'OPEN (no tokens)' : 'tokens required'}`);
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    void server.close().then(() => process.exit(0));
+  });
+}

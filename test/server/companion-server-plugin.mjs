@@ -1,0 +1,72 @@
+// Test-runner command `companion-server`: real companion PeerServer processes
+// (dist/server/, built by `npm test`) that tests start, restart, stop, and ask for
+// tokens. Secrets stay here in Node, as they would in an app's backend.
+//   start   { secret?: true, verify?: 'app', expireTimeoutMs?, aliveTimeoutMs? } → { handle, host, port, path }
+//   sign    { handle, userId, expiresInSeconds?, now?, otherSecret?: true }        → { token }
+//   restart { handle, rotateSecret?: true }  same port; a crash (SIGKILL), then a new process
+//   stop    { handle }
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { startCompanionServer } from '../../scripts/companion-server-process.mjs';
+
+const HOST = '127.0.0.1';
+const PATH = '/peerjs';
+/** The app's own check for `verify: 'app'`: a session lookup stand-in. */
+const APP_VERIFY = fileURLToPath(new URL('./app-verify.mjs', import.meta.url));
+
+export function companionServerPlugin() {
+  const servers = new Map();
+  let nextHandle = 1;
+  const newSecret = () => randomBytes(32).toString('base64url');
+  const serverOf = (handle) => {
+    const server = servers.get(handle);
+    if (!server) throw new Error(`no companion server with handle ${handle}`);
+    return server;
+  };
+  const launch = (entry) =>
+    startCompanionServer({
+      options: { port: entry.port, host: HOST, path: PATH, expireTimeoutMs: entry.expireTimeoutMs, aliveTimeoutMs: entry.aliveTimeoutMs ?? 15_000 },
+      secret: entry.secret,
+      verifyModule: entry.verify === 'app' ? APP_VERIFY : undefined,
+    });
+  const actions = {
+    async start({ secret, verify, expireTimeoutMs, aliveTimeoutMs }) {
+      const entry = { port: 0, secret: secret ? newSecret() : undefined, verify, expireTimeoutMs, aliveTimeoutMs };
+      entry.process = await launch(entry);
+      entry.port = entry.process.port;
+      const handle = nextHandle++;
+      servers.set(handle, entry);
+      return { handle, host: HOST, port: entry.port, path: PATH };
+    },
+    async sign({ handle, userId, expiresInSeconds = 60, now, otherSecret }) {
+      const { signToken } = await import('../../dist/server/index.js');
+      const secret = otherSecret ? newSecret() : serverOf(handle).secret;
+      return { token: signToken({ secret, userId, expiresInSeconds, now }) };
+    },
+    async restart({ handle, rotateSecret }) {
+      const entry = serverOf(handle);
+      await entry.process.kill();
+      if (rotateSecret) entry.secret = newSecret();
+      entry.process = await launch(entry);
+      return { handle, host: HOST, port: entry.port, path: PATH };
+    },
+    async stop({ handle }) {
+      const entry = servers.get(handle);
+      servers.delete(handle);
+      await entry?.process.stop();
+      return {};
+    },
+  };
+  return {
+    name: 'companion-server',
+    async executeCommand({ command, payload }) {
+      if (command !== 'companion-server') return undefined;
+      const action = actions[payload?.action];
+      if (!action) throw new Error(`unknown companion-server action ${payload?.action}`);
+      return action(payload);
+    },
+    async serverStop() {
+      for (const handle of [...servers.keys()]) await actions.stop({ handle });
+    },
+  };
+}
