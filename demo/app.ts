@@ -13,7 +13,7 @@ import {
 } from 'peer-invitation';
 import { MediaCalls } from './call.js';
 import { CallPanel } from './call-panel.js';
-import { loadPeerOptions, rememberUserInAddress, userFromAddress } from './config.js';
+import { loadServerConfig, rememberUserInAddress, userFromAddress } from './config.js';
 import { byId, callTypeLabel, parseIds, shortId } from './dom.js';
 import { EventLog } from './event-log.js';
 import { IncomingView, type Answer } from './incoming.js';
@@ -33,8 +33,9 @@ const inviteStatus = byId('invite-status');
 
 const log = new EventLog(byId<HTMLOListElement>('log'));
 const sent = new SentInvitations();
-const peerOptions = await loadPeerOptions();
-const plugin: SignalingPlugin = createSignalingPlugin({ peer: peerOptions });
+const server = await loadServerConfig();
+// With `npm start`, each registration fetches a token from the demo's stand-in backend first.
+const plugin: SignalingPlugin = createSignalingPlugin({ peer: server.peer, token: server.token });
 const callPanel = new CallPanel({
   panel: byId('call-panel'),
   status: byId('call-status'),
@@ -42,7 +43,7 @@ const callPanel = new CallPanel({
   remoteCaption: byId('remote-caption'),
   localVideo: byId<HTMLVideoElement>('local-video'),
 });
-const calls = new MediaCalls(callPanel, log, peerOptions);
+const calls = new MediaCalls(callPanel, log, server.peer, server.token);
 const incoming = new IncomingView(byId<HTMLUListElement>('incoming'), byId('incoming-status'), answer);
 const outgoing = new OutgoingView(byId<HTMLUListElement>('outgoing'), (id) => sent.get(id), cancel);
 

@@ -10,6 +10,7 @@
  */
 import { Peer, type MediaConnection, type PeerError, type PeerOptions } from 'peerjs';
 import type { CallPanel } from './call-panel.js';
+import type { TokenFetcher } from './config.js';
 import { callTypeLabel } from './dom.js';
 import type { EventLog } from './event-log.js';
 
@@ -35,6 +36,8 @@ export class MediaCalls {
   private peer: Peer | undefined;
   private call: Call | undefined;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Bumped by close(): a registration still waiting for its token then gives up. */
+  private generation = 0;
   /** Inviters whose invitation this user accepted, with its call type: only their calls are answered. */
   private readonly expected = new Map<string, number>();
 
@@ -43,6 +46,8 @@ export class MediaCalls {
     private readonly log: EventLog,
     /** The same PeerServer options as the plugin's. */
     private readonly peerOptions: PeerOptions,
+    /** The plugin's token source: the media Peer's id needs a token of its own. */
+    private readonly token?: TokenFetcher,
   ) {}
 
   /** Registers `<userId>-media` with the PeerServer; called once the plugin has connected as `userId`. */
@@ -56,6 +61,7 @@ export class MediaCalls {
     if (this.call) this.end(this.call, `call with ${this.call.other} ended: you disconnected`);
     this.expected.clear();
     clearTimeout(this.retryTimer);
+    this.generation += 1;
     const peer = this.peer;
     this.peer = undefined;
     peer?.destroy();
@@ -94,7 +100,24 @@ export class MediaCalls {
   }
 
   private register(userId: string): void {
-    const peer = new Peer(mediaPeerId(userId), this.peerOptions);
+    const generation = this.generation;
+    this.optionsFor(mediaPeerId(userId)).then(
+      (options) => {
+        if (generation === this.generation) this.registerWith(userId, options);
+      },
+      (error: Error) => this.log.add('call', `no token for the media peer: ${error.message}`, 'bad'),
+    );
+  }
+
+  /** PeerJS options with a fresh token for `peerId`, when the server wants tokens. */
+  private async optionsFor(peerId: string): Promise<PeerOptions> {
+    if (!this.token) return this.peerOptions;
+    // PeerJS writes the token into the WebSocket URL as it is.
+    return { ...this.peerOptions, token: encodeURIComponent(await this.token(peerId)) };
+  }
+
+  private registerWith(userId: string, options: PeerOptions): void {
+    const peer = new Peer(mediaPeerId(userId), options);
     this.peer = peer;
     peer.on('open', (id) => this.log.add('call', `media peer ${id} registered`));
     peer.on('call', (connection) => this.answer(connection));
@@ -103,7 +126,10 @@ export class MediaCalls {
     // Peer was destroyed instead (the id still held after a reload): register a new one.
     peer.on('disconnected', () =>
       this.retry(peer, () => {
-        if (peer.disconnected && !peer.destroyed) peer.reconnect();
+        if (!peer.disconnected || peer.destroyed) return;
+        // reconnect() reuses the Peer's token, which may have expired: with tokens, a new Peer asks for a fresh one.
+        if (this.token) peer.destroy();
+        else peer.reconnect();
       }),
     );
     peer.on('close', () => this.retry(peer, () => this.register(userId)));

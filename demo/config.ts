@@ -1,6 +1,7 @@
 /**
- * Where the PeerServer is, and who this tab is. `npm start` serves the port it
- * chose at ./config.json; query parameters override it (the tests pass theirs):
+ * Where the PeerServer is, how to get a token, and who this tab is. `npm start`
+ * serves its choices at ./config.json; query parameters override them (the
+ * tests pass theirs, and then no token: the test runner's PeerServer is open):
  *   ?user=alice&name=Alice&peerHost=127.0.0.1&peerPort=9000&peerPath=/peerjs
  */
 import type { PeerServerOptions } from 'peer-invitation';
@@ -8,17 +9,40 @@ import type { PeerServerOptions } from 'peer-invitation';
 interface ServedConfig {
   peerPort?: number;
   peerPath?: string;
+  /** Where the demo's stand-in backend hands out tokens (`npm start`'s companion server requires them). */
+  tokenUrl?: string;
 }
 
-export async function loadPeerOptions(params = new URLSearchParams(location.search)): Promise<PeerServerOptions> {
+/** Gets a token that lets this browser register `peerId`. */
+export type TokenFetcher = (peerId: string) => Promise<string>;
+
+export interface ServerConfig {
+  peer: PeerServerOptions;
+  /** Absent when the PeerServer is open. */
+  token?: TokenFetcher;
+}
+
+export async function loadServerConfig(params = new URLSearchParams(location.search)): Promise<ServerConfig> {
   const served = params.has('peerPort') ? {} : await fetchServedConfig();
-  return {
+  const peer = {
     host: params.get('peerHost') ?? location.hostname,
     port: Number(params.get('peerPort') ?? served.peerPort ?? 9000),
     path: params.get('peerPath') ?? served.peerPath ?? '/peerjs',
     // No STUN or TURN: the tabs are on one machine (or one LAN), and no public host is contacted.
     config: { iceServers: [] },
   };
+  const { tokenUrl } = served;
+  return tokenUrl ? { peer, token: (peerId) => fetchToken(tokenUrl, peerId) } : { peer };
+}
+
+/**
+ * Asks the demo's backend for a token. A real app's backend signs one only for the user its
+ * login session proves; the demo's stand-in signs one for whatever id was typed in.
+ */
+async function fetchToken(tokenUrl: string, peerId: string): Promise<string> {
+  const response = await fetch(`${tokenUrl}?id=${encodeURIComponent(peerId)}`, { cache: 'no-store' });
+  if (!response.ok) throw new Error(`the token endpoint answered ${response.status}`);
+  return response.text();
 }
 
 async function fetchServedConfig(): Promise<ServedConfig> {

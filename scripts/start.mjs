@@ -1,19 +1,27 @@
-// `npm start`: builds the library and the demo, starts a local PeerServer and a
-// static HTTP server on 127.0.0.1, and prints the demo's addresses.
+// `npm start`: builds the library and the demo, starts the companion PeerServer
+// (tokens required, a random secret for this run) and a static HTTP server on
+// 127.0.0.1 that also plays the app's backend with a token endpoint, and prints
+// the demo's addresses.
 //   env: PORT (HTTP, default 8080), PEER_PORT (PeerServer, default 9000),
 //        PEER_ALIVE_TIMEOUT_MS (how long the server keeps a vanished tab's id, default 16000)
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { startPeerServer } from './peer-server-process.mjs';
+import { startCompanionServer } from './companion-server-process.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const HOST = '127.0.0.1';
 const PEER_PATH = '/peerjs';
+const TOKEN_PATH = '/demo/token';
+/** This run's token secret: shared by the companion server and the stand-in backend, never written anywhere. */
+const SECRET = randomBytes(32).toString('base64url');
+/** Signs tokens; loaded from dist/server/ once `npm run build` has made it. */
+let signToken;
 const port = readPort('PORT', 8080);
 const peerPort = readPort('PEER_PORT', 9000);
 
@@ -80,7 +88,11 @@ async function handle(request, response) {
     return;
   }
   if (pathname === '/demo/config.json') {
-    send(response, request, 200, TYPES['.json'], JSON.stringify({ peerPort, peerPath: PEER_PATH }));
+    send(response, request, 200, TYPES['.json'], JSON.stringify({ peerPort, peerPath: PEER_PATH, tokenUrl: TOKEN_PATH }));
+    return;
+  }
+  if (pathname === TOKEN_PATH && signToken) {
+    sendToken(request, response);
     return;
   }
   const file = BUNDLES[pathname] ?? resolveFile(pathname);
@@ -93,6 +105,21 @@ async function handle(request, response) {
   response.writeHead(200, { 'content-type': type, 'content-length': info.size, 'cache-control': 'no-store' });
   if (request.method === 'HEAD') response.end();
   else createReadStream(join(root, file)).pipe(response);
+}
+
+/**
+ * STAND-IN FOR A REAL LOGIN. An app's backend signs a token only for the user its login
+ * session proves (a cookie, an OAuth token...). This demo has no login: it signs one for
+ * whatever id the page asks, so anyone who can reach this port can be anyone. It still shows
+ * the flow: the secret stays on the server, the page fetches a token before each registration.
+ */
+function sendToken(request, response) {
+  const id = new URL(request.url ?? '/', `http://${HOST}`).searchParams.get('id') ?? '';
+  if (!/^[A-Za-z0-9]+(?:[ _-][A-Za-z0-9]+)*$/.test(id) || id.length > 64) {
+    send(response, request, 400, 'text/plain; charset=utf-8', 'id: 1 to 64 letters or digits, with single - _ or spaces between\n');
+    return;
+  }
+  send(response, request, 200, 'text/plain; charset=utf-8', signToken({ secret: SECRET, userId: id, expiresInSeconds: 600 }));
 }
 
 /** The file under a served folder that a URL path names, or undefined (also for `..` tricks). */
@@ -155,14 +182,16 @@ try {
   fail(error.code === 'EADDRINUSE' ? `port ${port} is taken; set PORT to another, e.g. PORT=${port + 1} npm start` : String(error));
 }
 try {
-  peerServer = await startPeerServer({ port: peerPort, env: { PEER_ALIVE_TIMEOUT_MS: process.env.PEER_ALIVE_TIMEOUT_MS ?? '16000' } });
+  await run('npm', ['run', 'build']);
+  await buildDemo();
+  ({ signToken } = await import('../dist/server/index.js'));
 } catch (error) {
   console.error(`npm start: ${error.message}`);
   await stop(1);
 }
 try {
-  await run('npm', ['run', 'build']);
-  await buildDemo();
+  const aliveTimeoutMs = Number(process.env.PEER_ALIVE_TIMEOUT_MS ?? 16_000);
+  peerServer = await startCompanionServer({ options: { port: peerPort, host: HOST, path: PEER_PATH, aliveTimeoutMs }, secret: SECRET });
 } catch (error) {
   console.error(`npm start: ${error.message}`);
   await stop(1);
@@ -170,7 +199,8 @@ try {
 
 const base = `http://${HOST}:${port}`;
 console.log(`
-peer-invitation demo is running (PeerServer on ${HOST}:${peerPort}${PEER_PATH}).
+peer-invitation demo is running (companion PeerServer on ${HOST}:${peerPort}${PEER_PATH}, tokens required;
+the pages get theirs from ${base}${TOKEN_PATH}, a stand-in for your backend's login).
 Open these in two tabs:
   ${base}/demo/?user=alice
   ${base}/demo/?user=bob
