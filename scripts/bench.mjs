@@ -4,7 +4,10 @@
 // bench page, prints a table and writes bench-results/latest.json. Run it inside
 // ../shared/netns-run. Everything is bounded: per-section timeouts and a hard
 // limit for the whole run (BENCH_TIME_LIMIT_MS, default 10 minutes).
-//   BENCH_ONLY=warm,cold   runs some sections only (warm twoTabs cold fanout redelivery throughput memory)
+// The companion server (dist/server/) is measured too: its 60 s mailbox (section `mailbox`, in
+// the page) and how far one server process goes (section `capacity`, scripts/bench-server.mjs,
+// a Node load generator run before the browser starts).
+//   BENCH_ONLY=warm,cold   runs some sections only (warm twoTabs cold fanout redelivery mailbox throughput memory capacity)
 //   CHROME_PATH            another Chromium (default /usr/bin/chromium)
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
@@ -16,6 +19,8 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import puppeteer from 'puppeteer-core';
 import { CHROMIUM_ARGS } from '../web-test-runner.config.mjs';
+import { measureCapacity } from './bench-server.mjs';
+import { startCompanionServer } from './companion-server-process.mjs';
 import { startPeerServer } from './peer-server-process.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -32,6 +37,8 @@ const SECTIONS = [
   { name: 'cold', params: { reps: 40, warmup: 2 }, timeoutMs: 120_000 },
   { name: 'fanout', params: { sizes: [1, 10, 50], coldReps: 3, warmReps: 20, warmup: 3 }, timeoutMs: 240_000 },
   { name: 'redelivery', params: { reps: 10, firstMs: 1500, spreadMs: 3900, attemptsWindowMs: 30_000 }, timeoutMs: 120_000 },
+  // Against the companion server (`companion: true` adds its `peerPort`).
+  { name: 'mailbox', params: { reps: 6, firstMs: 1500, spreadMs: 9000, windowMs: 66_000 }, timeoutMs: 120_000, companion: true },
   { name: 'throughput', params: { count: 1000, reps: 3 }, timeoutMs: 180_000 },
   { name: 'memory', params: { count: 1000, rounds: 2, batch: 20 }, timeoutMs: 150_000 },
 ];
@@ -135,10 +142,12 @@ async function main() {
   const size = await sizes();
   const loadAtStart = loadavg();
   if (loadAtStart[0] > cpus().length) log(`warning: load average ${loadAtStart[0].toFixed(1)} on ${cpus().length} cores; figures will be noisy`);
+  const capacity = await runCapacity();
 
   log(`PeerServer on 127.0.0.1:${PEER_PORT}`);
   const peerServer = await startPeerServer({ port: PEER_PORT, env: { PEER_HOST: '127.0.0.1', PEER_ALIVE_TIMEOUT_MS: '15000', PEER_EXPIRE_TIMEOUT_MS: '5000' } });
   teardowns.push(() => peerServer.stop());
+  const companion = await startMailboxServer();
   const http = await serveStatic(pageDir);
   teardowns.push(() => new Promise((resolve) => http.close(resolve)));
   const url = `http://127.0.0.1:${http.address().port}/index.html?peerPort=${PEER_PORT}`;
@@ -168,8 +177,8 @@ async function main() {
   };
   let page = await openPage();
 
-  const results = {};
-  const errors = {};
+  const results = capacity.result ? { capacity: capacity.result } : {};
+  const errors = capacity.error ? { capacity: capacity.error } : {};
   const peerConnectionsLeft = {};
   for (const section of SECTIONS) {
     if (ONLY && !ONLY.has(section.name)) continue;
@@ -184,7 +193,8 @@ async function main() {
     const began = Date.now();
     let timer;
     try {
-      const run = section.name === 'twoTabs' ? runTwoTabs(openPage, page, section.params) : page.evaluate((name, params) => window.bench.run(name, params), section.name, section.params);
+      const params = section.companion ? { ...section.params, peerPort: companion.port } : section.params;
+      const run = section.name === 'twoTabs' ? runTwoTabs(openPage, page, params) : page.evaluate((name, sectionParams) => window.bench.run(name, sectionParams), section.name, params);
       results[section.name] = await Promise.race([
         run,
         new Promise((_, reject) => {
@@ -223,6 +233,7 @@ async function main() {
     machine,
     durationMs: Date.now() - started,
     peerServer: { host: '127.0.0.1', port: PEER_PORT, expireTimeoutMs: 5000, aliveTimeoutMs: 15000 },
+    companionServer: companion && { host: '127.0.0.1', port: companion.port, expireTimeoutMs: 60_000, aliveTimeoutMs: 15000, tokens: false },
     chromiumArgs: CHROMIUM_ARGS,
     sections: SECTIONS.filter((section) => !ONLY || ONLY.has(section.name)),
     figures,
@@ -269,6 +280,94 @@ async function runTwoTabs(openPage, page, params) {
   } finally {
     await other.close().catch(() => {});
   }
+}
+
+// ---- the companion server: its mailbox and its capacity ----------------------------------------
+
+/** The companion server the `mailbox` section runs against (open: tokens do not change the mailbox), if that section runs. */
+async function startMailboxServer() {
+  if (!SECTIONS.some((section) => section.companion && (!ONLY || ONLY.has(section.name)))) return undefined;
+  const server = await startCompanionServer({ options: { port: 0, host: '127.0.0.1', path: '/peerjs', aliveTimeoutMs: 15_000 } });
+  teardowns.push(() => server.stop());
+  log(`companion PeerServer (60 s mailbox) on 127.0.0.1:${server.port}`);
+  return server;
+}
+
+/** Section `capacity`: the Node load generator against one companion server process, before the browser starts. */
+async function runCapacity() {
+  if (ONLY && !ONLY.has('capacity')) return {};
+  log('section capacity {"stages":[2500,10000],"pairs":200}');
+  const began = Date.now();
+  try {
+    const result = await measureCapacity({ stages: [2500, 10_000], pairs: 200, timeLimitMs: Math.min(120_000, TIME_LIMIT_MS / 4), log });
+    log(`section capacity done in ${((Date.now() - began) / 1000).toFixed(1)} s`);
+    return { result };
+  } catch (error) {
+    log(`section capacity FAILED: ${error?.message ?? error}`);
+    return { error: String(error?.message ?? error) };
+  }
+}
+
+/** Rows of the mailbox and capacity sections. */
+function serverFigures({ mailbox, capacity }) {
+  const rows = [];
+  if (mailbox) {
+    const plugin = stats(mailbox.samples);
+    rows.push({
+      figure: '5b. Mailbox: redelivery (connectUser → received$), companion server',
+      unit: 'ms',
+      n: plugin?.n,
+      plugin,
+      target: '< 1000 ms',
+      met: plugin && verdict(plugin.median < 1000, plugin.p95 < 1000),
+      note: `invitees came online ${mailbox.offlineMs.map((ms) => (ms / 1000).toFixed(1)).join(', ')} s after the invitation`,
+    });
+    const { startsMs, windowMs } = mailbox.attempts;
+    const gaps = startsMs.slice(1).map((at, index) => at - startsMs[index]);
+    const perMinute = gaps.length > 0 ? 60_000 / (gaps.reduce((sum, gap) => sum + gap, 0) / gaps.length) : (startsMs.length * 60_000) / windowMs;
+    rows.push({
+      figure: '5b. Mailbox: connect attempts / min, 1 queued offline invitee',
+      unit: '/min',
+      plugin: { median: perMinute },
+      target: '≈ 1/min',
+      met: verdict(perMinute <= 1.5),
+      note: `attempts started at ${startsMs.map((ms) => (ms / 1000).toFixed(1)).join(', ')} s of a ${(windowMs / 1000).toFixed(0)} s window; per minute = 60 s / mean gap`,
+    });
+  }
+  if (capacity) {
+    const kib = 1024;
+    const held = capacity.memory.at(-1);
+    const lastStage = capacity.registrations.at(-1);
+    rows.push({
+      figure: '9. Capacity: idle registered clients held (tokens required)',
+      unit: 'count',
+      plugin: { median: capacity.clients },
+      target: 'info',
+      note: `server RSS ${capacity.memory.map((reading) => `${reading.clients}: ${(reading.rss / kib / kib).toFixed(1)} MiB`).join(', ')}; CPU ${(capacity.idleCpuShare * 100).toFixed(1)} % of a core with a heartbeat each per 5 s`,
+    });
+    rows.push({
+      figure: '9. Capacity: server memory per idle client',
+      unit: 'KiB',
+      plugin: { median: capacity.rssPerClientBytes / kib },
+      target: 'info',
+      note: `RSS slope between ${capacity.memory[1].clients} and ${held.clients} clients; JS heap ${(capacity.heapPerClientBytes / kib).toFixed(1)} KiB each`,
+    });
+    rows.push({
+      figure: '9. Capacity: registrations / s (token checked)',
+      unit: '/s',
+      plugin: { median: lastStage.perSecond },
+      target: 'info',
+      note: `stages: ${capacity.registrations.map((stage) => `${stage.count} in ${(stage.elapsedMs / 1000).toFixed(1)} s`).join(', ')}; 200 handshakes in flight`,
+    });
+    rows.push({
+      figure: '9. Capacity: offers relayed / s',
+      unit: '/s',
+      plugin: { median: capacity.relayedPerSecond },
+      target: 'info',
+      note: `${capacity.relay.pairs} sender → receiver pairs, ${capacity.relay.window} in flight each, ${capacity.relay.payloadBytes} B per OFFER, ${capacity.relay.ms / 1000} s, beside the idle clients`,
+    });
+  }
+  return rows;
 }
 
 // ---- figures and the table ---------------------------------------------------------------------
@@ -394,6 +493,7 @@ function figuresOf(results, size) {
       note: `${memory.peerConnectionsBeforeDispose} before dispose`,
     });
   }
+  rows.push(...serverFigures(results));
   return rows;
 }
 

@@ -671,6 +671,60 @@ async function redelivery({ reps = 10, spreadMs = 3900, firstMs = 1500, attempts
   }
 }
 
+// ---- 5b: the companion server's mailbox ------------------------------------------------
+
+/**
+ * Section 5 again against the companion server (`peerPort`), which parks an offer for an
+ * offline id for 60 s instead of 5 s, with the plugin's default connectTimeoutMs (65 s):
+ * when each connection attempt to one queued offline invitee starts, and how soon invitees
+ * that come online at different points of the wait receive their invitation.
+ */
+async function mailbox({ peerPort, reps = 6, firstMs = 1500, spreadMs = 9000, windowMs = 66_000 }: { peerPort: number; reps?: number; firstMs?: number; spreadMs?: number; windowMs?: number }) {
+  const peer = { ...PEER, port: peerPort };
+  const scope = new Scope('mailbox');
+  try {
+    const attempts = (async () => {
+      const lone = await scope.plugin({ peer });
+      let seen = lone.plugin.stats().connectAttempts;
+      const start = performance.now();
+      const startsMs: number[] = [];
+      checkSent(await invite(lone, [scope.id()], tagged('never-online'), 300));
+      // Polled, not observed: the plugin reports attempts only through stats().
+      while (performance.now() - start < windowMs) {
+        for (const now = lone.plugin.stats().connectAttempts; seen < now; seen++) startsMs.push(performance.now() - start);
+        await sleep(100);
+      }
+      return { startsMs, windowMs: performance.now() - start };
+    })();
+
+    const inviter = await scope.plugin({ peer });
+    const invitees = Array.from({ length: reps }, (_, rep) => ({ id: scope.id(), data: tagged(`parked-${rep}`), offlineMs: firstMs + rep * spreadMs }));
+    for (const { id, data } of invitees) checkSent(await invite(inviter, [id], data, 300));
+    const invitedAt = performance.now();
+    const samples = await Promise.all(
+      invitees.map(async ({ id, data, offlineMs }) => {
+        await sleep(invitedAt + offlineMs - performance.now());
+        const invitee = scope.create({ peer }, id);
+        const received = when(invitee.plugin.invitationReceived$, (event) => event.data === data, 30_000, 'mailbox redelivery');
+        await invitee.plugin.connectUser({ id, name: id });
+        const connected = performance.now();
+        const at = await received;
+        return { offlineMs: connected - invitedAt, latencyMs: at - connected };
+      }),
+    );
+    await quiet(inviter);
+    return {
+      reps,
+      samples: samples.map((sample) => sample.latencyMs),
+      offlineMs: samples.map((sample) => sample.offlineMs),
+      attempts: await attempts,
+      delivery: 'defaults (connectTimeoutMs 65000), except heartbeatIntervalMs 1000 and retentionMs 2000',
+    };
+  } finally {
+    await scope.close();
+  }
+}
+
 // ---- 6: throughput -------------------------------------------------------------------
 
 interface ThroughputRun {
@@ -846,6 +900,7 @@ const sections: Record<string, (params: never) => Promise<unknown>> = {
   cold,
   fanout,
   redelivery,
+  mailbox,
   throughput,
   memory,
   serve,
