@@ -1,13 +1,13 @@
 // Builds dist/: the ES module (dependencies external), the script-tag bundle
 // (everything inside, global `PeerInvitation`), the companion server for Node
-// (dist/server/, `peer` and `ws` external), and the type declarations.
+// (dist/server/, `peer`, `ws` and `redis` external), and the type declarations.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 
 rmSync('dist', { recursive: true, force: true });
 
-const server = { bundle: true, platform: 'node', format: 'esm', target: 'node18', sourcemap: true, logLevel: 'warning', external: ['peer', 'ws'] };
+const server = { bundle: true, platform: 'node', format: 'esm', target: 'node18', sourcemap: true, logLevel: 'warning', external: ['peer', 'ws', 'redis'] };
 const common = { entryPoints: ['src/index.ts'], bundle: true, target: 'es2022', sourcemap: true, logLevel: 'warning' };
 await Promise.all([
   build({ ...common, format: 'esm', outfile: 'dist/peer-invitation.js', external: ['peerjs', 'rxjs', 'idb'] }),

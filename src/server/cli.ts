@@ -16,6 +16,7 @@ const USAGE = `Usage: peer-invitation-server [options]
   --expire-timeout-ms N  how long an offer for an offline id waits (default 60000)
   --alive-timeout-ms N   how long a silent client keeps its id (default 30000)
   --concurrent-limit N   at most this many registered clients (default 5000)
+  --redis-url URL        join the cluster of servers sharing this Redis (redis://host:port)
   --open                 no tokens: anyone may register any free id (development only)
 Environment: PEER_INVITATION_SECRET, the secret, when there is no --secret-file.`;
 
@@ -42,6 +43,7 @@ try {
       'expire-timeout-ms': { type: 'string' },
       'alive-timeout-ms': { type: 'string' },
       'concurrent-limit': { type: 'string' },
+      'redis-url': { type: 'string' },
       open: { type: 'boolean' },
       help: { type: 'boolean' },
     },
@@ -75,12 +77,14 @@ try {
     expireTimeoutMs: number('expire-timeout-ms', args['expire-timeout-ms']),
     aliveTimeoutMs: number('alive-timeout-ms', args['alive-timeout-ms']),
     concurrentLimit: number('concurrent-limit', args['concurrent-limit']),
+    redisUrl: args['redis-url'],
   });
 } catch (error) {
   const { code, message } = error as NodeJS.ErrnoException;
   fail(code === 'EADDRINUSE' ? `port ${args.port ?? 9000} is taken` : message);
 }
-console.log(`peer-invitation-server listening on port ${server.port}, path ${path}, ${secret === undefined ? 'OPEN (no tokens)' : 'tokens required'}`);
+const cluster = args['redis-url'] === undefined ? '' : ', in the cluster of its Redis';
+console.log(`peer-invitation-server listening on port ${server.port}, path ${path}, ${secret === undefined ? 'OPEN (no tokens)' : 'tokens required'}${cluster}`);
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {

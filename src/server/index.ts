@@ -1,4 +1,4 @@
 export { signToken, verifyToken } from './tokens.js';
 export type { SignTokenOptions, VerifyTokenOptions } from './tokens.js';
-export { startPeerServer, UNAUTHORIZED_MESSAGE } from './peer-server.js';
+export { startPeerServer, UNAUTHORIZED_MESSAGE, REGISTRY_UNAVAILABLE_MESSAGE } from './peer-server.js';
 export type { StartPeerServerOptions, RunningPeerServer } from './peer-server.js';

@@ -11,6 +11,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { PeerServer } from 'peer';
 import { WebSocketServer, type ServerOptions } from 'ws';
+import { RoutedWebSocket, joinCluster, type Cluster, type ClaimResult } from './cluster.js';
 import { verifyToken } from './tokens.js';
 
 export interface StartPeerServerOptions {
@@ -30,6 +31,12 @@ export interface StartPeerServerOptions {
   aliveTimeoutMs?: number;
   /** At most this many registered clients; the next gets an `ERROR`. Default 5000 (PeerServer's own). */
   concurrentLimit?: number;
+  /**
+   * Join the cluster of servers sharing this Redis (`redis://host:port`): one holder per id across
+   * them all, and connections brokered between clients of different servers. Registrations are
+   * refused while Redis is unreachable. Needs the `redis` package.
+   */
+  redisUrl?: string;
 }
 
 export interface RunningPeerServer {
@@ -41,17 +48,27 @@ export interface RunningPeerServer {
 
 /** The text of the `ERROR` a refused client receives; the plugin maps a message starting with `UNAUTHORIZED` to its code. */
 export const UNAUTHORIZED_MESSAGE = 'UNAUTHORIZED: no valid token for this id';
+/** The text of the `ERROR` a client receives when the cluster's registry (Redis) cannot be reached: no id registers then. */
+export const REGISTRY_UNAVAILABLE_MESSAGE = 'SERVER_UNAVAILABLE: the id registry cannot be reached';
 
 const DEFAULTS = { path: '/peerjs', expireTimeoutMs: 60_000, aliveTimeoutMs: 30_000, concurrentLimit: 5000 };
 
 /** Starts a PeerServer that registers an id only for a client whose token verifies (when `secret` or `verify` is given). */
 export function startPeerServer(options: StartPeerServerOptions): Promise<RunningPeerServer> {
-  const { port, host, secret, verify } = options;
+  const { secret, verify } = options;
   if (secret !== undefined && verify !== undefined) throw new TypeError('startPeerServer: give `secret` or `verify`, not both');
   if (secret !== undefined) verifyToken({ secret, userId: 'check', token: '' }); // throws on a secret too short to be safe
   const check = secret !== undefined ? (userId: string, token: string) => verifyToken({ secret, userId, token }) : verify;
-  const { path, expireTimeoutMs, aliveTimeoutMs, concurrentLimit } = { ...DEFAULTS, ...definedOnly(options) };
+  const settings = { ...DEFAULTS, ...definedOnly(options), port: options.port, check };
+  return options.redisUrl === undefined ? listen(settings, undefined) : joinCluster({ redisUrl: options.redisUrl }).then((cluster) => listen(settings, cluster));
+}
 
+type Check = (userId: string, token: string) => boolean | Promise<boolean>;
+
+function listen(
+  { port, host, path, expireTimeoutMs, aliveTimeoutMs, concurrentLimit, check }: typeof DEFAULTS & StartPeerServerOptions & { check: Check | undefined },
+  cluster: Cluster | undefined,
+): Promise<RunningPeerServer> {
   return new Promise((resolve, reject) => {
     const timers = peerServerTimers();
     const waiting = new Set<Duplex>();
@@ -60,14 +77,18 @@ export function startPeerServer(options: StartPeerServerOptions): Promise<Runnin
     let closing: Promise<void> | undefined;
 
     const close = (): Promise<void> => {
-      closing ??= new Promise<void>((done) => {
+      closing ??= (async () => {
         timers.stop();
+        // Released first: other nodes may register these ids at once.
+        await cluster?.close();
         for (const socket of waiting) socket.destroy();
         for (const client of sockets?.clients ?? []) client.terminate();
-        if (!httpServer?.listening) return done();
-        httpServer.close(() => done());
-        httpServer.closeAllConnections();
-      });
+        if (!httpServer?.listening) return;
+        await new Promise<void>((done) => {
+          httpServer!.close(() => done());
+          httpServer!.closeAllConnections();
+        });
+      })();
       return closing;
     };
 
@@ -75,7 +96,7 @@ export function startPeerServer(options: StartPeerServerOptions): Promise<Runnin
     const createWebSocketServer = (wsOptions: ServerOptions): WebSocketServer => {
       const server = wsOptions.server as Server;
       httpServer = server;
-      const webSockets = new WebSocketServer({ noServer: true });
+      const webSockets = new WebSocketServer({ noServer: true, WebSocket: cluster ? RoutedWebSocket : undefined });
       sockets = webSockets;
       server.on('error', (error) => {
         // Before it listens (a port in use, say) the start fails; later errors are the connection's own.
@@ -84,7 +105,7 @@ export function startPeerServer(options: StartPeerServerOptions): Promise<Runnin
         reject(error);
       });
       server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-        void admit({ request, socket, head, webSockets, wsPath: wsOptions.path ?? '', check, waiting });
+        void admit({ request, socket, head, webSockets, wsPath: wsOptions.path ?? '', check, waiting, cluster });
       });
       return webSockets;
     };
@@ -117,12 +138,13 @@ interface Admission {
   head: Buffer;
   webSockets: WebSocketServer;
   wsPath: string;
-  check: ((userId: string, token: string) => boolean | Promise<boolean>) | undefined;
+  check: Check | undefined;
   waiting: Set<Duplex>;
+  cluster: Cluster | undefined;
 }
 
 /** Completes the upgrade; hands the socket to PeerServer only if its token verifies (or no check is set). */
-async function admit({ request, socket, head, webSockets, wsPath, check, waiting }: Admission): Promise<void> {
+async function admit({ request, socket, head, webSockets, wsPath, check, waiting, cluster }: Admission): Promise<void> {
   const url = new URL(request.url ?? '', 'http://peerjs');
   if (url.pathname !== wsPath) {
     socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
@@ -131,26 +153,38 @@ async function admit({ request, socket, head, webSockets, wsPath, check, waiting
   const userId = url.searchParams.get('id');
   const token = url.searchParams.get('token');
   let allowed = true;
+  let claim: ClaimResult | undefined;
   // Without an id or token there is nothing to check: PeerServer refuses it with its own ERROR.
-  if (check && userId && token) {
+  if (userId && token) {
     waiting.add(socket);
     try {
-      allowed = (await check(userId, token)) === true;
+      allowed = check ? (await check(userId, token)) === true : true;
     } catch {
       allowed = false;
-    } finally {
-      waiting.delete(socket);
     }
+    // The id is claimed cluster-wide before PeerServer registers it.
+    if (allowed && cluster) claim = await cluster.claim(userId, token);
+    waiting.delete(socket);
   }
-  if (socket.destroyed) return;
+  if (socket.destroyed) {
+    if (claim === 'claimed') void cluster!.release(userId!, token!);
+    return;
+  }
   webSockets.handleUpgrade(request, socket, head, (webSocket) => {
-    if (allowed) {
+    if (!allowed) refuse(webSocket, { type: 'ERROR', payload: { msg: UNAUTHORIZED_MESSAGE } });
+    else if (claim === 'unavailable') refuse(webSocket, { type: 'ERROR', payload: { msg: REGISTRY_UNAVAILABLE_MESSAGE } });
+    // What PeerServer itself answers when the id is held with another token.
+    else if (claim === 'taken') refuse(webSocket, { type: 'ID-TAKEN', payload: { msg: 'ID is taken' } });
+    else {
+      if (claim === 'claimed') cluster!.hold(userId!, token!, webSocket as RoutedWebSocket);
       webSockets.emit('connection', webSocket, request);
-      return;
     }
-    webSocket.send(JSON.stringify({ type: 'ERROR', payload: { msg: UNAUTHORIZED_MESSAGE } }));
-    webSocket.close();
   });
+}
+
+function refuse(webSocket: { send(data: string): void; close(): void }, message: object): void {
+  webSocket.send(JSON.stringify(message));
+  webSocket.close();
 }
 
 /**

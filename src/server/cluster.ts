@@ -1,0 +1,196 @@
+/**
+ * Several companion servers as one, through Redis: an id registry (one holder
+ * per id cluster-wide, claimed atomically before PeerServer registers the id)
+ * and a pub/sub channel per node that carries OFFER, ANSWER, CANDIDATE and
+ * LEAVE to the node holding the destination, with `src` set by the sender's
+ * server. While Redis is unreachable, new registrations are refused (fail
+ * closed); clients already registered keep what they have on their node.
+ */
+import { randomUUID } from 'node:crypto';
+import WebSocket, { type RawData } from 'ws';
+
+/** What a claim of an id says: registered here now, held elsewhere, or cannot tell (Redis down). */
+export type ClaimResult = 'claimed' | 'taken' | 'unavailable';
+
+/** A WebSocket whose incoming messages pass through `route` (when set) before PeerServer sees them. */
+export class RoutedWebSocket extends WebSocket {
+  route: ((data: RawData, deliver: () => void) => void) | undefined;
+
+  override emit(event: string | symbol, ...args: any[]): boolean {
+    if (event === 'message' && this.route) {
+      this.route(args[0] as RawData, () => super.emit(event, ...args));
+      return true;
+    }
+    return super.emit(event, ...args);
+  }
+}
+
+interface Relayed {
+  type: string;
+  src: string;
+  dst: string;
+  payload?: unknown;
+}
+
+const ROUTED_TYPES = new Set(['OFFER', 'ANSWER', 'CANDIDATE', 'LEAVE']);
+const PREFIX = 'peer-invitation:';
+/** How long a claim lives in Redis without a refresh: what a node that died without releasing leaves behind. */
+const CLAIM_TTL_MS = 30_000;
+const REFRESH_MS = CLAIM_TTL_MS / 3;
+const REDIS_TIMEOUT_MS = 2000;
+
+/** Sets the id's holder if it has none or already is this holder (one script: atomic). */
+const CLAIM = `local held = redis.call('GET', KEYS[1])
+if held == false or held == ARGV[1] then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
+return 0`;
+/** Deletes the id only if this holder still holds it. */
+const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+export interface Cluster {
+  readonly nodeId: string;
+  /** Claims `userId` for a client of this node with `token` (the same token may claim again: a reconnect). */
+  claim(userId: string, token: string): Promise<ClaimResult>;
+  /** The claimed id's socket is registered here now: route its messages, refresh its claim, release it when it closes. */
+  hold(userId: string, token: string, socket: RoutedWebSocket): void;
+  /** Gives a claim back when its client went away before registering. */
+  release(userId: string, token: string): Promise<void>;
+  /** Releases every id held here and leaves Redis. */
+  close(): Promise<void>;
+}
+
+export async function joinCluster({ redisUrl }: { redisUrl: string }): Promise<Cluster> {
+  // Loaded here, not at the top: a server without `redisUrl` must not need the `redis` package.
+  const { createClient } = await import('redis');
+  const nodeId = randomUUID();
+  const channel = `${PREFIX}node:${nodeId}`;
+  // Commands fail at once while Redis is down (no offline queue): that is what fails closed.
+  const redis = createClient({ url: redisUrl, disableOfflineQueue: true });
+  const subscriber = redis.duplicate();
+  // Connection errors are retried by node-redis; registrations are refused meanwhile.
+  redis.on('error', () => {});
+  subscriber.on('error', () => {});
+  await Promise.all([redis.connect(), subscriber.connect()]);
+
+  /** Ids registered on this node: their socket and the claim's value. */
+  const held = new Map<string, { socket: RoutedWebSocket; value: string }>();
+  const keyOf = (userId: string) => `${PREFIX}id:${userId}`;
+  const valueOf = (token: string) => `${nodeId} ${token}`;
+
+  const withTimeout = <T>(work: Promise<T>): Promise<T> =>
+    Promise.race([work, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('Redis did not answer')), REDIS_TIMEOUT_MS).unref())]);
+
+  const claimKey = async (userId: string, value: string): Promise<boolean> =>
+    (await withTimeout(redis.eval(CLAIM, { keys: [keyOf(userId)], arguments: [value, String(CLAIM_TTL_MS)] }))) === 1;
+
+  /** Where `userId` is registered: this node's id, another node's, or undefined. */
+  const locate = async (userId: string): Promise<string | undefined> => {
+    const value = await withTimeout(redis.get(keyOf(userId)));
+    return value?.slice(0, value.indexOf(' '));
+  };
+
+  const deliverHere = (message: Relayed): void => {
+    const holder = held.get(message.dst);
+    if (holder) {
+      holder.socket.send(JSON.stringify(message));
+    } else if (message.type === 'OFFER') {
+      // Gone since the sender looked it up: tell the sender's PeerJS, as PeerServer does for an offer that expires.
+      void forward({ type: 'EXPIRE', src: message.dst, dst: message.src }).catch(() => {});
+    }
+  };
+
+  /** Sends a message to the node holding its destination. Resolves false when no node holds it. */
+  const forward = async (message: Relayed): Promise<boolean> => {
+    const node = await locate(message.dst);
+    if (node === undefined) return false;
+    if (node === nodeId) deliverHere(message);
+    else await withTimeout(redis.publish(`${PREFIX}node:${node}`, JSON.stringify(message)));
+    return true;
+  };
+
+  await subscriber.subscribe(channel, (text) => {
+    try {
+      deliverHere(JSON.parse(text) as Relayed);
+    } catch {
+      // Only nodes publish here; a frame that is not JSON is not ours to read.
+    }
+  });
+
+  /** Keeps the claims alive; a claim found taken by another node means that node won: drop our client. */
+  const refresh = setInterval(() => {
+    for (const [userId, { socket, value }] of held) {
+      claimKey(userId, value).then(
+        (ours) => {
+          if (!ours) socket.terminate();
+        },
+        () => {}, // Redis down: try again next round; the claim lives CLAIM_TTL_MS.
+      );
+    }
+  }, REFRESH_MS);
+
+  const release = async (userId: string, value: string): Promise<void> => {
+    await withTimeout(redis.eval(RELEASE, { keys: [keyOf(userId)], arguments: [value] })).catch(() => {});
+  };
+
+  /**
+   * A client's messages in order: those for ids registered here, or nowhere (PeerServer parks
+   * them), go to PeerServer; those for another node's ids go to that node, with `src` set here.
+   */
+  const router = (userId: string) => {
+    let queue = Promise.resolve();
+    let waiting = 0;
+    return (data: RawData, deliver: () => void): void => {
+      let message: Partial<Relayed> | undefined;
+      try {
+        message = JSON.parse(String(data)) as Partial<Relayed>;
+      } catch {
+        message = undefined;
+      }
+      const local = !message || !ROUTED_TYPES.has(String(message.type)) || typeof message.dst !== 'string' || held.has(message.dst);
+      if (local && waiting === 0) return deliver();
+      waiting++;
+      queue = queue
+        .then(async () => {
+          if (local) return deliver();
+          const relayed: Relayed = { type: String(message!.type), src: userId, dst: message!.dst!, payload: message!.payload };
+          const forwarded = await forward(relayed).catch(() => false);
+          if (!forwarded) deliver();
+        })
+        .finally(() => {
+          waiting--;
+        });
+    };
+  };
+
+  return {
+    nodeId,
+    async claim(userId, token) {
+      if (!redis.isReady) return 'unavailable';
+      try {
+        return (await claimKey(userId, valueOf(token))) ? 'claimed' : 'taken';
+      } catch {
+        return 'unavailable';
+      }
+    },
+    hold(userId, token, socket) {
+      const value = valueOf(token);
+      held.set(userId, { socket, value });
+      socket.route = router(userId);
+      socket.once('close', () => {
+        // A reconnect with the same token replaced this socket: the claim is the new one's.
+        if (held.get(userId)?.socket !== socket) return;
+        held.delete(userId);
+        void release(userId, value);
+      });
+    },
+    release(userId, token) {
+      return held.has(userId) ? Promise.resolve() : release(userId, valueOf(token));
+    },
+    async close() {
+      clearInterval(refresh);
+      await Promise.all([...held].map(([userId, { value }]) => release(userId, value)));
+      held.clear();
+      await Promise.allSettled([redis.quit(), subscriber.quit()]);
+    },
+  };
+}

@@ -1,0 +1,162 @@
+// startPeerServer({ redisUrl }): companion servers as one cluster, with a real redis-server
+// (no persistence) and each server in its own Node process, on 127.0.0.1.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import WebSocket from 'ws';
+import { signToken } from '../../dist/server/index.js';
+import { startCompanionServer } from '../../scripts/companion-server-process.mjs';
+
+const REDIS_SERVER = process.env.REDIS_SERVER_PATH || '/usr/bin/redis-server';
+const secret = randomBytes(32).toString('base64url');
+const token = (userId) => signToken({ secret, userId, expiresInSeconds: 60 });
+
+function freePort() {
+  return new Promise((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** A redis-server without persistence; resolves once it accepts connections. */
+async function startRedis(port) {
+  const child = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  await new Promise((resolve, reject) => {
+    let output = '';
+    child.stdout.on('data', (data) => {
+      output += data;
+      if (output.includes('Ready to accept connections')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`redis-server exited (${code})`)));
+  });
+  child.stdout.resume();
+  return {
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/** A client speaking the PeerServer protocol: the first server message, then every later one in `messages`. */
+function connect(port, id, clientToken = token(id)) {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(`ws://127.0.0.1:${port}/peerjs/peerjs?key=peerjs&id=${id}&token=${clientToken}`);
+    const messages = [];
+    let waiter;
+    socket.on('message', (data) => {
+      const message = JSON.parse(String(data));
+      if (!socket.first) {
+        socket.first = message;
+        resolve({ first: message, socket, messages, next: () => (messages.length ? Promise.resolve(messages.shift()) : new Promise((done) => (waiter = done))) });
+        return;
+      }
+      if (waiter) {
+        const done = waiter;
+        waiter = undefined;
+        done(message);
+      } else messages.push(message);
+    });
+    socket.once('error', reject);
+  });
+}
+
+/** Retries `attempt` until it returns true, for at most `ms` (for effects with no event to await, like a release in Redis). */
+async function eventually(attempt, ms = 5000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await attempt()) return;
+    if (Date.now() > deadline) assert.fail(`not within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function registersOn(port, id) {
+  const client = await connect(port, id);
+  client.socket.terminate();
+  return client.first.type === 'OPEN';
+}
+
+describe('a cluster of companion servers over Redis', { skip: !existsSync(REDIS_SERVER) && `no ${REDIS_SERVER}` }, () => {
+  let redis;
+  let redisPort;
+  const nodes = [];
+  const sockets = [];
+
+  const node = async () => {
+    const started = await startCompanionServer({ options: { port: 0, host: '127.0.0.1', path: '/peerjs', redisUrl: `redis://127.0.0.1:${redisPort}` }, secret });
+    nodes.push(started);
+    return started;
+  };
+  const client = async (port, id, clientToken) => {
+    const opened = await connect(port, id, clientToken);
+    sockets.push(opened.socket);
+    return opened;
+  };
+
+  before(async () => {
+    redisPort = await freePort();
+    redis = await startRedis(redisPort);
+  });
+  after(async () => {
+    for (const socket of sockets) socket.terminate();
+    for (const started of nodes) await started.kill();
+    await redis?.kill();
+  });
+
+  it('lets one client hold an id across all nodes', async () => {
+    const [a, b] = [await node(), await node()];
+    const alice = await client(a.port, 'alice');
+    assert.deepEqual(alice.first, { type: 'OPEN' });
+    assert.equal((await client(b.port, 'alice')).first.type, 'ID-TAKEN');
+    assert.equal((await client(a.port, 'alice')).first.type, 'ID-TAKEN');
+    // Still the token check first: no claim without a valid token.
+    assert.deepEqual((await client(b.port, 'bob', 'forged')).first, { type: 'ERROR', payload: { msg: 'UNAUTHORIZED: no valid token for this id' } });
+  });
+
+  it('relays offers, answers and candidates between nodes, with src set by the server', async () => {
+    const [a, b] = [await node(), await node()];
+    const carol = await client(a.port, 'carol');
+    const dave = await client(b.port, 'dave');
+    carol.socket.send(JSON.stringify({ type: 'OFFER', src: 'mallory', dst: 'dave', payload: { connectionId: 'dc_1', sdp: 'offer' } }));
+    carol.socket.send(JSON.stringify({ type: 'CANDIDATE', dst: 'dave', payload: { connectionId: 'dc_1', candidate: 1 } }));
+    assert.deepEqual(await dave.next(), { type: 'OFFER', src: 'carol', dst: 'dave', payload: { connectionId: 'dc_1', sdp: 'offer' } });
+    assert.deepEqual(await dave.next(), { type: 'CANDIDATE', src: 'carol', dst: 'dave', payload: { connectionId: 'dc_1', candidate: 1 } });
+    dave.socket.send(JSON.stringify({ type: 'ANSWER', dst: 'carol', payload: { connectionId: 'dc_1', sdp: 'answer' } }));
+    assert.deepEqual(await carol.next(), { type: 'ANSWER', src: 'dave', dst: 'carol', payload: { connectionId: 'dc_1', sdp: 'answer' } });
+  });
+
+  it('releases an id when its client leaves, and all of a node\'s ids on SIGTERM', async () => {
+    const [a, b] = [await node(), await node()];
+    const erin = await client(a.port, 'erin');
+    erin.socket.close();
+    await eventually(() => registersOn(b.port, 'erin'));
+
+    await client(a.port, 'frank');
+    await client(a.port, 'gina');
+    await a.stop(); // SIGTERM
+    assert.equal(await registersOn(b.port, 'frank'), true);
+    assert.equal(await registersOn(b.port, 'gina'), true);
+  });
+
+  it('refuses new registrations while Redis is down, and takes them again when it is back', async () => {
+    const a = await node();
+    const hana = await client(a.port, 'hana');
+    assert.equal(hana.first.type, 'OPEN');
+    await redis.kill();
+    try {
+      assert.deepEqual((await client(a.port, 'ivan')).first, { type: 'ERROR', payload: { msg: 'SERVER_UNAVAILABLE: the id registry cannot be reached' } });
+      // Already registered: still connected.
+      assert.equal(hana.socket.readyState, WebSocket.OPEN);
+    } finally {
+      redis = await startRedis(redisPort);
+    }
+    await eventually(() => registersOn(a.port, 'ivan'), 10_000);
+  });
+});
