@@ -1,10 +1,13 @@
 /**
  * Several companion servers as one, through Redis: an id registry (one holder
- * per id cluster-wide, claimed atomically before PeerServer registers the id)
- * and a pub/sub channel per node that carries OFFER, ANSWER, CANDIDATE and
- * LEAVE to the node holding the destination, with `src` set by the sender's
- * server. While Redis is unreachable, new registrations are refused (fail
- * closed); clients already registered keep what they have on their node.
+ * per id cluster-wide, claimed atomically before PeerServer registers the id),
+ * a pub/sub channel per node that carries OFFER, ANSWER, CANDIDATE and LEAVE to
+ * the node holding the destination, with `src` set by the sender's server, and
+ * a mailbox that spans nodes: a message for an id registered nowhere waits on
+ * the sender's node, and goes to whichever node that id registers on (a
+ * broadcast says where), or expires with an EXPIRE to its sender. While Redis
+ * is unreachable, new registrations are refused (fail closed); clients already
+ * registered keep what they have on their node.
  */
 import { randomUUID } from 'node:crypto';
 import WebSocket, { type RawData } from 'ws';
@@ -33,7 +36,12 @@ interface Relayed {
 }
 
 const ROUTED_TYPES = new Set(['OFFER', 'ANSWER', 'CANDIDATE', 'LEAVE']);
+/** LEAVE for an id registered nowhere is dropped, as PeerServer does. */
+const PARKED_TYPES = new Set(['OFFER', 'ANSWER', 'CANDIDATE']);
 const PREFIX = 'peer-invitation:';
+/** Carries the id of each new registration, so that nodes holding messages for it send them on. */
+const REGISTERED_CHANNEL = `${PREFIX}registered`;
+const EXPIRY_SWEEP_MS = 1000;
 /** How long a claim lives in Redis without a refresh: what a node that died without releasing leaves behind. */
 const CLAIM_TTL_MS = 30_000;
 const REFRESH_MS = CLAIM_TTL_MS / 3;
@@ -59,7 +67,7 @@ export interface Cluster {
   close(): Promise<void>;
 }
 
-export async function joinCluster({ redisUrl }: { redisUrl: string }): Promise<Cluster> {
+export async function joinCluster({ redisUrl, expireTimeoutMs }: { redisUrl: string; expireTimeoutMs: number }): Promise<Cluster> {
   // Loaded here, not at the top: a server without `redisUrl` must not need the `redis` package.
   const { createClient } = await import('redis');
   const nodeId = randomUUID();
@@ -108,12 +116,45 @@ export async function joinCluster({ redisUrl }: { redisUrl: string }): Promise<C
     return true;
   };
 
+  /** Messages for ids registered nowhere, oldest first, each with when it expires. */
+  const parked = new Map<string, { message: Relayed; until: number }[]>();
+  const park = (message: Relayed, until = Date.now() + expireTimeoutMs): void => {
+    if (!PARKED_TYPES.has(message.type)) return;
+    const waiting = parked.get(message.dst) ?? [];
+    waiting.push({ message, until });
+    parked.set(message.dst, waiting);
+  };
+  /** `userId` registered somewhere: what waits for it here goes there, in order. */
+  const sendParked = async (userId: string): Promise<void> => {
+    const waiting = parked.get(userId);
+    parked.delete(userId);
+    for (const { message, until } of waiting ?? []) {
+      if (!(await forward(message).catch(() => false))) park(message, until);
+    }
+  };
+  /** Expired messages go; the sender of each expired offer hears EXPIRE (PeerJS: `peer-unavailable`), as from PeerServer. */
+  const sweep = setInterval(() => {
+    const now = Date.now();
+    for (const [userId, waiting] of parked) {
+      const expired = waiting.filter(({ until }) => until <= now);
+      if (expired.length === 0) continue;
+      const left = waiting.filter(({ until }) => until > now);
+      if (left.length > 0) parked.set(userId, left);
+      else parked.delete(userId);
+      const senders = new Set(expired.filter(({ message }) => message.type === 'OFFER').map(({ message }) => message.src));
+      for (const sender of senders) void forward({ type: 'EXPIRE', src: userId, dst: sender }).catch(() => {});
+    }
+  }, EXPIRY_SWEEP_MS);
+
   await subscriber.subscribe(channel, (text) => {
     try {
       deliverHere(JSON.parse(text) as Relayed);
     } catch {
       // Only nodes publish here; a frame that is not JSON is not ours to read.
     }
+  });
+  await subscriber.subscribe(REGISTERED_CHANNEL, (userId) => {
+    if (parked.has(userId)) void sendParked(userId);
   });
 
   /** Keeps the claims alive; a claim found taken by another node means that node won: drop our client. */
@@ -133,8 +174,8 @@ export async function joinCluster({ redisUrl }: { redisUrl: string }): Promise<C
   };
 
   /**
-   * A client's messages in order: those for ids registered here, or nowhere (PeerServer parks
-   * them), go to PeerServer; those for another node's ids go to that node, with `src` set here.
+   * A client's messages in order: those for ids registered here go to PeerServer; those for
+   * another node's ids go to that node, with `src` set here; those for ids registered nowhere wait.
    */
   const router = (userId: string) => {
     let queue = Promise.resolve();
@@ -154,7 +195,7 @@ export async function joinCluster({ redisUrl }: { redisUrl: string }): Promise<C
           if (local) return deliver();
           const relayed: Relayed = { type: String(message!.type), src: userId, dst: message!.dst!, payload: message!.payload };
           const forwarded = await forward(relayed).catch(() => false);
-          if (!forwarded) deliver();
+          if (!forwarded) park(relayed);
         })
         .finally(() => {
           waiting--;
@@ -176,6 +217,9 @@ export async function joinCluster({ redisUrl }: { redisUrl: string }): Promise<C
       const value = valueOf(token);
       held.set(userId, { socket, value });
       socket.route = router(userId);
+      // Registered now (PeerServer answers OPEN as the socket is handed over): whatever waits for it anywhere comes.
+      void withTimeout(redis.publish(REGISTERED_CHANNEL, userId)).catch(() => {});
+      if (parked.has(userId)) queueMicrotask(() => void sendParked(userId));
       socket.once('close', () => {
         // A reconnect with the same token replaced this socket: the claim is the new one's.
         if (held.get(userId)?.socket !== socket) return;
@@ -188,6 +232,7 @@ export async function joinCluster({ redisUrl }: { redisUrl: string }): Promise<C
     },
     async close() {
       clearInterval(refresh);
+      clearInterval(sweep);
       await Promise.all([...held].map(([userId, { value }]) => release(userId, value)));
       held.clear();
       await Promise.allSettled([redis.quit(), subscriber.quit()]);

@@ -33,8 +33,9 @@ export interface StartPeerServerOptions {
   concurrentLimit?: number;
   /**
    * Join the cluster of servers sharing this Redis (`redis://host:port`): one holder per id across
-   * them all, and connections brokered between clients of different servers. Registrations are
-   * refused while Redis is unreachable. Needs the `redis` package.
+   * them all, connections brokered between clients of different servers, and offers for an offline
+   * id delivered on whichever server it registers. Registrations are refused while Redis is
+   * unreachable. Needs the `redis` package.
    */
   redisUrl?: string;
 }
@@ -60,7 +61,7 @@ export function startPeerServer(options: StartPeerServerOptions): Promise<Runnin
   if (secret !== undefined) verifyToken({ secret, userId: 'check', token: '' }); // throws on a secret too short to be safe
   const check = secret !== undefined ? (userId: string, token: string) => verifyToken({ secret, userId, token }) : verify;
   const settings = { ...DEFAULTS, ...definedOnly(options), port: options.port, check };
-  return options.redisUrl === undefined ? listen(settings, undefined) : joinCluster({ redisUrl: options.redisUrl }).then((cluster) => listen(settings, cluster));
+  return options.redisUrl === undefined ? listen(settings, undefined) : joinCluster({ redisUrl: options.redisUrl, expireTimeoutMs: settings.expireTimeoutMs }).then((cluster) => listen(settings, cluster));
 }
 
 type Check = (userId: string, token: string) => boolean | Promise<boolean>;
@@ -96,7 +97,7 @@ function listen(
     const createWebSocketServer = (wsOptions: ServerOptions): WebSocketServer => {
       const server = wsOptions.server as Server;
       httpServer = server;
-      const webSockets = new WebSocketServer({ noServer: true, WebSocket: cluster ? RoutedWebSocket : undefined });
+      const webSockets = new WebSocketServer({ noServer: true, ...(cluster ? { WebSocket: RoutedWebSocket } : {}) });
       sockets = webSockets;
       server.on('error', (error) => {
         // Before it listens (a port in use, say) the start fails; later errors are the connection's own.

@@ -89,8 +89,8 @@ describe('a cluster of companion servers over Redis', { skip: !existsSync(REDIS_
   const nodes = [];
   const sockets = [];
 
-  const node = async () => {
-    const started = await startCompanionServer({ options: { port: 0, host: '127.0.0.1', path: '/peerjs', redisUrl: `redis://127.0.0.1:${redisPort}` }, secret });
+  const node = async (options = {}) => {
+    const started = await startCompanionServer({ options: { port: 0, host: '127.0.0.1', path: '/peerjs', redisUrl: `redis://127.0.0.1:${redisPort}`, ...options }, secret });
     nodes.push(started);
     return started;
   };
@@ -130,6 +130,30 @@ describe('a cluster of companion servers over Redis', { skip: !existsSync(REDIS_
     assert.deepEqual(await dave.next(), { type: 'CANDIDATE', src: 'carol', dst: 'dave', payload: { connectionId: 'dc_1', candidate: 1 } });
     dave.socket.send(JSON.stringify({ type: 'ANSWER', dst: 'carol', payload: { connectionId: 'dc_1', sdp: 'answer' } }));
     assert.deepEqual(await carol.next(), { type: 'ANSWER', src: 'dave', dst: 'carol', payload: { connectionId: 'dc_1', sdp: 'answer' } });
+  });
+
+  it('keeps messages for an offline id, and hands them over on whichever node it registers', async () => {
+    const [a, b] = [await node(), await node()];
+    const judy = await client(a.port, 'judy');
+    const mike = await client(b.port, 'mike');
+    judy.socket.send(JSON.stringify({ type: 'OFFER', dst: 'kate', payload: { connectionId: 'dc_2', sdp: 'offer' } }));
+    judy.socket.send(JSON.stringify({ type: 'CANDIDATE', dst: 'kate', payload: { connectionId: 'dc_2', candidate: 1 } }));
+    // Routed in order after them: once mike has it, kate's two wait on node a.
+    judy.socket.send(JSON.stringify({ type: 'OFFER', dst: 'mike', payload: { connectionId: 'marker' } }));
+    assert.equal((await mike.next()).payload.connectionId, 'marker');
+    const kate = await client(b.port, 'kate');
+    assert.deepEqual(kate.first, { type: 'OPEN' });
+    assert.deepEqual(await kate.next(), { type: 'OFFER', src: 'judy', dst: 'kate', payload: { connectionId: 'dc_2', sdp: 'offer' } });
+    assert.deepEqual(await kate.next(), { type: 'CANDIDATE', src: 'judy', dst: 'kate', payload: { connectionId: 'dc_2', candidate: 1 } });
+  });
+
+  it('expires a kept offer after expireTimeoutMs with an EXPIRE to its sender', async () => {
+    const a = await node({ expireTimeoutMs: 1000 });
+    const leo = await client(a.port, 'leo');
+    const sent = Date.now();
+    leo.socket.send(JSON.stringify({ type: 'OFFER', dst: 'nobody-here', payload: { connectionId: 'dc_3', sdp: 'offer' } }));
+    assert.deepEqual(await leo.next(), { type: 'EXPIRE', src: 'nobody-here', dst: 'leo' });
+    assert.ok(Date.now() - sent >= 1000);
   });
 
   it('releases an id when its client leaves, and all of a node\'s ids on SIGTERM', async () => {
