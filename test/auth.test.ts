@@ -4,34 +4,10 @@
  * command, which keeps the secrets in Node and signs tokens for the page).
  */
 import { expect } from '@esm-bundle/chai';
-import { executeServerCommand } from '@web/test-runner-commands';
 import { Peer, type PeerError } from 'peerjs';
 import { InvitationError, type SignalingPluginOptions } from '../src/index.js';
-import type { PeerServerOptions } from '../src/types.js';
+import { companion, peerOf, sign, startCompanion, stopCompanion, type Companion, type CompanionStart } from './companion.js';
 import { Harness, next, record, uniqueId } from './helpers.js';
-
-interface Companion {
-  handle: number;
-  host: string;
-  port: number;
-  path: string;
-}
-
-function companion<T>(payload: Record<string, unknown>): Promise<T> {
-  return executeServerCommand<T, Record<string, unknown>>('companion-server', payload);
-}
-
-async function startCompanion(options: { secret?: boolean; verify?: 'app'; expireTimeoutMs?: number } = {}): Promise<Companion> {
-  return companion<Companion>({ action: 'start', ...options });
-}
-
-function peerOf({ host, port, path }: Companion): PeerServerOptions {
-  return { host, port, path, config: { iceServers: [] }, debug: 0 };
-}
-
-async function sign(server: Companion, userId: string, extra: { expiresInSeconds?: number; now?: number; otherSecret?: boolean } = {}): Promise<string> {
-  return (await companion<{ token: string }>({ action: 'sign', handle: server.handle, userId, ...extra })).token;
-}
 
 /** connectUser's rejection, or a failure if it resolved. */
 async function refusal(connecting: Promise<void>): Promise<InvitationError> {
@@ -50,7 +26,7 @@ describe('authenticated ids (companion PeerServer)', function () {
   const servers: Companion[] = [];
   const impostors: Peer[] = [];
 
-  async function server(options: Parameters<typeof startCompanion>[0] = {}): Promise<Companion> {
+  async function server(options: CompanionStart = {}): Promise<Companion> {
     const started = await startCompanion(options);
     servers.push(started);
     return started;
@@ -65,7 +41,7 @@ describe('authenticated ids (companion PeerServer)', function () {
   afterEach(async () => {
     for (const impostor of impostors.splice(0)) impostor.destroy();
     await harness.cleanup();
-    for (const { handle } of servers.splice(0)) await companion({ action: 'stop', handle });
+    for (const server of servers.splice(0)) await stopCompanion(server);
   });
 
   it('refuses a client without a token: connectUser rejects with UNAUTHORIZED', async () => {

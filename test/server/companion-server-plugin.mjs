@@ -1,11 +1,15 @@
 // Test-runner command `companion-server`: real companion PeerServer processes
 // (dist/server/, built by `npm test`) that tests start, restart, stop, and ask for
 // tokens. Secrets stay here in Node, as they would in an app's backend.
-//   start   { secret?: true, verify?: 'app', expireTimeoutMs?, aliveTimeoutMs? } → { handle, host, port, path }
+//   start   { secret?: true, verify?: 'app', expireTimeoutMs?, aliveTimeoutMs?, cluster?: true, secretOf?: handle }
+//           → { handle, host, port, path }; `cluster`: joins the run's Redis (a redis-server started on
+//           first use); `secretOf`: the same secret as that server (nodes of one cluster share it)
 //   sign    { handle, userId, expiresInSeconds?, now?, otherSecret?: true }        → { token }
 //   restart { handle, rotateSecret?: true }  same port; a crash (SIGKILL), then a new process
 //   stop    { handle }
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { startCompanionServer } from '../../scripts/companion-server-process.mjs';
 
@@ -14,8 +18,40 @@ const PATH = '/peerjs';
 /** The app's own check for `verify: 'app'`: a session lookup stand-in. */
 const APP_VERIFY = fileURLToPath(new URL('./app-verify.mjs', import.meta.url));
 
+/** A redis-server without persistence on a free port of 127.0.0.1; `stop()` kills it. */
+async function startRedis() {
+  const port = await new Promise((resolve) => {
+    const probe = createServer().listen(0, HOST, () => {
+      const { port: free } = probe.address();
+      probe.close(() => resolve(free));
+    });
+  });
+  const child = spawn(process.env.REDIS_SERVER_PATH || '/usr/bin/redis-server', ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  await new Promise((resolve, reject) => {
+    let output = '';
+    child.stdout.on('data', (data) => {
+      output += data;
+      if (output.includes('Ready to accept connections')) resolve();
+    });
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`redis-server exited (${code})`)));
+  });
+  child.stdout.resume();
+  return {
+    url: `redis://${HOST}:${port}`,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
 export function companionServerPlugin() {
   const servers = new Map();
+  let redis;
   let nextHandle = 1;
   const newSecret = () => randomBytes(32).toString('base64url');
   const serverOf = (handle) => {
@@ -25,13 +61,16 @@ export function companionServerPlugin() {
   };
   const launch = (entry) =>
     startCompanionServer({
-      options: { port: entry.port, host: HOST, path: PATH, expireTimeoutMs: entry.expireTimeoutMs, aliveTimeoutMs: entry.aliveTimeoutMs ?? 15_000 },
+      options: { port: entry.port, host: HOST, path: PATH, expireTimeoutMs: entry.expireTimeoutMs, aliveTimeoutMs: entry.aliveTimeoutMs ?? 15_000, redisUrl: entry.redisUrl },
       secret: entry.secret,
       verifyModule: entry.verify === 'app' ? APP_VERIFY : undefined,
     });
   const actions = {
-    async start({ secret, verify, expireTimeoutMs, aliveTimeoutMs }) {
-      const entry = { port: 0, secret: secret ? newSecret() : undefined, verify, expireTimeoutMs, aliveTimeoutMs };
+    async start({ secret, verify, expireTimeoutMs, aliveTimeoutMs, cluster, secretOf }) {
+      if (cluster) redis ??= startRedis();
+      const redisUrl = cluster ? (await redis).url : undefined;
+      const shared = secretOf === undefined ? undefined : serverOf(secretOf).secret;
+      const entry = { port: 0, secret: shared ?? (secret ? newSecret() : undefined), verify, expireTimeoutMs, aliveTimeoutMs, redisUrl };
       entry.process = await launch(entry);
       entry.port = entry.process.port;
       const handle = nextHandle++;
@@ -67,6 +106,7 @@ export function companionServerPlugin() {
     },
     async serverStop() {
       for (const handle of [...servers.keys()]) await actions.stop({ handle });
+      if (redis) await (await redis.catch(() => undefined))?.stop();
     },
   };
 }
