@@ -120,6 +120,13 @@ describe('a cluster of companion servers over Redis', { skip: !existsSync(REDIS_
     assert.deepEqual((await client(b.port, 'bob', 'forged')).first, { type: 'ERROR', payload: { msg: 'UNAUTHORIZED: no valid token for this id' } });
   });
 
+  it('lets exactly one of many simultaneous registrations of one id through, across nodes', async () => {
+    const [a, b] = [await node(), await node()];
+    const attempts = await Promise.all(Array.from({ length: 20 }, (_, index) => client(index % 2 ? a.port : b.port, 'zoe')));
+    const answers = attempts.map(({ first }) => first.type).sort();
+    assert.deepEqual(answers, [...Array(19).fill('ID-TAKEN'), 'OPEN']);
+  });
+
   it('relays offers, answers and candidates between nodes, with src set by the server', async () => {
     const [a, b] = [await node(), await node()];
     const carol = await client(a.port, 'carol');
