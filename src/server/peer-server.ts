@@ -146,6 +146,8 @@ interface Admission {
 
 /** Completes the upgrade; hands the socket to PeerServer only if its token verifies (or no check is set). */
 async function admit({ request, socket, head, webSockets, wsPath, check, waiting, cluster }: Admission): Promise<void> {
+  // Node's HTTP server stops listening for this socket's errors at the upgrade: unhandled, one reset during the check would end the process.
+  socket.on('error', () => socket.destroy());
   const url = new URL(request.url ?? '', 'http://peerjs');
   if (url.pathname !== wsPath) {
     socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -96,6 +96,37 @@ describe('startPeerServer', () => {
       assert.equal((await firstMessage(server.port, 'frank', 'session-of-erin')).type, 'ERROR');
       assert.equal((await firstMessage(server.port, 'frank', 'boom')).type, 'ERROR');
       assert.deepEqual(asked.map(([userId]) => userId), ['erin', 'frank', 'frank']);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('survives a client that resets its connection while its token is being checked', async () => {
+    let releaseCheck;
+    const checking = new Promise((resolve) => (releaseCheck = resolve));
+    let asked;
+    const askedPromise = new Promise((resolve) => (asked = resolve));
+    const server = await startPeerServer({
+      port: 0,
+      host: '127.0.0.1',
+      verify: async (userId) => {
+        asked(userId);
+        if (userId === 'reset') await checking;
+        return true;
+      },
+    });
+    try {
+      const raw = connect(server.port, '127.0.0.1');
+      raw.on('error', () => {});
+      raw.write('GET /peerjs/peerjs?key=peerjs&id=reset&token=t HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+      await askedPromise;
+      const gone = new Promise((resolve) => raw.once('close', resolve));
+      raw.resetAndDestroy();
+      await gone;
+      releaseCheck();
+      // Still serving (an unhandled ECONNRESET would have ended this process).
+      assert.equal((await firstMessage(server.port, 'after', 'any')).type, 'OPEN');
     } finally {
       await server.close();
     }
