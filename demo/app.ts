@@ -34,6 +34,10 @@ const inviteStatus = byId('invite-status');
 const log = new EventLog(byId<HTMLOListElement>('log'));
 const sent = new SentInvitations();
 const server = await loadServerConfig();
+if (server.token) {
+  byId('token-note').textContent =
+    'The PeerServer requires a token for each id. This demo gets one from /demo/token, a stand-in for your login: it signs any id typed here, where a real backend signs only the logged-in user.';
+}
 // With `npm start`, each registration fetches a token from the demo's stand-in backend first.
 const plugin: SignalingPlugin = createSignalingPlugin({ peer: server.peer, token: server.token });
 const callPanel = new CallPanel({
