@@ -5,6 +5,7 @@
  */
 import { Subscription, timer, type SchedulerLike } from 'rxjs';
 import { backoffDelay } from './backoff.js';
+import type { Clock } from './clock.js';
 import type { AckMessage, Message, OutgoingKind } from './protocol.js';
 import type { Transport } from './transport.js';
 import type { ResolvedDeliveryOptions } from './types.js';
@@ -43,12 +44,14 @@ export class Delivery {
   readonly #host: DeliveryHost;
   readonly #options: ResolvedDeliveryOptions;
   readonly #scheduler: SchedulerLike;
+  readonly #clock: Clock;
 
-  constructor(transport: Transport, host: DeliveryHost, options: ResolvedDeliveryOptions, scheduler: SchedulerLike) {
+  constructor(transport: Transport, host: DeliveryHost, options: ResolvedDeliveryOptions, scheduler: SchedulerLike, clock: Clock) {
     this.#transport = transport;
     this.#host = host;
     this.#options = options;
     this.#scheduler = scheduler;
+    this.#clock = clock;
   }
 
   /**
@@ -80,7 +83,7 @@ export class Delivery {
       return;
     }
     courier.connecting = true;
-    courier.attemptStartedAt = this.#scheduler.now();
+    courier.attemptStartedAt = this.#clock.now();
     this.#transport.connect(peer).then(
       () => {
         courier.connecting = false;
@@ -94,10 +97,18 @@ export class Delivery {
     );
   }
 
-  /** The peer is online: forget the backoff and try at once. */
+  /**
+   * A connection with the peer opened: it is online. Forget the backoff and send at
+   * once, including what is in flight: that may have gone down an older connection
+   * the peer already left (a reload), and would otherwise wait out its ack timeout.
+   */
   peerOnline(peer: string): void {
     const courier = this.#couriers.get(peer);
-    if (courier) courier.attempt = 0;
+    if (courier) {
+      courier.attempt = 0;
+      for (const ackTimer of courier.inFlight.values()) ackTimer.unsubscribe();
+      courier.inFlight.clear();
+    }
     this.kick(peer);
   }
 
@@ -145,7 +156,7 @@ export class Delivery {
   #failed(peer: string, courier: Courier): void {
     if (this.#closed || courier.retry) return;
     const backoff = backoffDelay(courier.attempt, this.#options.retryInitialDelayMs, this.#options.retryMaxDelayMs);
-    const delay = Math.max(0, backoff - (this.#scheduler.now() - courier.attemptStartedAt));
+    const delay = Math.max(0, backoff - (this.#clock.now() - courier.attemptStartedAt));
     courier.attempt++;
     courier.retry = timer(delay, this.#scheduler).subscribe(() => {
       courier.retry = undefined;

@@ -55,6 +55,8 @@ interface Link {
   readonly peer: string;
   readonly connection: DataConnection;
   open: boolean;
+  /** When it opened (clock ms); the newest open link is the one to write on. */
+  openedAt: number;
   dropped: boolean;
   /** Settles when the connection opens or fails. */
   readonly opened: Promise<void>;
@@ -89,7 +91,7 @@ class PeerJsTransport implements Transport {
   }
 
   #now(): number {
-    return this.#context.scheduler.now();
+    return this.#context.clock.now();
   }
 
   async open(): Promise<void> {
@@ -122,9 +124,10 @@ class PeerJsTransport implements Transport {
     }
   }
 
-  /** Creates a Peer with our id and waits for the server to accept it. */
+  /** Creates a Peer with our id and waits for the server to accept it; never once closed. */
   async #register(): Promise<void> {
     this.#peer?.destroy();
+    if (this.#closed) throw closedError();
     const peer = new Peer(this.#context.id, { ...this.#context.peer, serializers: { json: TolerantJsonConnection } });
     this.#peer = peer;
     peer.on('connection', (connection) => this.#adopt(connection));
@@ -132,6 +135,11 @@ class PeerJsTransport implements Transport {
     peer.on('disconnected', () => this.#onServerLost(peer));
     peer.on('close', () => this.#onServerLost(peer));
     await this.#whenOpen(peer, this.#context.delivery.connectTimeoutMs);
+    // Closed while registering: `close` destroyed this Peer already, or destroys it now.
+    if (this.#closed) {
+      peer.destroy();
+      throw closedError();
+    }
   }
 
   /** Resolves on the Peer's `open`; rejects on a server failure or after `ms`. */
@@ -224,9 +232,14 @@ class PeerJsTransport implements Transport {
     return this.#openLink(to) !== undefined;
   }
 
+  /**
+   * The newest open link: after a reload the peer's old connection can still read
+   * `open` for seconds, and what goes down it is lost (BROWSER-TESTING.md, fact 19).
+   */
   #openLink(to: string): Link | undefined {
-    for (const link of this.#links.get(to) ?? []) if (link.open) return link;
-    return undefined;
+    let newest: Link | undefined;
+    for (const link of this.#links.get(to) ?? []) if (link.open && (!newest || link.openedAt >= newest.openedAt)) newest = link;
+    return newest;
   }
 
   send(to: string, message: Message): void {
@@ -238,11 +251,10 @@ class PeerJsTransport implements Transport {
 
   /** An open link if there is one, else one being opened, else a new one. */
   #linkTo(to: string): Link {
+    const open = this.#openLink(to);
+    if (open) return open;
     let opening: Link | undefined;
-    for (const link of this.#links.get(to) ?? []) {
-      if (link.open) return link;
-      opening ??= link;
-    }
+    for (const link of this.#links.get(to) ?? []) opening ??= link;
     if (opening) return opening;
     // Connecting before the Peer is open can lose the offer; the caller retries once we are back.
     if (this.state$.value !== 'connected' || !this.#peer) throw new InvitationError('NOT_CONNECTED', 'Not connected to the PeerServer');
@@ -263,6 +275,7 @@ class PeerJsTransport implements Transport {
       peer: connection.peer,
       connection,
       open: false,
+      openedAt: 0,
       dropped: false,
       opened,
       lastHeard: now,
@@ -284,7 +297,7 @@ class PeerJsTransport implements Transport {
     connection.on('open', () => {
       if (link.dropped) return;
       link.open = true;
-      link.lastHeard = link.lastUsed = this.#now();
+      link.openedAt = link.lastHeard = link.lastUsed = this.#now();
       link.settle();
       this.peerOnline$.next(link.peer);
       this.#enforceConnectionLimit(link);
@@ -366,4 +379,8 @@ class PeerJsTransport implements Transport {
     this.peerOnline$.complete();
     this.errors$.complete();
   }
+}
+
+function closedError(): InvitationError {
+  return new InvitationError('DISPOSED', 'The transport was closed while registering');
 }

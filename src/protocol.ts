@@ -123,7 +123,7 @@ export function decodeMessage(frame: unknown): DecodeResult {
     case 'ack': {
       const of = frame['of'];
       if (of !== 'invite' && of !== 'cancel' && of !== 'accept' && of !== 'refuse') return fail(`ack of unknown kind ${describe(of)}`);
-      const invitationID = checkInvitationID(frame['invitationID']);
+      const invitationID = validInvitationID(frame['invitationID']);
       if (invitationID === undefined) return fail('ack without a valid invitationID');
       const rejected = frame['rejected'];
       if (rejected === undefined) return { ok: true, message: { v: PROTOCOL_VERSION, kind, of, invitationID } };
@@ -156,7 +156,7 @@ export function decodeMessage(frame: unknown): DecodeResult {
 }
 
 function checkCommon(frame: Record<string, unknown>): { invitationID: string; data: string; remainingMs: number } | string {
-  const invitationID = checkInvitationID(frame['invitationID']);
+  const invitationID = validInvitationID(frame['invitationID']);
   if (invitationID === undefined) return `${String(frame['kind'])} without a valid invitationID`;
   const data = frame['data'];
   if (!isBoundedText(data, MAX_DATA_BYTES)) return `${String(frame['kind'])} with data that is not a string of at most ${MAX_DATA_BYTES} bytes`;
@@ -167,7 +167,7 @@ function checkCommon(frame: Record<string, unknown>): { invitationID: string; da
   return { invitationID, data, remainingMs };
 }
 
-function checkInvitationID(value: unknown): string | undefined {
+function validInvitationID(value: unknown): string | undefined {
   return typeof value === 'string' && value.length > 0 && value.length <= MAX_INVITATION_ID_LENGTH ? value : undefined;
 }
 
@@ -190,7 +190,7 @@ function isBoundedText(value: unknown, maxBytes: number): value is string {
   return typeof value === 'string' && (value.length * 3 <= maxBytes || utf8Length(value) <= maxBytes);
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 

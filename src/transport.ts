@@ -4,6 +4,7 @@
  * unit tests plug in an in-memory one.
  */
 import type { Observable, SchedulerLike } from 'rxjs';
+import type { Clock } from './clock.js';
 import type { InvitationError } from './errors.js';
 import type { Message } from './protocol.js';
 import type { ConnectionState, PeerServerOptions, ResolvedDeliveryOptions } from './types.js';
@@ -51,6 +52,8 @@ export interface Transport {
 
 export interface TransportContext {
   id: string;
+  /** The plugin's clock (clock.ts): measure time with it, never with `Date.now`. */
+  clock: Clock;
   peer: PeerServerOptions;
   delivery: ResolvedDeliveryOptions;
   scheduler: SchedulerLike;

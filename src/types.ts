@@ -1,8 +1,7 @@
-import type { SchedulerLike } from 'rxjs';
-import type { InvitationError } from './errors.js';
-import type { OpenStore } from './store.js';
-import type { TransportFactory } from './transport.js';
-
+/**
+ * The plain data of the public API: states, parameters and events. Imports
+ * nothing, so every other module can use it without a cycle.
+ */
 /** What `connectionState$` reports about our registration with the PeerServer. */
 export type ConnectionState = 'disconnected' | 'connecting' | 'connected' | 'reconnecting';
 
@@ -12,44 +11,6 @@ export type InviteeState = 'queued' | 'delivered' | 'accepted' | 'refused' | 'ca
 export interface User {
   id: string;
   name: string;
-}
-
-/** Options for `createSignalingPlugin`. Every field is optional. */
-export interface SignalingPluginOptions {
-  /**
-   * PeerJS options, passed through to `new Peer(id, options)`: host, port, path, key, secure, config...
-   * Point them at your own PeerServer. Without them PeerJS uses its public cloud server
-   * and public STUN servers, which are not for production.
-   */
-  peer?: PeerServerOptions;
-  /**
-   * Global switch from the seed API: an invitation carries its `notificationConfig` only
-   * when this and the config's own `notifyWhenAppIsInTheBackgroundOrQuit` are both true.
-   * Default false.
-   */
-  notifyWhenAppIsInTheBackgroundOrQuit?: boolean;
-  /**
-   * Where unanswered invitations and undelivered messages are kept: `'indexeddb'` (default)
-   * survives reloads; `'memory'` lasts one page life. A function that opens an `InvitationStore`
-   * may be given instead.
-   */
-  storage?: 'indexeddb' | 'memory' | OpenStore;
-  /** IndexedDB database name. Default `peer-invitation:<user id>`, one database per user. */
-  databaseName?: string;
-  /**
-   * Shows a notification for an incoming invitation that carries a `notificationConfig`.
-   * Returns a function that closes it, called when the invitation ends.
-   * Default: a system `Notification` when the document is hidden and permission is granted.
-   */
-  notify?: (request: NotificationRequest) => (() => void) | void;
-  /** Delivery timings. The defaults suit a real network; tests shorten them. */
-  delivery?: DeliveryOptions;
-  /** Scheduler for every timer (timeouts, retries, heartbeats). Default: RxJS `asyncScheduler`. */
-  scheduler?: SchedulerLike;
-  /** Makes invitation ids. Default: `crypto.randomUUID()`. */
-  createInvitationID?: () => string;
-  /** Replaces the PeerJS transport (an in-memory one for unit tests). */
-  transport?: TransportFactory;
 }
 
 /** The PeerJS options the plugin passes through to `new Peer(id, options)`. */
@@ -137,13 +98,6 @@ export interface SendInvitationParams {
 /** Why an invitee was left out of an invitation. */
 export type InviteeErrorReason = 'invalid-id' | 'self';
 
-export interface SendInvitationResult {
-  /** `''` when nothing was sent. */
-  invitationID: string;
-  errorInvitees: Record<string, InviteeErrorReason>;
-  error?: InvitationError;
-}
-
 export interface CancelInvitationParams {
   invitationID: string;
   /** Default: every invitee that has not answered yet. */
@@ -151,21 +105,9 @@ export interface CancelInvitationParams {
   data?: string;
 }
 
-export interface CancelInvitationResult {
-  invitationID: string;
-  /** Invitees that could not be canceled: already answered, timed out, canceled, or never invited. */
-  errorInvitees: string[];
-  error?: InvitationError;
-}
-
 export interface RespondInvitationParams {
   invitationID: string;
   data?: string;
-}
-
-export interface RespondInvitationResult {
-  invitationID: string;
-  error?: InvitationError;
 }
 
 export interface InvitationReceivedEvent {

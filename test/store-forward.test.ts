@@ -17,7 +17,7 @@ const invite = (invitees: string[], timeout = 15, data = '') => ({ inviterName: 
 async function storedLegs(databaseName: string): Promise<number> {
   const db = await openDB(databaseName);
   try {
-    return db.objectStoreNames.contains('legs') ? await db.count('legs') : 0;
+    return db.objectStoreNames.contains('rows') ? await db.count('rows') : 0;
   } finally {
     db.close();
   }
@@ -221,8 +221,8 @@ describe('store and forward', () => {
 
   it('8b. reports STORAGE_FAILED once when the disk fills up, and loses nothing in this page', async () => {
     let writes = 0;
-    const fillsUp: OpenStore = async (name) => {
-      const store = await openIndexedDbStore(name);
+    const fillsUp: OpenStore = async (name, owner) => {
+      const store = await openIndexedDbStore(name, owner);
       return {
         ...store,
         async put(legs) {
@@ -253,7 +253,7 @@ describe('store and forward', () => {
     expect(accepted.values.map((event) => event.invitationID)).to.deep.equal(sent);
   });
 
-  it('upgrades a version 1 database and keeps its invitations', async () => {
+  it('upgrades a version 1 database and keeps its invitations, stamped with their user', async () => {
     const alice = await harness.user('alice');
     const bobId = uniqueId('bob');
     const databaseName = `test:${bobId}`;
@@ -270,8 +270,10 @@ describe('store and forward', () => {
     await bob.connectUser({ id: bobId, name: 'Bob' });
     expect((await restored).invitationID).to.equal('from-v1');
     const db = await openDB(databaseName);
-    expect(db.version).to.equal(2);
-    expect([...db.transaction('legs').store.indexNames]).to.deep.equal(['deadline']);
+    expect(db.version).to.equal(3);
+    expect([...db.objectStoreNames]).to.deep.equal(['rows']);
+    expect([...db.transaction('rows').store.indexNames].sort()).to.deep.equal(['owner', 'ownerDeadline']);
+    expect((await db.getAll('rows')).map((row) => [row.owner, row.invitationID])).to.deep.equal([[bobId, 'from-v1']]);
     db.close();
   });
 });

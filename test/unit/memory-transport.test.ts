@@ -35,13 +35,13 @@ function thrown(action: () => void): InvitationError | undefined {
 
 describe('memory transport', () => {
   it('registers ids: replays its state, refuses a taken id, and frees it on close', async () => {
-    const alice = world.network.transport({ id: 'alice', peer: {}, delivery: DEFAULT_DELIVERY, scheduler: world.clock.scheduler });
+    const alice = world.network.transport({ id: 'alice', peer: {}, delivery: DEFAULT_DELIVERY, scheduler: world.clock.scheduler, clock: world.clock });
     const states = world.record(alice.state$);
     const opening = alice.open();
     expect(states).to.deep.equal(['disconnected', 'connecting']);
     await opening;
     expect(world.record(alice.state$)).to.deep.equal(['connected']);
-    const twin = world.network.transport({ id: 'alice', peer: {}, delivery: DEFAULT_DELIVERY, scheduler: world.clock.scheduler });
+    const twin = world.network.transport({ id: 'alice', peer: {}, delivery: DEFAULT_DELIVERY, scheduler: world.clock.scheduler, clock: world.clock });
     expect((await failure(twin.open()))?.code).to.equal('USER_ID_TAKEN');
     alice.close();
     alice.close();
@@ -53,7 +53,7 @@ describe('memory transport', () => {
 
   it('refuses to register an id taken offline beforehand', async () => {
     world.network.setOnline('alice', false);
-    const alice = world.network.transport({ id: 'alice', peer: {}, delivery: DEFAULT_DELIVERY, scheduler: world.clock.scheduler });
+    const alice = world.network.transport({ id: 'alice', peer: {}, delivery: DEFAULT_DELIVERY, scheduler: world.clock.scheduler, clock: world.clock });
     expect((await failure(alice.open()))?.code).to.equal('SERVER_UNREACHABLE');
   });
 
