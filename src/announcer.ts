@@ -56,20 +56,25 @@ export class Announcer {
     const key = this.#key(leg.invitationID);
     if (this.#outlets.told.rang.has(key)) return;
     this.#outlets.told.rang.add(key);
-    const inviter = { id: leg.peer, name: leg.inviterName };
-    this.#outlets.invitationReceived.next({
+    const event = this.receivedEvent(leg, now);
+    this.#outlets.invitationReceived.next(event);
+    if (!leg.notification || this.#closeNotification.has(leg.invitationID) || !stillRinging()) return;
+    const request = { invitationID: leg.invitationID, inviter: event.inviter, type: leg.type, data: leg.data, ...leg.notification };
+    const close = this.#contain('notify', () => this.#notify(request));
+    if (close) this.#closeNotification.set(leg.invitationID, close);
+  }
+
+  /** What `invitationReceived$` (and `shouldRing`) says of an invitation received. */
+  receivedEvent(leg: Leg, now: number): InvitationReceivedEvent {
+    return {
       invitationID: leg.invitationID,
-      inviter,
+      inviter: { id: leg.peer, name: leg.inviterName },
       type: leg.type,
       data: leg.data,
       timeout: Math.max(0, leg.deadline - now) / 1000,
       createTime: leg.createTime,
       deadline: leg.deadline,
-    });
-    if (!leg.notification || this.#closeNotification.has(leg.invitationID) || !stillRinging()) return;
-    const request = { invitationID: leg.invitationID, inviter, type: leg.type, data: leg.data, ...leg.notification };
-    const close = this.#contain('notify', () => this.#notify(request));
-    if (close) this.#closeNotification.set(leg.invitationID, close);
+    };
   }
 
   /** The invitation stopped ringing here: close its notification. */
@@ -99,6 +104,12 @@ export class Announcer {
   answered(leg: Leg, answer: 'accept' | 'refuse', data: string): void {
     const event = { invitationID: leg.invitationID, invitee: leg.peer, data };
     (answer === 'accept' ? this.#outlets.invitationAccepted : this.#outlets.invitationRefused).next(event);
+  }
+
+  /** An invitee's plugin turned our invite away without ringing. */
+  refusedUnseen(leg: Leg, reason: 'busy' | 'blocked'): void {
+    this.#outlets.invitationRefused.next({ invitationID: leg.invitationID, invitee: leg.peer, data: '', reason });
+    this.inviteeState(leg);
   }
 
   inviteeState(leg: Leg): void {

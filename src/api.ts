@@ -13,6 +13,7 @@ import type {
   DeliveryOptions,
   InvitationAnsweredEvent,
   InvitationCanceledEvent,
+  InvitationLimits,
   InvitationReceivedEvent,
   InvitationResponseTimeoutEvent,
   InvitationTimeoutEvent,
@@ -71,6 +72,15 @@ export interface SignalingPluginOptions {
   createInvitationID?: () => string;
   /** Replaces the PeerJS transport (an in-memory one for unit tests). */
   transport?: TransportFactory;
+  /** What one peer, and all together, may make this plugin hold and do. */
+  limits?: InvitationLimits;
+  /**
+   * Decides whether a new invitation may ring (block lists, contacts only, do not disturb).
+   * Runs before anything of it is stored, announced or notified; `false` refuses it on the
+   * wire (the inviter sees `invitationRefused$` with `reason: 'blocked'`). A callback that
+   * throws is reported on `errors$`, and the invitation rings.
+   */
+  shouldRing?: (invitation: InvitationReceivedEvent) => boolean | Promise<boolean>;
 }
 
 export interface SendInvitationResult {

@@ -12,6 +12,7 @@ import {
   MAX_TIMEOUT_SECONDS,
   PROTOCOL_VERSION,
   encodedSize,
+  invitationIDOf,
   type InviteMessage,
   type Message,
   type NotificationPayload,
@@ -78,18 +79,20 @@ export class AppCalls {
     return { invitationID, errorInvitees };
   }
 
-  /** The app's generator, checked: a bad id is the app's bug, reported as a failed send. */
+  /** `<user id>:<what the app's generator made>`, checked: a bad suffix is the app's bug, reported as a failed send. */
   #newInvitationID(): string | InvitationError {
-    let invitationID: unknown;
+    let suffix: unknown;
     try {
-      invitationID = this.#parts.settings.createInvitationID();
+      suffix = this.#parts.settings.createInvitationID();
     } catch (error) {
       return new InvitationError('APP_CALLBACK_FAILED', 'createInvitationID threw', { cause: error });
     }
-    if (typeof invitationID !== 'string' || invitationID.length === 0 || invitationID.length > MAX_INVITATION_ID_LENGTH) {
-      return new InvitationError('APP_CALLBACK_FAILED', `createInvitationID must return 1 to ${MAX_INVITATION_ID_LENGTH} characters; got ${JSON.stringify(invitationID)}`);
+    const maxLength = MAX_INVITATION_ID_LENGTH - this.#parts.user.id.length - 1;
+    if (typeof suffix !== 'string' || suffix.length === 0 || suffix.length > maxLength) {
+      return new InvitationError('APP_CALLBACK_FAILED', `createInvitationID must return 1 to ${maxLength} characters for this user; got ${JSON.stringify(suffix)}`);
     }
-    if (this.#parts.legs.has(invitationID)) return new InvitationError('APP_CALLBACK_FAILED', `createInvitationID returned "${invitationID}" twice`);
+    const invitationID = invitationIDOf(this.#parts.user.id, suffix);
+    if (this.#parts.legs.has(invitationID)) return new InvitationError('APP_CALLBACK_FAILED', `createInvitationID returned "${suffix}" twice`);
     return invitationID;
   }
 

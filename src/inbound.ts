@@ -14,11 +14,19 @@ import {
   type AnswerRejection,
   type CancelMessage,
   type InviteMessage,
+  type InviteRefusal,
+  isInvitationOf,
 } from './protocol.js';
+import { textBytes } from './legs.js';
 import { transition, type Leg, type LegEvent } from './state-machine.js';
 
 export class Inbound {
   readonly #parts: Parts;
+  /** Invites waiting for the app's `shouldRing`. */
+  readonly #deciding = new Set<string>();
+  /** Invites turned away, and why: a repeat is refused alike, unasked and unstored. */
+  readonly #refused = new Map<string, InviteRefusal>();
+  #closed = false;
 
   constructor(parts: Parts) {
     this.#parts = parts;
@@ -28,10 +36,19 @@ export class Inbound {
     return this.#parts.settings.clock.now();
   }
 
+  /** Decisions still pending when the session ends come to nothing. */
+  close(): void {
+    this.#closed = true;
+  }
+
   receive(from: string, frame: unknown): void {
+    if (this.#parts.guard.isBanned(from)) return;
     const decoded = decodeMessage(frame);
     if (!decoded.ok) return this.#violation(from, decoded.reason);
     const message = decoded.message;
+    if ((message.kind === 'invite' || message.kind === 'cancel') && !isInvitationOf(message.invitationID, from)) {
+      return this.#violation(from, `${message.kind} of "${message.invitationID}", an invitation "${from}" did not make`);
+    }
     switch (message.kind) {
       case 'ack':
         return this.#onAck(from, message);
@@ -52,9 +69,18 @@ export class Inbound {
   #onAck(from: string, ack: AckMessage): void {
     this.#parts.delivery.acked(from, ack);
     const leg = this.#parts.legs.get(ack.invitationID, from);
-    // A rejection counts only for the answer we still owe (PROTOCOL.md): anything else is a plain ack.
+    // A rejection or refusal counts only for the message we still owe (PROTOCOL.md): anything else is a plain ack.
     if (ack.rejected && leg?.role === 'invitee' && leg.outbox === ack.of) return this.#onAnswerRejected(leg, ack.rejected);
+    if (ack.refused && leg?.role === 'inviter' && leg.outbox === 'invite') return this.#onInviteRefused(leg, ack.refused);
     this.#apply(ack.invitationID, from, { type: 'acked', of: ack.of });
+  }
+
+  /** The invitee's plugin turned our invite away unseen: as a refusal, with the reason. */
+  #onInviteRefused(leg: Leg, reason: InviteRefusal): void {
+    const result = transition(leg, { type: 'invite-refused' }, this.#now());
+    if (!result.ok || !result.changed) return;
+    void this.#parts.commit([result.leg]);
+    this.#parts.announcer.refusedUnseen(result.leg, reason);
   }
 
   /** Our answer came too late to count: end the invitation here as the inviter saw it end. */
@@ -67,13 +93,14 @@ export class Inbound {
   }
 
   #onInvite(from: string, invite: InviteMessage): void {
-    const { legs, deadlines, announcer } = this.#parts;
-    if (legs.has(invite.invitationID)) {
-      const leg = legs.get(invite.invitationID, from);
-      // The same invite again (its ack was lost): acknowledge once the first copy is saved, announce nothing.
-      if (leg?.role === 'invitee') return this.#acknowledgeWhenSaved(from, invite);
-      return this.#violation(from, `invite reuses invitation id "${invite.invitationID}" that belongs to another conversation`);
-    }
+    const { legs } = this.#parts;
+    const key = decisionKey(from, invite.invitationID);
+    // The same invite again (its ack was lost): acknowledge once the first copy is saved, announce nothing.
+    if (legs.get(invite.invitationID, from)) return this.#acknowledgeWhenSaved(from, invite);
+    // Still being decided (the app's shouldRing): the sender's retry will find the decision made.
+    if (this.#deciding.has(key)) return;
+    const refused = this.#refused.get(key);
+    if (refused) return this.#acknowledge(from, invite, { refused });
     // Already expired on the way: never ring, but stop the sender retrying.
     if (invite.remainingMs <= 0) return this.#acknowledge(from, invite);
     const leg = this.#receivedLeg(from, invite, {
@@ -83,11 +110,69 @@ export class Inbound {
       data: invite.data,
       ...(invite.notification ? { notification: invite.notification } : {}),
     });
+    const overLimit = this.#overLimit(leg);
+    if (overLimit) {
+      this.#violation(from, overLimit);
+      return this.#refuse(from, invite, 'busy');
+    }
+    const shouldRing = this.#parts.settings.shouldRing;
+    if (!shouldRing) return this.#ring(from, invite, leg);
+    this.#deciding.add(key);
+    void this.#ask(shouldRing, leg).then((allowed) => {
+      this.#deciding.delete(key);
+      if (this.#closed) return;
+      // A cancel overtook the invite while the app decided: it never rings.
+      if (this.#parts.legs.has(leg.invitationID)) return this.#acknowledgeWhenSaved(from, invite);
+      if (!allowed) return this.#refuse(from, invite, 'blocked');
+      // Time passed while the app decided: the invitation keeps its deadline, and the limits are checked again.
+      const decided = { ...leg, createTime: this.#now() };
+      if (decided.deadline <= decided.createTime) return this.#acknowledge(from, invite);
+      const stillOver = this.#overLimit(decided);
+      if (stillOver) {
+        this.#violation(from, stillOver);
+        return this.#refuse(from, invite, 'busy');
+      }
+      this.#ring(from, invite, decided);
+    });
+  }
+
+  /** Stores, arms and announces a new invitation; acks it once saved. */
+  #ring(from: string, invite: InviteMessage, leg: Leg): void {
+    const { legs, deadlines, announcer } = this.#parts;
     // Announced before the disk write is done; acked after it, so an unsaved invite is sent again.
     const saved = this.#parts.commit([leg]);
     deadlines.arm(leg.invitationID, leg.deadline);
     announcer.ring(leg, this.#now(), () => legs.get(leg.invitationID, from)?.state === 'ringing');
     void saved.then(() => this.#acknowledge(from, invite));
+  }
+
+  /** Why a new invitation may not be held, if it may not. */
+  #overLimit(leg: Leg): string | undefined {
+    const { legs, settings } = this.#parts;
+    const limits = settings.limits;
+    const now = this.#now();
+    const live = legs.receivedFrom(leg.peer).filter((held) => held.state === 'ringing' && held.deadline > now).length;
+    if (live >= limits.maxLiveInvitationsPerInviter) return `more than ${limits.maxLiveInvitationsPerInviter} invitations ringing at once from one inviter`;
+    if (legs.invitationCount >= limits.maxStoredInvitations) return `over the ${limits.maxStoredInvitations} invitations this plugin holds`;
+    if (legs.bytes + textBytes(leg) > limits.maxStoredBytes) return `over the ${limits.maxStoredBytes} bytes this plugin holds`;
+    return undefined;
+  }
+
+  /** Refuses an invite on the wire, and remembers it so a repeat gets the same answer without asking again. */
+  #refuse(from: string, invite: InviteMessage, reason: InviteRefusal): void {
+    this.#refused.set(decisionKey(from, invite.invitationID), reason);
+    while (this.#refused.size > REMEMBERED_REFUSALS) this.#refused.delete(this.#refused.keys().next().value!);
+    this.#acknowledge(from, invite, { refused: reason });
+  }
+
+  /** The app's `shouldRing`, contained: one that throws or rejects is reported, and the invitation rings. */
+  async #ask(shouldRing: NonNullable<Parts['settings']['shouldRing']>, leg: Leg): Promise<boolean> {
+    try {
+      return (await shouldRing(this.#parts.announcer.receivedEvent(leg, this.#now()))) !== false;
+    } catch (error) {
+      this.#parts.announcer.error(new InvitationError('APP_CALLBACK_FAILED', "The app's shouldRing callback threw; the invitation rings", { cause: error }));
+      return true;
+    }
   }
 
   /** An invitee leg for a message from its inviter: the deadline is our clock plus the time it had left. */
@@ -115,6 +200,12 @@ export class Inbound {
     if (!leg) {
       // The cancel overtook its invite: remember it, so the invite is dropped when it comes.
       if (cancel.remainingMs <= 0) return this.#acknowledge(from, cancel);
+      const { maxUnknownCancelsPerPeer } = this.#parts.settings.limits;
+      const remembered = legs.receivedFrom(from).filter((held) => held.state === 'canceled').length;
+      if (remembered >= maxUnknownCancelsPerPeer) {
+        this.#violation(from, `more than ${maxUnknownCancelsPerPeer} cancels for invitations not seen here`);
+        return this.#acknowledge(from, cancel);
+      }
       const tombstone = this.#receivedLeg(from, cancel, { state: 'canceled', inviterName: '', type: 0, data: '' });
       deadlines.arm(tombstone.invitationID, tombstone.deadline);
       void this.#parts.commit([tombstone]).then(() => this.#acknowledge(from, cancel));
@@ -130,11 +221,11 @@ export class Inbound {
   #onAnswer(from: string, answer: AnswerMessage): void {
     const { legs, announcer } = this.#parts;
     // Unknown: answered after we forgot the invitation. Acknowledge so the invitee stops resending.
-    if (!legs.has(answer.invitationID)) return this.#acknowledge(from, answer, 'expired');
+    if (!legs.has(answer.invitationID)) return this.#acknowledge(from, answer, { rejected: 'expired' });
     const leg = legs.get(answer.invitationID, from);
     if (leg?.role !== 'inviter') return this.#violation(from, `${answer.kind} of "${answer.invitationID}" from a peer that was not invited`);
     const result = transition(leg, { type: 'answer-received', answer: answer.kind }, this.#now());
-    if (!result.ok) return this.#acknowledgeWhenSaved(from, answer, rejectionOf(result.code));
+    if (!result.ok) return this.#acknowledgeWhenSaved(from, answer, { rejected: rejectionOf(result.code) });
     const saved = this.#parts.commit([result.leg]);
     // The answer overtook the invite's ack (sent once the invitee saved it): the invite did arrive.
     if (leg.state === 'queued') announcer.inviteeState({ ...leg, state: 'delivered' });
@@ -154,13 +245,14 @@ export class Inbound {
   }
 
   /** A repeat: its first copy may still be on its way to the store, and an ack must mean "stored". */
-  #acknowledgeWhenSaved(to: string, message: InviteMessage | CancelMessage | AnswerMessage, rejected?: AnswerRejection): void {
-    void this.#parts.persistence.saved().then(() => this.#acknowledge(to, message, rejected));
+  #acknowledgeWhenSaved(to: string, message: InviteMessage | CancelMessage | AnswerMessage, outcome: AckOutcome = {}): void {
+    void this.#parts.persistence.saved().then(() => this.#acknowledge(to, message, outcome));
   }
 
-  #acknowledge(to: string, message: InviteMessage | CancelMessage | AnswerMessage, rejected?: AnswerRejection): void {
+  #acknowledge(to: string, message: InviteMessage | CancelMessage | AnswerMessage, { rejected, refused }: AckOutcome = {}): void {
     const ack: AckMessage = { v: PROTOCOL_VERSION, kind: 'ack', of: message.kind, invitationID: message.invitationID };
     if (rejected) ack.rejected = rejected;
+    if (refused) ack.refused = refused;
     try {
       this.#parts.transport.send(to, ack);
     } catch {
@@ -169,8 +261,21 @@ export class Inbound {
   }
 
   #violation(from: string, reason: string): void {
-    this.#parts.announcer.error(new InvitationError('PROTOCOL_VIOLATION', `Dropped a message from "${from}": ${reason}`));
+    this.#parts.guard.violation(from, reason);
   }
+}
+
+/** What an ack may add: why an answer did not count, or why an invite was turned away. */
+interface AckOutcome {
+  rejected?: AnswerRejection | undefined;
+  refused?: InviteRefusal;
+}
+
+/** Refusals remembered to answer repeats alike; the oldest are forgotten first. */
+const REMEMBERED_REFUSALS = 1000;
+
+function decisionKey(from: string, invitationID: string): string {
+  return JSON.stringify([from, invitationID]);
 }
 
 /** What an invitee is told when its answer does not count; a repeated answer is simply acknowledged. */

@@ -3,6 +3,7 @@
  * other part reads. Changes go through `set`; writing them to the store is
  * persistence.ts's job.
  */
+import { utf8Length } from './protocol.js';
 import { isAnswerable, type Leg } from './state-machine.js';
 
 export class LegTable {
@@ -10,6 +11,10 @@ export class LegTable {
   readonly #byInvitation = new Map<string, Map<string, Leg>>();
   /** Peers owed a message, and by which invitations: what Delivery asks for. */
   readonly #owedByPeer = new Map<string, Set<string>>();
+  /** Invitations received, by inviter: what the per-inviter limits count. */
+  readonly #receivedByPeer = new Map<string, Set<string>>();
+  /** Bytes of the texts held, for `maxStoredBytes`. */
+  #bytes = 0;
 
   get(invitationID: string, peer: string): Leg | undefined {
     return this.#byInvitation.get(invitationID)?.get(peer);
@@ -38,7 +43,14 @@ export class LegTable {
   set(leg: Leg): void {
     let legs = this.#byInvitation.get(leg.invitationID);
     if (!legs) this.#byInvitation.set(leg.invitationID, (legs = new Map()));
+    const previous = legs.get(leg.peer);
+    this.#bytes += textBytes(leg) - (previous ? textBytes(previous) : 0);
     legs.set(leg.peer, leg);
+    if (leg.role === 'invitee') {
+      let received = this.#receivedByPeer.get(leg.peer);
+      if (!received) this.#receivedByPeer.set(leg.peer, (received = new Set()));
+      received.add(leg.invitationID);
+    }
     let owed = this.#owedByPeer.get(leg.peer);
     if (leg.outbox) {
       if (!owed) this.#owedByPeer.set(leg.peer, (owed = new Set()));
@@ -51,9 +63,28 @@ export class LegTable {
   /** Removes an invitation and returns its legs. */
   remove(invitationID: string): Leg[] {
     const legs = this.of(invitationID);
-    for (const leg of legs) this.set({ ...leg, outbox: null });
+    for (const leg of legs) {
+      this.set({ ...leg, outbox: null });
+      this.#bytes -= textBytes(leg);
+      const received = this.#receivedByPeer.get(leg.peer);
+      if (received?.delete(invitationID) && received.size === 0) this.#receivedByPeer.delete(leg.peer);
+    }
     this.#byInvitation.delete(invitationID);
     return legs;
+  }
+
+  /** Our legs of the invitations `inviter` sent us, still held. */
+  receivedFrom(inviter: string): Leg[] {
+    const legs: Leg[] = [];
+    for (const invitationID of this.#receivedByPeer.get(inviter) ?? []) {
+      const leg = this.get(invitationID, inviter);
+      if (leg) legs.push(leg);
+    }
+    return legs;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
   }
 
   /** Legs that owe `peer` a message. */
@@ -87,4 +118,10 @@ export class LegTable {
     for (const owed of this.#owedByPeer.values()) count += owed.size;
     return count;
   }
+}
+
+/** The texts a leg holds, as `maxStoredBytes` counts them. */
+export function textBytes(leg: Pick<Leg, 'data' | 'inviterName' | 'outboxData' | 'notification'>): number {
+  const { resourceID = '', title = '', message = '' } = leg.notification ?? {};
+  return [leg.data, leg.inviterName, leg.outboxData, resourceID, title, message].reduce((sum, text) => sum + utf8Length(text), 0);
 }

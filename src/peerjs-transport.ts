@@ -79,6 +79,8 @@ class PeerJsTransport implements Transport {
 
   #peer: Peer | undefined;
   readonly #links = new Map<string, Set<Link>>();
+  /** Peers cut off by `ban`, until when (clock ms). */
+  readonly #bannedUntil = new Map<string, number>();
   readonly #lifetime = new Subscription();
   #closed = false;
   #reconnecting = false;
@@ -130,7 +132,10 @@ class PeerJsTransport implements Transport {
     if (this.#closed) throw closedError();
     const peer = new Peer(this.#context.id, { ...this.#context.peer, serializers: { json: TolerantJsonConnection } });
     this.#peer = peer;
-    peer.on('connection', (connection) => this.#adopt(connection));
+    peer.on('connection', (connection) => {
+      if (this.#isBanned(connection.peer)) connection.close();
+      else this.#adopt(connection);
+    });
     peer.on('error', (error) => this.#onPeerError(peer, error));
     peer.on('disconnected', () => this.#onServerLost(peer));
     peer.on('close', () => this.#onServerLost(peer));
@@ -258,6 +263,7 @@ class PeerJsTransport implements Transport {
     if (opening) return opening;
     // Connecting before the Peer is open can lose the offer; the caller retries once we are back.
     if (this.state$.value !== 'connected' || !this.#peer) throw new InvitationError('NOT_CONNECTED', 'Not connected to the PeerServer');
+    if (this.#isBanned(to)) throw new InvitationError('PEER_UNREACHABLE', `"${to}" is cut off for now`);
     this.#connectAttempts++;
     return this.#adopt(this.#peer.connect(to, { reliable: true, serialization: 'json' }));
   }
@@ -360,6 +366,19 @@ class PeerJsTransport implements Transport {
 
   #allLinks(): Link[] {
     return [...this.#links.values()].flatMap((set) => [...set]);
+  }
+
+  ban(peer: string, ms: number): void {
+    this.#bannedUntil.set(peer, this.#now() + ms);
+    for (const link of this.#links.get(peer) ?? []) this.#drop(link, new InvitationError('PEER_UNREACHABLE', `"${peer}" is cut off for ${ms} ms`));
+  }
+
+  #isBanned(peer: string): boolean {
+    const until = this.#bannedUntil.get(peer);
+    if (until === undefined) return false;
+    if (this.#now() < until) return true;
+    this.#bannedUntil.delete(peer);
+    return false;
   }
 
   stats(): TransportStats {

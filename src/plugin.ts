@@ -28,6 +28,7 @@ import type {
   ConnectUserParams,
   ConnectionState,
   ResolvedDeliveryOptions,
+  ResolvedLimits,
   RespondInvitationParams,
   SendInvitationParams,
   User,
@@ -42,10 +43,23 @@ export const DEFAULT_DELIVERY: ResolvedDeliveryOptions = {
   heartbeatIntervalMs: 2000,
   idleTimeoutMs: 30_000,
   maxConnections: 64,
+  maxConcurrentConnects: 8,
   retentionMs: 60_000,
   idTakenRetryMs: 3000,
   reconnectTimeoutMs: 5000,
   reconnectMaxDelayMs: 10_000,
+};
+
+export const DEFAULT_LIMITS: ResolvedLimits = {
+  maxLiveInvitationsPerInviter: 5,
+  maxStoredInvitations: 500,
+  maxStoredBytes: 4 * 1024 * 1024,
+  maxUnknownCancelsPerPeer: 20,
+  maxMessagesPerSecond: 50,
+  maxMessageBurst: 100,
+  maxPendingInboundConnections: 16,
+  violationsBeforeCooldown: 10,
+  cooldownMs: 60_000,
 };
 
 export function createSignalingPlugin(options: SignalingPluginOptions = {}): SignalingPlugin {
@@ -95,6 +109,8 @@ class Plugin implements SignalingPlugin {
       createTransport: options.transport ?? createPeerJsTransport,
       createInvitationID: options.createInvitationID ?? (() => crypto.randomUUID()),
       notify: options.notify ?? showSystemNotification,
+      limits: { ...DEFAULT_LIMITS, ...options.limits },
+      shouldRing: options.shouldRing,
     };
   }
 

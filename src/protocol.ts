@@ -3,7 +3,24 @@
  * frame goes through. Pure: no network, no storage, no clock. See PROTOCOL.md.
  */
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
+
+/**
+ * Every invitation id is `<inviter id>:<suffix>`. User ids cannot contain ':', so the
+ * prefix names the inviter, and receivers take an invite or cancel only from the peer
+ * it names: nobody else can block, shadow or cancel an invitation, and two inviters
+ * whose suffixes collide never meet.
+ */
+export const INVITATION_ID_SEPARATOR = ':';
+
+export function invitationIDOf(inviter: string, suffix: string): string {
+  return `${inviter}${INVITATION_ID_SEPARATOR}${suffix}`;
+}
+
+/** Whether `invitationID` was made by `peer` (see INVITATION_ID_SEPARATOR). */
+export function isInvitationOf(invitationID: string, peer: string): boolean {
+  return invitationID.startsWith(`${peer}${INVITATION_ID_SEPARATOR}`);
+}
 
 /** PeerJS's JSON channel refuses frames of 16,300 bytes or more; stay clear of it. */
 export const MAX_MESSAGE_BYTES = 16_000;
@@ -54,6 +71,13 @@ export interface AnswerMessage {
 /** Why an inviter did not count an answer: it had timed out, or canceled that invitee, first. */
 export type AnswerRejection = 'expired' | 'canceled';
 
+/**
+ * Why an invitee turned an invite away unseen: `busy`, it is over one of its limits
+ * (too many live invitations from this inviter, or stored in total); `blocked`, its
+ * app's `shouldRing` said no.
+ */
+export type InviteRefusal = 'busy' | 'blocked';
+
 export interface AckMessage {
   v: typeof PROTOCOL_VERSION;
   kind: 'ack';
@@ -61,6 +85,8 @@ export interface AckMessage {
   invitationID: string;
   /** Only on the ack of an accept or refuse that arrived too late to count. */
   rejected?: AnswerRejection;
+  /** Only on the ack of an invite that was turned away without ringing. */
+  refused?: InviteRefusal;
 }
 
 /** Sent when a plugin (re)connects, so that the peer flushes what it holds for us. */
@@ -125,10 +151,17 @@ export function decodeMessage(frame: unknown): DecodeResult {
       if (of !== 'invite' && of !== 'cancel' && of !== 'accept' && of !== 'refuse') return fail(`ack of unknown kind ${describe(of)}`);
       const invitationID = validInvitationID(frame['invitationID']);
       if (invitationID === undefined) return fail('ack without a valid invitationID');
-      const rejected = frame['rejected'];
-      if (rejected === undefined) return { ok: true, message: { v: PROTOCOL_VERSION, kind, of, invitationID } };
-      if ((rejected !== 'expired' && rejected !== 'canceled') || (of !== 'accept' && of !== 'refuse')) return fail(`ack with an invalid rejected ${describe(rejected)}`);
-      return { ok: true, message: { v: PROTOCOL_VERSION, kind, of, invitationID, rejected } };
+      const message: AckMessage = { v: PROTOCOL_VERSION, kind, of, invitationID };
+      const { rejected, refused } = frame;
+      if (rejected !== undefined) {
+        if ((rejected !== 'expired' && rejected !== 'canceled') || (of !== 'accept' && of !== 'refuse')) return fail(`ack with an invalid rejected ${describe(rejected)}`);
+        message.rejected = rejected;
+      }
+      if (refused !== undefined) {
+        if ((refused !== 'busy' && refused !== 'blocked') || of !== 'invite') return fail(`ack with an invalid refused ${describe(refused)}`);
+        message.refused = refused;
+      }
+      return { ok: true, message };
     }
     case 'invite': {
       const common = checkCommon(frame);

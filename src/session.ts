@@ -15,8 +15,9 @@ import { InvitationError } from './errors.js';
 import { Inbound } from './inbound.js';
 import { LegTable } from './legs.js';
 import type { Parts, Settings } from './parts.js';
+import { PeerGuard } from './peer-guard.js';
 import { Persistence } from './persistence.js';
-import { HELLO, MAX_TIMEOUT_SECONDS } from './protocol.js';
+import { MAX_TIMEOUT_SECONDS } from './protocol.js';
 import { isAnswerable, transition, type Leg } from './state-machine.js';
 import type { InvitationStore } from './store.js';
 import type { User } from './types.js';
@@ -66,10 +67,12 @@ export class Session implements DeliveryHost {
     });
     const transport = this.#settings.createTransport({ id: this.user.id, peer: options.peer ?? {}, delivery: deliveryOptions, scheduler, clock });
     const delivery = new Delivery(transport, this, deliveryOptions, scheduler, clock);
+    const guard = new PeerGuard(this.#settings.limits, clock, transport, (error) => announcer.error(error));
     const parts: Parts = {
       user: this.user,
       settings: this.#settings,
       legs,
+      guard,
       announcer,
       deadlines,
       persistence,
@@ -87,6 +90,7 @@ export class Session implements DeliveryHost {
     this.#lifetime.add(() => delivery.close());
     this.#lifetime.add(() => deadlines.close());
     this.#lifetime.add(() => announcer.close());
+    this.#lifetime.add(() => inbound.close());
     this.#lifetime.add(transport.frames$.subscribe(({ from, frame }) => inbound.receive(from, frame)));
     this.#lifetime.add(transport.errors$.subscribe((error) => announcer.error(error)));
     this.#lifetime.add(transport.peerOnline$.subscribe((peer) => delivery.peerOnline(peer)));
@@ -153,21 +157,10 @@ export class Session implements DeliveryHost {
 
   /** Flushes everything owed, and says hello to peers that may owe us something. */
   #greet(): void {
-    const { legs, delivery, transport } = this.#parts!;
+    const { legs, delivery } = this.#parts!;
     const { owed, live } = legs.peersToGreet(this.#now());
     for (const peer of owed) delivery.kick(peer);
-    for (const peer of live) {
-      transport.connect(peer).then(
-        () => {
-          try {
-            transport.send(peer, HELLO);
-          } catch {
-            // The connection closed in between; hello is a courtesy, not a promise.
-          }
-        },
-        () => {},
-      );
-    }
+    for (const peer of live) delivery.hello(peer);
   }
 
   // ---- deadlines ----------------------------------------------------------

@@ -40,6 +40,8 @@ export type LegEvent =
   | { type: 'wired' }
   /** Either side: the peer acknowledged the message of this kind. */
   | { type: 'acked'; of: OutgoingKind }
+  /** Inviter: the invitee's plugin turned the invite away unseen (its limits, or its app's `shouldRing`). */
+  | { type: 'invite-refused' }
   /** Inviter: the invitee's answer arrived. */
   | { type: 'answer-received'; answer: 'accept' | 'refuse' }
   /** Inviter: the app cancels this invitee. */
@@ -82,6 +84,11 @@ export function transition(leg: Leg, event: LegEvent, now: number): Transition {
       if (leg.outbox !== event.of) return same(leg);
       if (event.of === 'invite' && leg.state === 'queued') return next(leg, { state: 'delivered', outbox: null, wired: true });
       return next(leg, { outbox: null, outboxData: '' });
+
+    case 'invite-refused':
+      if (leg.role !== 'inviter') return refuse('PROTOCOL_VIOLATION');
+      if (leg.outbox !== 'invite') return same(leg);
+      return next(leg, { state: 'refused', outbox: null, wired: true });
 
     case 'answer-received':
       if (leg.role !== 'inviter') return refuse('PROTOCOL_VIOLATION');

@@ -45,6 +45,11 @@ export interface Transport {
    * Returning says nothing about arrival: that is what acks are for.
    */
   send(to: string, message: Message): void;
+  /**
+   * Cuts a peer off for `ms`: closes its connections, and refuses new ones from it
+   * (and never opens one to it) until then.
+   */
+  ban(peer: string, ms: number): void;
   stats(): TransportStats;
   /** Closes every connection and leaves the server; safe to call twice. */
   close(): void;

@@ -45,6 +45,8 @@ export interface DeliveryOptions {
   idleTimeoutMs?: number;
   /** At most this many open connections; the least recently used idle one is closed first. Default 64. */
   maxConnections?: number;
+  /** At most this many retried connection attempts and reconnect greetings under way at once; the others wait their turn. Default 8. */
+  maxConcurrentConnects?: number;
   /** Answered or expired invitations are remembered this long after their deadline, to drop replays. Default 60000 ms. */
   retentionMs?: number;
   /**
@@ -59,6 +61,34 @@ export interface DeliveryOptions {
 }
 
 export type ResolvedDeliveryOptions = Required<DeliveryOptions>;
+
+/**
+ * What one peer, and all peers together, may make this plugin hold and do. What is
+ * over a limit is refused on the wire (an invite is acked with `refused: 'busy'`),
+ * never stored, announced or notified. The defaults suit people calling people.
+ */
+export interface InvitationLimits {
+  /** Invitations from one inviter ringing here at once. Default 5. */
+  maxLiveInvitationsPerInviter?: number;
+  /** Invitations held here, sent and received, until purged. Default 500. */
+  maxStoredInvitations?: number;
+  /** UTF-8 bytes of `data`, names and notification texts held here. Default 4 MiB. */
+  maxStoredBytes?: number;
+  /** Cancels for invitations not seen yet (kept to drop the invite that follows), per peer. Default 20. */
+  maxUnknownCancelsPerPeer?: number;
+  /** Messages a connection may carry each second, on average. Default 50. */
+  maxMessagesPerSecond?: number;
+  /** Messages a connection may carry at once above that rate. Default 100. */
+  maxMessageBurst?: number;
+  /** Inbound connections still opening, in total. Default 16. */
+  maxPendingInboundConnections?: number;
+  /** Violations of the protocol or of these limits before a peer is cut off. Default 10. */
+  violationsBeforeCooldown?: number;
+  /** How long a cut-off peer is ignored, and how often at most `errors$` reports it. Default 60000 ms. */
+  cooldownMs?: number;
+}
+
+export type ResolvedLimits = Required<InvitationLimits>;
 
 /** The seed's notification settings for one invitation. */
 export interface NotificationConfig {
@@ -133,6 +163,11 @@ export interface InvitationAnsweredEvent {
   invitationID: string;
   invitee: string;
   data: string;
+  /**
+   * Only on `invitationRefused$`, when no person refused: `'busy'`, the invitee's plugin
+   * was over one of its limits; `'blocked'`, the invitee's app (`shouldRing`) turned it away.
+   */
+  reason?: 'busy' | 'blocked';
 }
 
 export interface InvitationTimeoutEvent {

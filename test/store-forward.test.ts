@@ -7,6 +7,7 @@ import { expect } from '@esm-bundle/chai';
 import { openDB } from 'idb';
 import type { DataConnection } from 'peerjs';
 import { InvitationError } from '../src/index.js';
+import { PROTOCOL_VERSION } from '../src/protocol.js';
 import { openIndexedDbStore } from '../src/indexeddb-store.js';
 import type { OpenStore } from '../src/store.js';
 import { Harness, inviteAndRing, next, quiet, record, uniqueId } from './helpers.js';
@@ -297,11 +298,11 @@ describe('store and forward: duplicates and replays', () => {
     const bobAcks = acks(toBob);
     const received = record(bob.plugin.invitationReceived$);
     const canceled = record(bob.plugin.invitationCanceled$);
-    const message = { v: 1, kind: 'invite', invitationID: uniqueId('inv'), inviterName: 'Raw', type: 0, data: '', remainingMs: 10_000 };
+    const message = { v: PROTOCOL_VERSION, kind: 'invite', invitationID: `${inviter.id}:${uniqueId('inv')}`, inviterName: 'Raw', type: 0, data: '', remainingMs: 10_000 };
     toBob.send(message);
     toBob.send(message);
     toBob.send({ ...message, remainingMs: 9000 });
-    const cancel = { v: 1, kind: 'cancel', invitationID: message.invitationID, data: 'bye', remainingMs: 8000 };
+    const cancel = { v: PROTOCOL_VERSION, kind: 'cancel', invitationID: message.invitationID, data: 'bye', remainingMs: 8000 };
     toBob.send(cancel);
     toBob.send(cancel);
     while (bobAcks.length < 5) await quiet(50);
@@ -330,7 +331,7 @@ describe('store and forward: duplicates and replays', () => {
         inbound.on('data', (frame) => {
           const invitation = frame as { kind: string; invitationID: string };
           if (invitation.kind === 'invite') {
-            inbound.send({ v: 1, kind: 'ack', of: 'invite', invitationID: invitation.invitationID });
+            inbound.send({ v: PROTOCOL_VERSION, kind: 'ack', of: 'invite', invitationID: invitation.invitationID });
             resolve(invitation.invitationID);
           }
         });
@@ -341,7 +342,7 @@ describe('store and forward: duplicates and replays', () => {
     await delivered;
     const seenAcks = acks(connection!);
     const accepted = record(alice.plugin.invitationAccepted$);
-    const answer = { v: 1, kind: 'accept', invitationID, data: 'ok', remainingMs: 5000 };
+    const answer = { v: PROTOCOL_VERSION, kind: 'accept', invitationID, data: 'ok', remainingMs: 5000 };
     for (let copy = 0; copy < 3; copy++) connection!.send(answer);
     while (seenAcks.length < 3) await quiet(50);
     expect(accepted.values).to.deep.equal([{ invitationID, invitee: invitee.id, data: 'ok' }]);

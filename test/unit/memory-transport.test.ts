@@ -2,7 +2,7 @@ import { expect } from '@esm-bundle/chai';
 import type { Observable } from 'rxjs';
 import type { InvitationError } from '../../src/errors.js';
 import { DEFAULT_DELIVERY } from '../../src/plugin.js';
-import { HELLO, PING, type Message } from '../../src/protocol.js';
+import { HELLO, PING, PROTOCOL_VERSION, type Message } from '../../src/protocol.js';
 import type { Transport } from '../../src/transport.js';
 import { CHANNEL_FRAME_LIMIT, frameKind } from '../memory-transport.js';
 import { World } from './world.js';
@@ -15,7 +15,7 @@ beforeEach(() => {
 });
 afterEach(() => world.cleanup());
 
-const accept = (data = ''): Message => ({ v: 1, kind: 'accept', invitationID: 'x', data, remainingMs: 1000 });
+const accept = (data = ''): Message => ({ v: PROTOCOL_VERSION, kind: 'accept', invitationID: 'x', data, remainingMs: 1000 });
 
 function failure(promise: Promise<unknown>): Promise<InvitationError | undefined> {
   return promise.then(
