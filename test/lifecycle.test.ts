@@ -97,6 +97,25 @@ describe('#8.1 lifecycle in real pages: a wall clock stepped', () => {
     });
   }
 
+  it("#8.1 an invite sent after the inviter's wall clock was set back 20 minutes rings, with remainingMs within the protocol's bound", async () => {
+    const aliceId = uniqueId('alice');
+    const alicePage = await harness.peerPage(aliceId, { options: { storage: 'memory' } });
+    const bobId = uniqueId('bob');
+    const invitationID = await pageEvaluate<string>(alicePage, `window.testPeer.send(${JSON.stringify(invite([bobId], 10))})`);
+    await pageEvaluate(alicePage, `window.testPeer.stepWallClock(${-20 * 60_000})`);
+
+    const bob = await harness.plugin({ databaseName: `test:${bobId}` });
+    harness.track(`test:${bobId}`);
+    const errors = record(bob.errors$);
+    const rings = next(bob.invitationReceived$, (event) => event.invitationID === invitationID, 5000);
+    await bob.connectUser({ id: bobId, name: 'Bob' });
+    const rang = await rings.catch((error: unknown) => {
+      throw new Error(`${String(error)}; bob's errors$: ${JSON.stringify(errors.values.map((e) => e.message))}`);
+    });
+    expect(rang.timeout).to.be.at.most(10);
+    expect(errors.values.map((error) => error.code)).to.not.include('PROTOCOL_VIOLATION');
+  });
+
   it("#8.1 a wall clock set forward past the deadline on the invitee's page ends the invitation within a tick; acceptInvitation never says EXPIRED while it rings", async () => {
     const alice = await harness.user('alice');
     const bobId = uniqueId('bob');
