@@ -15,8 +15,8 @@ import { frameKind } from '../memory-transport.js';
 import { World, type JournalEntry } from './world.js';
 
 const { retentionMs } = DEFAULT_DELIVERY;
-/** How late a deadline may be noticed: the plugin re-checks deadlines about once a second. */
-const TICK_MS = 1000;
+/** How late a deadline may be noticed: the plugin re-checks deadlines about once a second (plus a margin). */
+const TICK_MS = 1100;
 const MAX_REMAINING_MS = MAX_TIMEOUT_SECONDS * 1000;
 
 /** The options of the fixed plugin that the current types do not know yet. */
@@ -112,21 +112,23 @@ describe('#8.1 lifecycle: a wall clock stepped or a page suspended', () => {
     const aliceJournal = world.journal(alice);
     const bobJournal = world.journal(bob);
     // carol is offline at first, so her invite is (re)sent after the step.
-    const id = await invite(alice, ['bob', 'carol'], { timeout: 4 });
+    const id = await invite(alice, ['bob', 'carol'], { timeout: 10 });
     await world.clock.advance(500);
     aliceClock.step(-20 * 60_000);
     await world.clock.advanceTo(1000);
     const carol = await world.user('carol');
     const carolJournal = world.journal(carol);
-    await world.clock.advanceTo(2500);
+    await world.clock.advanceTo(6000);
     const carolRings = eventsOf(carolJournal, 'invitationReceived$') as { timeout: number }[];
     expect(carolRings, 'carol rings once the invite reaches her').to.have.length(1);
-    expect(carolRings[0]!.timeout).to.be.at.most(3);
+    expect(carolRings[0]!.timeout).to.be.at.most(9);
     const remaining = world.network.sent.map((sent) => (sent.frame as { remainingMs?: number }).remainingMs).filter((ms) => ms !== undefined);
     expect(Math.max(...remaining)).to.be.at.most(MAX_REMAINING_MS);
     expect(errorCodesOf(carolJournal)).to.deep.equal([]);
 
-    await world.clock.advanceTo(4000 + TICK_MS);
+    await world.clock.advanceTo(9999);
+    expect(eventsOf(aliceJournal, 'invitationResponseTimeout$')).to.deep.equal([]);
+    await world.clock.advanceTo(10_000 + TICK_MS);
     expect(eventsOf(aliceJournal, 'invitationResponseTimeout$')).to.have.length(1);
     expect((eventsOf(aliceJournal, 'invitationResponseTimeout$')[0] as { invitees: string[] }).invitees).to.have.members(['bob', 'carol']);
     expect(eventsOf(bobJournal, 'invitationTimeout$')).to.deep.equal([{ invitationID: id, inviter: { id: 'alice', name: 'Alice' } }]);
