@@ -73,6 +73,8 @@ export class Deadlines {
     for (const [invitationID, due] of this.#due) {
       if (!due.expired && now >= due.deadline) {
         due.expired = true;
+        // Remembered a full retention after it ended, even when the clock leapt past both at once.
+        due.purgeAt = Math.max(due.purgeAt, now + this.#retentionMs);
         expired.push(invitationID);
       }
       if (now >= due.purgeAt) {

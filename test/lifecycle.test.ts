@@ -243,8 +243,8 @@ describe('#8.4 lifecycle in a real page: a failed IndexedDB write, then a reload
 
   it('#8.4 a reload after a failed write never rings an invitation the page already accepted', async () => {
     let failWrites = false;
-    const failing: OpenStore = async (name) => {
-      const inner = await openIndexedDbStore(name);
+    const failing: OpenStore = async (name, owner) => {
+      const inner = await openIndexedDbStore(name, owner);
       return { ...inner, put: (legs) => (failWrites ? Promise.reject(new DOMException('simulated', 'QuotaExceededError')) : inner.put(legs)) };
     };
     const alice = await harness.user('alice');
@@ -274,8 +274,8 @@ describe('#8.8 lifecycle in a real page: the database of an abandoned connectUse
   it('#8.8 disconnectUser while connectUser opens IndexedDB closes that database', async () => {
     let opened = 0;
     let closed = 0;
-    const counting: OpenStore = async (name) => {
-      const inner = await openIndexedDbStore(name);
+    const counting: OpenStore = async (name, owner) => {
+      const inner = await openIndexedDbStore(name, owner);
       opened += 1;
       return {
         ...inner,

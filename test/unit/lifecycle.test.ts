@@ -7,10 +7,11 @@
 import { expect } from '@esm-bundle/chai';
 import { tap } from 'rxjs';
 import { isInvitationError, type InvitationError } from '../../src/errors.js';
-import { DEFAULT_DELIVERY, type SignalingPlugin } from '../../src/plugin.js';
-import { MAX_TIMEOUT_SECONDS } from '../../src/protocol.js';
+import type { SignalingPlugin, SignalingPluginOptions } from '../../src/api.js';
+import { DEFAULT_DELIVERY } from '../../src/plugin.js';
+import { MAX_TIMEOUT_SECONDS, PROTOCOL_VERSION } from '../../src/protocol.js';
 import { openMemoryStore, type InvitationStore, type OpenStore } from '../../src/store.js';
-import type { SendInvitationParams, SignalingPluginOptions } from '../../src/types.js';
+import type { SendInvitationParams } from '../../src/types.js';
 import { frameKind } from '../memory-transport.js';
 import { World, type JournalEntry } from './world.js';
 
@@ -68,8 +69,8 @@ function gatedStorage(): { storage: OpenStore; hold(): void; release(): void } {
   let gate: Promise<void> = Promise.resolve();
   let open = () => {};
   return {
-    storage: async (name) => {
-      const inner = await openMemoryStore(name);
+    storage: async (name, owner) => {
+      const inner = await openMemoryStore(name, owner);
       return { ...inner, put: (legs) => gate.then(() => inner.put(legs)) };
     },
     hold() {
@@ -214,8 +215,8 @@ describe('#8.3 lifecycle: an answer that never reaches the inviter', () => {
 describe('#8.4 lifecycle: what a reload restores', () => {
   it('#8.4 after a failed write, a reload does not ring an invitation the page already accepted', async () => {
     let failWrites = false;
-    const failing: OpenStore = async (name) => {
-      const inner = await openMemoryStore(name);
+    const failing: OpenStore = async (name, owner) => {
+      const inner = await openMemoryStore(name, owner);
       return { ...inner, put: (legs) => (failWrites ? Promise.reject(new Error('disk full')) : inner.put(legs)) };
     };
     const databaseName = `reload-${Math.random().toString(36).slice(2)}`;
@@ -258,7 +259,7 @@ describe('#8.5 lifecycle: an ack means stored here', () => {
     const gated = gatedStorage();
     const bob = await world.user('bob', { storage: gated.storage });
     const alice = await world.raw('alice');
-    const invite = { v: 1, kind: 'invite', invitationID: 'r-1', inviterName: 'Alice', type: 0, data: '', remainingMs: 30_000 } as const;
+    const invite = { v: PROTOCOL_VERSION, kind: 'invite', invitationID: 'alice:r-1', inviterName: 'Alice', type: 0, data: '', remainingMs: 30_000 } as const;
     gated.hold();
     const rings = world.record(bob.invitationReceived$);
     await alice.send('bob', invite);
@@ -275,12 +276,12 @@ describe('#8.5 lifecycle: an ack means stored here', () => {
     const gated = gatedStorage();
     const bob = await world.user('bob', { storage: gated.storage });
     const alice = await world.raw('alice');
-    await alice.send('bob', { v: 1, kind: 'invite', invitationID: 'r-2', inviterName: 'Alice', type: 0, data: '', remainingMs: 30_000 });
+    await alice.send('bob', { v: PROTOCOL_VERSION, kind: 'invite', invitationID: 'alice:r-2', inviterName: 'Alice', type: 0, data: '', remainingMs: 30_000 });
     await world.clock.settle();
     expect(alice.frames).to.have.length(1);
     const canceled = world.record(bob.invitationCanceled$);
     gated.hold();
-    const cancel = { v: 1, kind: 'cancel', invitationID: 'r-2', data: '', remainingMs: 29_000 } as const;
+    const cancel = { v: PROTOCOL_VERSION, kind: 'cancel', invitationID: 'alice:r-2', data: '', remainingMs: 29_000 } as const;
     await alice.send('bob', cancel);
     await alice.send('bob', cancel);
     await world.clock.settle();
@@ -297,10 +298,10 @@ describe('#8.5 lifecycle: an ack means stored here', () => {
     const bob = await world.raw('bob');
     const accepted = world.record(alice.invitationAccepted$);
     const id = await invite(alice, ['bob'], { timeout: 30 });
-    await bob.send('alice', { v: 1, kind: 'ack', of: 'invite', invitationID: id });
+    await bob.send('alice', { v: PROTOCOL_VERSION, kind: 'ack', of: 'invite', invitationID: id });
     await world.clock.settle();
     gated.hold();
-    const accept = { v: 1, kind: 'accept', invitationID: id, data: '', remainingMs: 29_000 } as const;
+    const accept = { v: PROTOCOL_VERSION, kind: 'accept', invitationID: id, data: '', remainingMs: 29_000 } as const;
     await bob.send('alice', accept);
     await bob.send('alice', accept);
     await world.clock.settle();
@@ -333,19 +334,19 @@ describe('#8.7 lifecycle: a rejection ack counts only for an owed answer', () =>
     const bob = await world.user('bob');
     const journal = world.journal(bob);
     const alice = await world.raw('alice');
-    await alice.send('bob', { v: 1, kind: 'invite', invitationID: 'k-1', inviterName: 'Alice', type: 0, data: '', remainingMs: 30_000 });
+    await alice.send('bob', { v: PROTOCOL_VERSION, kind: 'invite', invitationID: 'alice:k-1', inviterName: 'Alice', type: 0, data: '', remainingMs: 30_000 });
     await world.clock.settle();
-    expect((await bob.acceptInvitation({ invitationID: 'k-1' })).error).to.equal(undefined);
+    expect((await bob.acceptInvitation({ invitationID: 'alice:k-1' })).error).to.equal(undefined);
     await world.clock.settle();
     expect(alice.frames.some((frame) => frameKind(frame) === 'accept')).to.equal(true);
-    await alice.send('bob', { v: 1, kind: 'ack', of: 'accept', invitationID: 'k-1' });
+    await alice.send('bob', { v: PROTOCOL_VERSION, kind: 'ack', of: 'accept', invitationID: 'alice:k-1' });
     await world.clock.settle();
-    await alice.send('bob', { v: 1, kind: 'ack', of: 'accept', invitationID: 'k-1', rejected: 'expired' });
-    await alice.send('bob', { v: 1, kind: 'ack', of: 'accept', invitationID: 'k-1', rejected: 'canceled' });
+    await alice.send('bob', { v: PROTOCOL_VERSION, kind: 'ack', of: 'accept', invitationID: 'alice:k-1', rejected: 'expired' });
+    await alice.send('bob', { v: PROTOCOL_VERSION, kind: 'ack', of: 'accept', invitationID: 'alice:k-1', rejected: 'canceled' });
     await world.clock.settle();
     expect(eventsOf(journal, 'invitationTimeout$')).to.deep.equal([]);
     expect(eventsOf(journal, 'invitationCanceled$')).to.deep.equal([]);
-    expect((await bob.refuseInvitation({ invitationID: 'k-1' })).error?.code).to.equal('ALREADY_RESPONDED');
+    expect((await bob.refuseInvitation({ invitationID: 'alice:k-1' })).error?.code).to.equal('ALREADY_RESPONDED');
   });
 });
 
@@ -409,9 +410,9 @@ describe('#8.8 lifecycle: leaks and app callbacks that throw', () => {
     let letOpen = () => {};
     const opening = new Promise<void>((resolve) => (letOpen = resolve));
     gates.push(() => letOpen());
-    const counting: OpenStore = async (name) => {
+    const counting: OpenStore = async (name, owner) => {
       await opening;
-      const inner: InvitationStore = await openMemoryStore(name);
+      const inner: InvitationStore = await openMemoryStore(name, owner);
       opened += 1;
       return {
         ...inner,
