@@ -4,7 +4,7 @@
 // bench page, prints a table and writes bench-results/latest.json. Run it inside
 // ../shared/netns-run. Everything is bounded: per-section timeouts and a hard
 // limit for the whole run (BENCH_TIME_LIMIT_MS, default 10 minutes).
-//   BENCH_ONLY=warm,cold   runs some sections only (warm twoTabs cold fanout redelivery throughput memory)
+//   BENCH_ONLY=warm,cold   runs some sections only (warm twoTabs cold fanout redelivery throughput memory flood)
 //   CHROME_PATH            another Chromium (default /usr/bin/chromium)
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
@@ -34,6 +34,7 @@ const SECTIONS = [
   { name: 'redelivery', params: { reps: 10, firstMs: 1500, spreadMs: 3900, attemptsWindowMs: 30_000 }, timeoutMs: 120_000 },
   { name: 'throughput', params: { count: 1000, reps: 3 }, timeoutMs: 180_000 },
   { name: 'memory', params: { count: 1000, rounds: 2, batch: 20 }, timeoutMs: 150_000 },
+  { name: 'flood', params: { invites: 1500, cancels: 1500, honestReps: 10, dataBytes: 8000 }, timeoutMs: 120_000 },
 ];
 
 const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.map': 'application/json' };
@@ -392,6 +393,36 @@ function figuresOf(results, size) {
       plugin: { median: memory.peerConnectionsAfterDispose },
       target: 'info',
       note: `${memory.peerConnectionsBeforeDispose} before dispose`,
+    });
+  }
+  if (results.flood) {
+    const { honest, attacker, victim } = results.flood;
+    const without = stats(honest.without);
+    const during = stats(honest.during);
+    rows.push({
+      figure: '9. Honest invitation during a flood (send → received$)',
+      unit: 'ms',
+      n: during?.n,
+      plugin: during,
+      raw: without,
+      ratio: during && without ? during.median / without.median : undefined,
+      target: '< 1000 ms',
+      met: during ? verdict(during.median < 1000, during.p95 < 1000) : undefined,
+      note: 'raw column: the same invitation without a flood; ratio = during / without',
+    });
+    rows.push({
+      figure: '9. Flood: what got through',
+      unit: 'count',
+      plugin: { median: attacker.rang },
+      target: 'info',
+      note: `${attacker.written} of ${attacker.framesOffered} frames written before the victim cut the peer off (${attacker.cutOffAfterMs === null ? 'never' : `after ${attacker.cutOffAfterMs.toFixed(0)} ms`}); ${attacker.rang} rang`,
+    });
+    rows.push({
+      figure: '9. Victim after the flood',
+      unit: 'KiB',
+      plugin: { median: victim.storedBytes / kib },
+      target: 'info',
+      note: `${victim.invitationsHeld} invitations held, ${(victim.storedBytes / kib).toFixed(1)} KiB stored in IndexedDB, JS heap ${(victim.heapUsedBytes / kib / kib).toFixed(2)} MiB`,
     });
   }
   return rows;

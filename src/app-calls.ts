@@ -101,7 +101,7 @@ export class AppCalls {
     const invalid = checked instanceof InvitationError ? checked : checkEncodedSize(ownedMessage('cancel', checked.invitationID, checked.data));
     if (invalid) return { invitationID: echoedInvitationID(params), errorInvitees: echoedInvitees(params), error: invalid };
     const { invitationID, invitees, data } = checked as CheckedCancel;
-    this.#parts.deadlines.check();
+    this.#parts.deadlines.checkOne(invitationID);
     const mine = this.#parts.legs.sent(invitationID);
     if (!mine) {
       const error = new InvitationError('NOT_FOUND', `No invitation "${invitationID}" was sent from here`);
@@ -140,7 +140,7 @@ export class AppCalls {
     if (invalid) return { invitationID: echoedInvitationID(params), error: invalid };
     const { invitationID, data } = checked as CheckedAnswer;
     // An invitation past its deadline ends (and the app hears so) before an answer is refused as EXPIRED.
-    this.#parts.deadlines.check();
+    this.#parts.deadlines.checkOne(invitationID);
     const leg = this.#parts.legs.received(invitationID);
     if (!leg) return { invitationID, error: new InvitationError('NOT_FOUND', `No invitation "${invitationID}" was received here`) };
     const result = transition(leg, { type: 'answer', answer, data }, this.#now());

@@ -31,6 +31,8 @@ const RESUME_EVENTS = [
 export class Deadlines {
   readonly #due = new Map<string, Due>();
   #wakeUp: Subscription | undefined;
+  /** When `#wakeUp` fires (clock ms); Infinity when nothing is due. */
+  #nextWakeAt = Infinity;
   #ticker: Subscription | undefined;
   readonly #lifetime = new Subscription();
 
@@ -61,7 +63,14 @@ export class Deadlines {
   arm(invitationID: string, deadline: number): void {
     if (this.#lifetime.closed || this.#due.has(invitationID)) return;
     this.#due.set(invitationID, { deadline, purgeAt: deadline + this.#retentionMs, expired: false });
-    this.check();
+    // Only an earlier time than the next one due needs a new wake-up: arming stays O(1) in a burst.
+    if (deadline < this.#nextWakeAt) this.check();
+  }
+
+  /** Ends an invitation at once if it is overdue and its timer has not noticed yet (a page that just woke). */
+  checkOne(invitationID: string): void {
+    const due = this.#due.get(invitationID);
+    if (due && !due.expired && this.#clock.now() >= due.deadline) this.check();
   }
 
   /** Ends and purges whatever is due now, then sleeps until the next time due. */
@@ -90,6 +99,7 @@ export class Deadlines {
   #sleep(): void {
     this.#wakeUp?.unsubscribe();
     this.#wakeUp = undefined;
+    this.#nextWakeAt = Infinity;
     if (this.#lifetime.closed) return;
     if (this.#due.size === 0) {
       this.#ticker?.unsubscribe();
@@ -98,6 +108,7 @@ export class Deadlines {
     }
     let next = Infinity;
     for (const due of this.#due.values()) next = Math.min(next, due.expired ? due.purgeAt : due.deadline);
+    this.#nextWakeAt = next;
     this.#wakeUp = timer(Math.max(0, next - this.#clock.now()), this.#scheduler).subscribe(() => this.check());
     this.#ticker ??= interval(CHECK_INTERVAL_MS, this.#scheduler).subscribe(() => this.check());
   }

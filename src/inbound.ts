@@ -150,9 +150,7 @@ export class Inbound {
   #overLimit(leg: Leg): string | undefined {
     const { legs, settings } = this.#parts;
     const limits = settings.limits;
-    const now = this.#now();
-    const live = legs.receivedFrom(leg.peer).filter((held) => held.state === 'ringing' && held.deadline > now).length;
-    if (live >= limits.maxLiveInvitationsPerInviter) return `more than ${limits.maxLiveInvitationsPerInviter} invitations ringing at once from one inviter`;
+    if (legs.ringingFrom(leg.peer) >= limits.maxLiveInvitationsPerInviter) return `more than ${limits.maxLiveInvitationsPerInviter} invitations ringing at once from one inviter`;
     if (legs.invitationCount >= limits.maxStoredInvitations) return `over the ${limits.maxStoredInvitations} invitations this plugin holds`;
     if (legs.bytes + textBytes(leg) > limits.maxStoredBytes) return `over the ${limits.maxStoredBytes} bytes this plugin holds`;
     return undefined;
@@ -201,8 +199,7 @@ export class Inbound {
       // The cancel overtook its invite: remember it, so the invite is dropped when it comes.
       if (cancel.remainingMs <= 0) return this.#acknowledge(from, cancel);
       const { maxUnknownCancelsPerPeer } = this.#parts.settings.limits;
-      const remembered = legs.receivedFrom(from).filter((held) => held.state === 'canceled').length;
-      if (remembered >= maxUnknownCancelsPerPeer) {
+      if (legs.canceledFrom(from) >= maxUnknownCancelsPerPeer) {
         this.#violation(from, `more than ${maxUnknownCancelsPerPeer} cancels for invitations not seen here`);
         return this.#acknowledge(from, cancel);
       }

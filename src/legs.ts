@@ -11,8 +11,9 @@ export class LegTable {
   readonly #byInvitation = new Map<string, Map<string, Leg>>();
   /** Peers owed a message, and by which invitations: what Delivery asks for. */
   readonly #owedByPeer = new Map<string, Set<string>>();
-  /** Invitations received, by inviter: what the per-inviter limits count. */
-  readonly #receivedByPeer = new Map<string, Set<string>>();
+  /** Of the invitations received, how many from each inviter ring, and how many were canceled: what the per-inviter limits count. */
+  readonly #ringingFrom = new Map<string, number>();
+  readonly #canceledFrom = new Map<string, number>();
   /** Bytes of the texts held, for `maxStoredBytes`. */
   #bytes = 0;
 
@@ -46,11 +47,8 @@ export class LegTable {
     const previous = legs.get(leg.peer);
     this.#bytes += textBytes(leg) - (previous ? textBytes(previous) : 0);
     legs.set(leg.peer, leg);
-    if (leg.role === 'invitee') {
-      let received = this.#receivedByPeer.get(leg.peer);
-      if (!received) this.#receivedByPeer.set(leg.peer, (received = new Set()));
-      received.add(leg.invitationID);
-    }
+    this.#count(previous, -1);
+    this.#count(leg, +1);
     let owed = this.#owedByPeer.get(leg.peer);
     if (leg.outbox) {
       if (!owed) this.#owedByPeer.set(leg.peer, (owed = new Set()));
@@ -66,21 +64,29 @@ export class LegTable {
     for (const leg of legs) {
       this.set({ ...leg, outbox: null });
       this.#bytes -= textBytes(leg);
-      const received = this.#receivedByPeer.get(leg.peer);
-      if (received?.delete(invitationID) && received.size === 0) this.#receivedByPeer.delete(leg.peer);
+      this.#count(leg, -1);
     }
     this.#byInvitation.delete(invitationID);
     return legs;
   }
 
-  /** Our legs of the invitations `inviter` sent us, still held. */
-  receivedFrom(inviter: string): Leg[] {
-    const legs: Leg[] = [];
-    for (const invitationID of this.#receivedByPeer.get(inviter) ?? []) {
-      const leg = this.get(invitationID, inviter);
-      if (leg) legs.push(leg);
-    }
-    return legs;
+  /** How many invitations from `inviter` ring here now. */
+  ringingFrom(inviter: string): number {
+    return this.#ringingFrom.get(inviter) ?? 0;
+  }
+
+  /** How many invitations from `inviter` ended canceled here (or were canceled before they came), still held. */
+  canceledFrom(inviter: string): number {
+    return this.#canceledFrom.get(inviter) ?? 0;
+  }
+
+  #count(leg: Leg | undefined, delta: 1 | -1): void {
+    if (leg?.role !== 'invitee') return;
+    const counts = leg.state === 'ringing' ? this.#ringingFrom : leg.state === 'canceled' ? this.#canceledFrom : undefined;
+    if (!counts) return;
+    const count = (counts.get(leg.peer) ?? 0) + delta;
+    if (count > 0) counts.set(leg.peer, count);
+    else counts.delete(leg.peer);
   }
 
   get bytes(): number {
