@@ -25,20 +25,37 @@ export const CHROMIUM_ARGS = [
 const PEER_PORT = Number(process.env.PEER_PORT ?? 9000);
 const commonjs = fromRollup(rollupCommonjs);
 
-/** Starts the PeerServer before the browsers, and lets tests stop and restart it. */
+/**
+ * Starts the PeerServer before the browsers, and lets tests stop and restart it.
+ * `start-extra` with `expireTimeoutMs` starts (once per value) another PeerServer
+ * with that `expire_timeout` on a port of its own and returns its address.
+ */
 function peerServerPlugin() {
   let server;
+  const extras = new Map();
   const start = async () => {
     server = await startPeerServer({ port: PEER_PORT, env: { PEER_ALIVE_TIMEOUT_MS: '15000', PEER_EXPIRE_TIMEOUT_MS: '5000' } });
+  };
+  const startExtra = (expireTimeoutMs) => {
+    if (!extras.has(expireTimeoutMs)) {
+      const port = PEER_PORT + 1 + extras.size;
+      extras.set(expireTimeoutMs, startPeerServer({ port, env: { PEER_ALIVE_TIMEOUT_MS: '15000', PEER_EXPIRE_TIMEOUT_MS: String(expireTimeoutMs) } }));
+    }
+    return extras.get(expireTimeoutMs);
   };
   return {
     name: 'peer-server',
     serverStart: start,
     async serverStop() {
       await server?.stop();
+      await Promise.all([...extras.values()].map((extra) => extra.then((started) => started.stop(), () => {})));
     },
     async executeCommand({ command, payload }) {
       if (command !== 'peer-server') return undefined;
+      if (payload?.action === 'start-extra') {
+        const { port } = await startExtra(Number(payload.expireTimeoutMs));
+        return { host: '127.0.0.1', port, path: '/peerjs' };
+      }
       if (payload?.action === 'stop') await server.stop();
       else if (payload?.action === 'start') await start();
       return { host: '127.0.0.1', port: PEER_PORT, path: '/peerjs' };

@@ -7,7 +7,7 @@
 // The companion server (dist/server/) is measured too: its 60 s mailbox (section `mailbox`, in
 // the page) and how far one server process goes (section `capacity`, scripts/bench-server.mjs,
 // a Node load generator run before the browser starts).
-//   BENCH_ONLY=warm,cold   runs some sections only (warm twoTabs cold fanout redelivery mailbox throughput memory capacity)
+//   BENCH_ONLY=warm,cold   runs some sections only (warm twoTabs cold fanout redelivery mailbox throughput memory flood capacity)
 //   CHROME_PATH            another Chromium (default /usr/bin/chromium)
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
@@ -41,6 +41,7 @@ const SECTIONS = [
   { name: 'mailbox', params: { reps: 6, firstMs: 1500, spreadMs: 9000, windowMs: 66_000 }, timeoutMs: 120_000, companion: true },
   { name: 'throughput', params: { count: 1000, reps: 3 }, timeoutMs: 180_000 },
   { name: 'memory', params: { count: 1000, rounds: 2, batch: 20 }, timeoutMs: 150_000 },
+  { name: 'flood', params: { invites: 1500, cancels: 1500, honestReps: 10, dataBytes: 8000 }, timeoutMs: 120_000 },
 ];
 
 const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.map': 'application/json' };
@@ -339,28 +340,28 @@ function serverFigures({ mailbox, capacity }) {
     const held = capacity.memory.at(-1);
     const lastStage = capacity.registrations.at(-1);
     rows.push({
-      figure: '9. Capacity: idle registered clients held (tokens required)',
+      figure: '10. Capacity: idle registered clients held (tokens required)',
       unit: 'count',
       plugin: { median: capacity.clients },
       target: 'info',
       note: `server RSS ${capacity.memory.map((reading) => `${reading.clients}: ${(reading.rss / kib / kib).toFixed(1)} MiB`).join(', ')}; CPU ${(capacity.idleCpuShare * 100).toFixed(1)} % of a core with a heartbeat each per 5 s`,
     });
     rows.push({
-      figure: '9. Capacity: server memory per idle client',
+      figure: '10. Capacity: server memory per idle client',
       unit: 'KiB',
       plugin: { median: capacity.rssPerClientBytes / kib },
       target: 'info',
       note: `RSS slope between ${capacity.memory[1].clients} and ${held.clients} clients; JS heap ${(capacity.heapPerClientBytes / kib).toFixed(1)} KiB each`,
     });
     rows.push({
-      figure: '9. Capacity: registrations / s (token checked)',
+      figure: '10. Capacity: registrations / s (token checked)',
       unit: '/s',
       plugin: { median: lastStage.perSecond },
       target: 'info',
       note: `stages: ${capacity.registrations.map((stage) => `${stage.count} in ${(stage.elapsedMs / 1000).toFixed(1)} s`).join(', ')}; 200 handshakes in flight`,
     });
     rows.push({
-      figure: '9. Capacity: offers relayed / s',
+      figure: '10. Capacity: offers relayed / s',
       unit: '/s',
       plugin: { median: capacity.relayedPerSecond },
       target: 'info',
@@ -491,6 +492,36 @@ function figuresOf(results, size) {
       plugin: { median: memory.peerConnectionsAfterDispose },
       target: 'info',
       note: `${memory.peerConnectionsBeforeDispose} before dispose`,
+    });
+  }
+  if (results.flood) {
+    const { honest, attacker, victim } = results.flood;
+    const without = stats(honest.without);
+    const during = stats(honest.during);
+    rows.push({
+      figure: '9. Honest invitation during a flood (send → received$)',
+      unit: 'ms',
+      n: during?.n,
+      plugin: during,
+      raw: without,
+      ratio: during && without ? during.median / without.median : undefined,
+      target: '< 1000 ms',
+      met: during ? verdict(during.median < 1000, during.p95 < 1000) : undefined,
+      note: 'raw column: the same invitation without a flood; ratio = during / without',
+    });
+    rows.push({
+      figure: '9. Flood: what got through',
+      unit: 'count',
+      plugin: { median: attacker.rang },
+      target: 'info',
+      note: `${attacker.written} of ${attacker.framesOffered} frames written before the victim cut the peer off (${attacker.cutOffAfterMs === null ? 'never' : `after ${attacker.cutOffAfterMs.toFixed(0)} ms`}); ${attacker.rang} rang`,
+    });
+    rows.push({
+      figure: '9. Victim after the flood',
+      unit: 'KiB',
+      plugin: { median: victim.storedBytes / kib },
+      target: 'info',
+      note: `${victim.invitationsHeld} invitations held, ${(victim.storedBytes / kib).toFixed(1)} KiB stored in IndexedDB, JS heap ${(victim.heapUsedBytes / kib / kib).toFixed(2)} MiB`,
     });
   }
   rows.push(...serverFigures(results));

@@ -5,7 +5,8 @@
  */
 import { Subscription, timer, type SchedulerLike } from 'rxjs';
 import { backoffDelay } from './backoff.js';
-import type { AckMessage, Message, OutgoingKind } from './protocol.js';
+import type { Clock } from './clock.js';
+import { HELLO, type AckMessage, type Message, type OutgoingKind } from './protocol.js';
 import type { Transport } from './transport.js';
 import type { ResolvedDeliveryOptions } from './types.js';
 
@@ -37,18 +38,23 @@ interface Courier {
 
 export class Delivery {
   readonly #couriers = new Map<string, Courier>();
+  /** Connection attempts under way, and those waiting for one of them to end. */
+  #connecting = 0;
+  readonly #waitingForSlot: (() => void)[] = [];
   #closed = false;
 
   readonly #transport: Transport;
   readonly #host: DeliveryHost;
   readonly #options: ResolvedDeliveryOptions;
   readonly #scheduler: SchedulerLike;
+  readonly #clock: Clock;
 
-  constructor(transport: Transport, host: DeliveryHost, options: ResolvedDeliveryOptions, scheduler: SchedulerLike) {
+  constructor(transport: Transport, host: DeliveryHost, options: ResolvedDeliveryOptions, scheduler: SchedulerLike, clock: Clock) {
     this.#transport = transport;
     this.#host = host;
     this.#options = options;
     this.#scheduler = scheduler;
+    this.#clock = clock;
   }
 
   /**
@@ -80,24 +86,70 @@ export class Delivery {
       return;
     }
     courier.connecting = true;
-    courier.attemptStartedAt = this.#scheduler.now();
-    this.#transport.connect(peer).then(
-      () => {
-        courier.connecting = false;
-        // What is owed may have changed while connecting (an answer, a cancel, the deadline).
-        this.#flush(peer, courier);
-      },
-      () => {
-        courier.connecting = false;
-        this.#failed(peer, courier);
-      },
+    // A first attempt goes at once (a new invitation must not wait behind offline peers); retries take turns.
+    const attempt = courier.attempt === 0 ? (run: () => Promise<void>) => void run() : (run: () => Promise<void>) => this.#whenSlotFree(run);
+    attempt(() => {
+      courier.attemptStartedAt = this.#clock.now();
+      return this.#transport.connect(peer).then(
+        () => {
+          courier.connecting = false;
+          // What is owed may have changed while connecting (an answer, a cancel, the deadline).
+          this.#flush(peer, courier);
+        },
+        () => {
+          courier.connecting = false;
+          this.#failed(peer, courier);
+        },
+      );
+    });
+  }
+
+  /** Says hello to a peer that may owe us something, within the same cap on connection attempts. */
+  hello(peer: string): void {
+    this.#whenSlotFree(() =>
+      this.#transport.connect(peer).then(
+        () => {
+          try {
+            this.#transport.send(peer, HELLO);
+          } catch {
+            // The connection closed in between; hello is a courtesy, not a promise.
+          }
+        },
+        () => {},
+      ),
     );
   }
 
-  /** The peer is online: forget the backoff and try at once. */
+  /**
+   * Runs a connection attempt when fewer than `maxConcurrentConnects` retries and hellos
+   * are under way: after a reconnect, or with many peers offline, they queue instead of
+   * opening hundreds of RTCPeerConnections at once.
+   */
+  #whenSlotFree(attempt: () => Promise<void>): void {
+    const run = () => {
+      if (this.#closed) return;
+      this.#connecting++;
+      void attempt().finally(() => {
+        this.#connecting--;
+        this.#waitingForSlot.shift()?.();
+      });
+    };
+    if (this.#connecting < this.#options.maxConcurrentConnects) run();
+    else this.#waitingForSlot.push(run);
+  }
+
+  /**
+   * A connection with the peer opened: it is online. Forget the backoff and send at
+   * once, including what is in flight: that may have gone down an older connection
+   * the peer already left (a reload), and would otherwise wait out its ack timeout.
+   */
   peerOnline(peer: string): void {
     const courier = this.#couriers.get(peer);
-    if (courier) courier.attempt = 0;
+    if (courier) {
+      courier.attempt = 0;
+      for (const ackTimer of courier.inFlight.values()) ackTimer.unsubscribe();
+      courier.inFlight.clear();
+    }
     this.kick(peer);
   }
 
@@ -145,7 +197,7 @@ export class Delivery {
   #failed(peer: string, courier: Courier): void {
     if (this.#closed || courier.retry) return;
     const backoff = backoffDelay(courier.attempt, this.#options.retryInitialDelayMs, this.#options.retryMaxDelayMs);
-    const delay = Math.max(0, backoff - (this.#scheduler.now() - courier.attemptStartedAt));
+    const delay = Math.max(0, backoff - (this.#clock.now() - courier.attemptStartedAt));
     courier.attempt++;
     courier.retry = timer(delay, this.#scheduler).subscribe(() => {
       courier.retry = undefined;
@@ -170,6 +222,7 @@ export class Delivery {
       for (const ackTimer of courier.inFlight.values()) ackTimer.unsubscribe();
     }
     this.#couriers.clear();
+    this.#waitingForSlot.length = 0;
   }
 }
 

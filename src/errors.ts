@@ -34,7 +34,9 @@ export type InvitationErrorCode =
   /** IndexedDB failed (unavailable, quota exceeded); the plugin goes on in memory. */
   | 'STORAGE_FAILED'
   /** A peer could not be reached; delivery is retried until the deadline. */
-  | 'PEER_UNREACHABLE';
+  | 'PEER_UNREACHABLE'
+  /** A callback the app gave (such as `notify`) threw; the plugin went on without it. */
+  | 'APP_CALLBACK_FAILED';
 
 export class InvitationError extends Error {
   override readonly name = 'InvitationError';

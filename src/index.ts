@@ -1,5 +1,5 @@
-export { createSignalingPlugin, DEFAULT_DELIVERY } from './plugin.js';
-export type { SignalingPlugin, PluginStats } from './plugin.js';
+export { createSignalingPlugin, DEFAULT_DELIVERY, DEFAULT_LIMITS } from './plugin.js';
+export type * from './api.js';
 export { InvitationError, isInvitationError } from './errors.js';
 export type { InvitationErrorCode } from './errors.js';
 export { PROTOCOL_VERSION } from './protocol.js';

@@ -55,6 +55,8 @@ interface Link {
   readonly peer: string;
   readonly connection: DataConnection;
   open: boolean;
+  /** When it opened (clock ms); the newest open link is the one to write on. */
+  openedAt: number;
   dropped: boolean;
   /** Settles when the connection opens or fails. */
   readonly opened: Promise<void>;
@@ -77,6 +79,8 @@ class PeerJsTransport implements Transport {
 
   #peer: Peer | undefined;
   readonly #links = new Map<string, Set<Link>>();
+  /** Peers cut off by `ban`, until when (clock ms). */
+  readonly #bannedUntil = new Map<string, number>();
   readonly #lifetime = new Subscription();
   #closed = false;
   #reconnecting = false;
@@ -89,7 +93,7 @@ class PeerJsTransport implements Transport {
   }
 
   #now(): number {
-    return this.#context.scheduler.now();
+    return this.#context.clock.now();
   }
 
   async open(): Promise<void> {
@@ -122,18 +126,29 @@ class PeerJsTransport implements Transport {
     }
   }
 
-  /** Creates a Peer with our id (and a fresh token, if the app gives tokens) and waits for the server to accept it. */
+  /**
+   * Creates a Peer with our id (and a fresh token, if the app gives tokens) and waits
+   * for the server to accept it; never once closed.
+   */
   async #register(): Promise<void> {
     const token = await this.#freshToken();
-    if (this.#closed) throw new InvitationError('SERVER_UNREACHABLE', 'The transport closed before the Peer opened');
     this.#peer?.destroy();
+    if (this.#closed) throw closedError();
     const peer = new Peer(this.#context.id, { ...this.#context.peer, ...token, serializers: { json: TolerantJsonConnection } });
     this.#peer = peer;
-    peer.on('connection', (connection) => this.#adopt(connection));
+    peer.on('connection', (connection) => {
+      if (this.#isBanned(connection.peer)) connection.close();
+      else this.#adopt(connection);
+    });
     peer.on('error', (error) => this.#onPeerError(peer, error));
     peer.on('disconnected', () => this.#onServerLost(peer));
     peer.on('close', () => this.#onServerLost(peer));
     await this.#whenOpen(peer, this.#context.delivery.reconnectTimeoutMs);
+    // Closed while registering: `close` destroyed this Peer already, or destroys it now.
+    if (this.#closed) {
+      peer.destroy();
+      throw closedError();
+    }
   }
 
   /** The app's token for this registration, as PeerJS's `token` option; nothing when the app gives none. */
@@ -247,9 +262,14 @@ class PeerJsTransport implements Transport {
     return this.#openLink(to) !== undefined;
   }
 
+  /**
+   * The newest open link: after a reload the peer's old connection can still read
+   * `open` for seconds, and what goes down it is lost (BROWSER-TESTING.md, fact 19).
+   */
   #openLink(to: string): Link | undefined {
-    for (const link of this.#links.get(to) ?? []) if (link.open) return link;
-    return undefined;
+    let newest: Link | undefined;
+    for (const link of this.#links.get(to) ?? []) if (link.open && (!newest || link.openedAt >= newest.openedAt)) newest = link;
+    return newest;
   }
 
   send(to: string, message: Message): void {
@@ -261,14 +281,14 @@ class PeerJsTransport implements Transport {
 
   /** An open link if there is one, else one being opened, else a new one. */
   #linkTo(to: string): Link {
+    const open = this.#openLink(to);
+    if (open) return open;
     let opening: Link | undefined;
-    for (const link of this.#links.get(to) ?? []) {
-      if (link.open) return link;
-      opening ??= link;
-    }
+    for (const link of this.#links.get(to) ?? []) opening ??= link;
     if (opening) return opening;
     // Connecting before the Peer is open can lose the offer; the caller retries once we are back.
     if (this.state$.value !== 'connected' || !this.#peer) throw new InvitationError('NOT_CONNECTED', 'Not connected to the PeerServer');
+    if (this.#isBanned(to)) throw new InvitationError('PEER_UNREACHABLE', `"${to}" is cut off for now`);
     this.#connectAttempts++;
     return this.#adopt(this.#peer.connect(to, { reliable: true, serialization: 'json' }));
   }
@@ -286,6 +306,7 @@ class PeerJsTransport implements Transport {
       peer: connection.peer,
       connection,
       open: false,
+      openedAt: 0,
       dropped: false,
       opened,
       lastHeard: now,
@@ -307,7 +328,7 @@ class PeerJsTransport implements Transport {
     connection.on('open', () => {
       if (link.dropped) return;
       link.open = true;
-      link.lastHeard = link.lastUsed = this.#now();
+      link.openedAt = link.lastHeard = link.lastUsed = this.#now();
       link.settle();
       this.peerOnline$.next(link.peer);
       this.#enforceConnectionLimit(link);
@@ -372,6 +393,19 @@ class PeerJsTransport implements Transport {
     return [...this.#links.values()].flatMap((set) => [...set]);
   }
 
+  ban(peer: string, ms: number): void {
+    this.#bannedUntil.set(peer, this.#now() + ms);
+    for (const link of this.#links.get(peer) ?? []) this.#drop(link, new InvitationError('PEER_UNREACHABLE', `"${peer}" is cut off for ${ms} ms`));
+  }
+
+  #isBanned(peer: string): boolean {
+    const until = this.#bannedUntil.get(peer);
+    if (until === undefined) return false;
+    if (this.#now() < until) return true;
+    this.#bannedUntil.delete(peer);
+    return false;
+  }
+
   stats(): TransportStats {
     return { connectAttempts: this.#connectAttempts, openConnections: this.#allLinks().filter((link) => link.open).length };
   }
@@ -389,4 +423,8 @@ class PeerJsTransport implements Transport {
     this.peerOnline$.complete();
     this.errors$.complete();
   }
+}
+
+function closedError(): InvitationError {
+  return new InvitationError('DISPOSED', 'The transport was closed while registering');
 }

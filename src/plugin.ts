@@ -1,37 +1,41 @@
 /**
- * The facade: `createSignalingPlugin` returns a plugin whose observables live
- * as long as it does, and whose methods hand their work to the current
- * `Session` (session.ts), one per `connectUser`.
+ * The facade: `createSignalingPlugin` resolves the options once, and returns a
+ * plugin whose observables live as long as it does and whose methods hand their
+ * work to the current `Session` (session.ts), one per `connectUser`. Every
+ * method resolves for any argument; none throws.
  */
-import { BehaviorSubject, Subject, asyncScheduler, distinctUntilChanged, type Observable } from 'rxjs';
+import { BehaviorSubject, Subject, asyncScheduler, distinctUntilChanged } from 'rxjs';
+import type { Outlets } from './announcer.js';
+import type {
+  CancelInvitationResult,
+  PluginStats,
+  RespondInvitationResult,
+  SendInvitationResult,
+  SignalingPlugin,
+  SignalingPluginOptions,
+} from './api.js';
+import { createClock } from './clock.js';
 import { InvitationError } from './errors.js';
 import { openIndexedDbStore } from './indexeddb-store.js';
 import { showSystemNotification } from './notifications.js';
+import type { Settings } from './parts.js';
 import { createPeerJsTransport } from './peerjs-transport.js';
-import { Session, type Outlets, type PluginStats, type Settings } from './session.js';
+import { isRecord } from './protocol.js';
+import { Session } from './session.js';
 import { openMemoryStore } from './store.js';
 import type {
   CancelInvitationParams,
-  CancelInvitationResult,
   ConnectUserParams,
   ConnectionState,
-  InvitationAnsweredEvent,
-  InvitationCanceledEvent,
-  InvitationReceivedEvent,
-  InvitationResponseTimeoutEvent,
-  InvitationTimeoutEvent,
-  InviteeStateChangedEvent,
   ResolvedDeliveryOptions,
+  ResolvedLimits,
   RespondInvitationParams,
-  RespondInvitationResult,
   SendInvitationParams,
-  SendInvitationResult,
-  SignalingPluginOptions,
+  TokenSource,
   User,
 } from './types.js';
-import { checkText, checkUserId } from './validate.js';
-
-export type { PluginStats } from './session.js';
+import type { TransportFactory } from './transport.js';
+import { checkText, checkUserId, echoedInvitationID, echoedInvitees } from './validate.js';
 
 export const DEFAULT_DELIVERY: ResolvedDeliveryOptions = {
   ackTimeoutMs: 5000,
@@ -41,36 +45,24 @@ export const DEFAULT_DELIVERY: ResolvedDeliveryOptions = {
   heartbeatIntervalMs: 2000,
   idleTimeoutMs: 30_000,
   maxConnections: 64,
+  maxConcurrentConnects: 8,
   retentionMs: 60_000,
   idTakenRetryMs: 3000,
   reconnectTimeoutMs: 5000,
   reconnectMaxDelayMs: 10_000,
 };
 
-export interface SignalingPlugin {
-  readonly invitationReceived$: Observable<InvitationReceivedEvent>;
-  readonly invitationCanceled$: Observable<InvitationCanceledEvent>;
-  readonly invitationAccepted$: Observable<InvitationAnsweredEvent>;
-  readonly invitationRefused$: Observable<InvitationAnsweredEvent>;
-  readonly invitationTimeout$: Observable<InvitationTimeoutEvent>;
-  readonly invitationResponseTimeout$: Observable<InvitationResponseTimeoutEvent>;
-  readonly inviteeStateChanged$: Observable<InviteeStateChangedEvent>;
-  /** Replays the current state to each new subscriber. */
-  readonly connectionState$: Observable<ConnectionState>;
-  readonly errors$: Observable<InvitationError>;
-  /** The connected user, or undefined. */
-  readonly user: User | undefined;
-
-  connectUser(params: ConnectUserParams): Promise<void>;
-  disconnectUser(): Promise<void>;
-  sendInvitation(params: SendInvitationParams): Promise<SendInvitationResult>;
-  cancelInvitation(params: CancelInvitationParams): Promise<CancelInvitationResult>;
-  acceptInvitation(params: RespondInvitationParams): Promise<RespondInvitationResult>;
-  refuseInvitation(params: RespondInvitationParams): Promise<RespondInvitationResult>;
-  stats(): PluginStats;
-  /** Disconnects and completes every observable; safe to call twice. */
-  dispose(): Promise<void>;
-}
+export const DEFAULT_LIMITS: ResolvedLimits = {
+  maxLiveInvitationsPerInviter: 5,
+  maxStoredInvitations: 500,
+  maxStoredBytes: 4 * 1024 * 1024,
+  maxUnknownCancelsPerPeer: 20,
+  maxMessagesPerSecond: 50,
+  maxMessageBurst: 100,
+  maxPendingInboundConnections: 16,
+  violationsBeforeCooldown: 10,
+  cooldownMs: 60_000,
+};
 
 export function createSignalingPlugin(options: SignalingPluginOptions = {}): SignalingPlugin {
   return new Plugin(options);
@@ -87,6 +79,7 @@ class Plugin implements SignalingPlugin {
     inviteeStateChanged: new Subject(),
     connectionState: new BehaviorSubject<ConnectionState>('disconnected'),
     errors: new Subject(),
+    told: { rang: new Set(), states: new Map() },
   };
   readonly invitationReceived$ = this.#outlets.invitationReceived.asObservable();
   readonly invitationCanceled$ = this.#outlets.invitationCanceled.asObservable();
@@ -105,13 +98,21 @@ class Plugin implements SignalingPlugin {
 
   constructor(options: SignalingPluginOptions) {
     const storage = options.storage ?? 'indexeddb';
+    const scheduler = options.scheduler ?? asyncScheduler;
+    // A scheduler given for tests is their monotonic clock; otherwise timers run on the page's.
+    const monotonic = options.scheduler ? () => scheduler.now() : () => performance.now();
+    const wall = options.wallClock ?? (options.scheduler ? () => scheduler.now() : () => Date.now());
     this.#settings = {
-      options: withToken(options),
+      options,
       delivery: { ...DEFAULT_DELIVERY, ...options.delivery },
-      scheduler: options.scheduler ?? asyncScheduler,
+      scheduler,
+      clock: createClock(monotonic, wall),
       openStore: storage === 'memory' ? openMemoryStore : storage === 'indexeddb' ? openIndexedDbStore : storage,
+      createTransport: withToken(options.transport ?? createPeerJsTransport, options.token),
       createInvitationID: options.createInvitationID ?? (() => crypto.randomUUID()),
       notify: options.notify ?? showSystemNotification,
+      limits: { ...DEFAULT_LIMITS, ...options.limits },
+      shouldRing: options.shouldRing,
     };
   }
 
@@ -121,18 +122,21 @@ class Plugin implements SignalingPlugin {
 
   async connectUser(params: ConnectUserParams): Promise<void> {
     if (this.#disposed) throw disposedError();
-    const { id, name } = params ?? ({} as ConnectUserParams);
+    const { id, name } = isRecord(params) ? params : ({} as Partial<ConnectUserParams>);
     const invalid = checkUserId(id) ?? checkText('name', name);
     if (invalid) throw invalid;
     if (this.#session) {
       if (this.#session.user.id === id && this.#starting) return this.#starting;
       throw new InvitationError('ALREADY_CONNECTED', `"${this.#session.user.id}" is connected; call disconnectUser() first`);
     }
-    const session = new Session({ id, name }, this.#settings, this.#outlets);
+    const session = new Session({ id: id!, name: name! }, this.#settings, this.#outlets);
     this.#session = session;
-    this.#starting = session.start().catch((error: unknown) => {
-      if (this.#session === session) this.#session = undefined;
-      void session.close();
+    this.#starting = session.start().catch(async (error: unknown) => {
+      if (this.#session === session) {
+        this.#session = undefined;
+        this.#starting = undefined;
+      }
+      await session.close();
       throw error;
     });
     return this.#starting;
@@ -146,15 +150,15 @@ class Plugin implements SignalingPlugin {
   }
 
   async sendInvitation(params: SendInvitationParams): Promise<SendInvitationResult> {
-    const failure = this.#unavailable();
-    if (failure) return { invitationID: '', errorInvitees: {}, error: failure };
-    return this.#session!.sendInvitation(params);
+    const calls = this.#calls();
+    if (calls instanceof InvitationError) return { invitationID: '', errorInvitees: {}, error: calls };
+    return calls.sendInvitation(params);
   }
 
   async cancelInvitation(params: CancelInvitationParams): Promise<CancelInvitationResult> {
-    const failure = this.#unavailable();
-    if (failure) return { invitationID: params?.invitationID ?? '', errorInvitees: [...(params?.invitees ?? [])], error: failure };
-    return this.#session!.cancelInvitation(params);
+    const calls = this.#calls();
+    if (calls instanceof InvitationError) return { invitationID: echoedInvitationID(params), errorInvitees: echoedInvitees(params), error: calls };
+    return calls.cancelInvitation(params);
   }
 
   async acceptInvitation(params: RespondInvitationParams): Promise<RespondInvitationResult> {
@@ -166,16 +170,15 @@ class Plugin implements SignalingPlugin {
   }
 
   async #respond(params: RespondInvitationParams, answer: 'accept' | 'refuse'): Promise<RespondInvitationResult> {
-    const failure = this.#unavailable();
-    if (failure) return { invitationID: params?.invitationID ?? '', error: failure };
-    return this.#session!.respond(params, answer);
+    const calls = this.#calls();
+    if (calls instanceof InvitationError) return { invitationID: echoedInvitationID(params), error: calls };
+    return calls.respond(params, answer);
   }
 
-  /** Why a method cannot run now, if it cannot. */
-  #unavailable(): InvitationError | undefined {
+  /** The connected session's calls, or why there are none now. */
+  #calls() {
     if (this.#disposed) return disposedError();
-    if (!this.#session?.started) return new InvitationError('NOT_CONNECTED', 'Call connectUser() and wait for it first');
-    return undefined;
+    return this.#session?.calls ?? new InvitationError('NOT_CONNECTED', 'Call connectUser() and wait for it first');
   }
 
   stats(): PluginStats {
@@ -186,16 +189,13 @@ class Plugin implements SignalingPlugin {
     if (this.#disposed) return;
     this.#disposed = true;
     await this.disconnectUser();
-    for (const subject of Object.values(this.#outlets) as Subject<unknown>[]) subject.complete();
+    for (const subject of Object.values(this.#outlets)) if (subject instanceof Subject) subject.complete();
   }
 }
 
 /** Hands the `token` option to the transport, which asks it for each registration. */
-function withToken(options: SignalingPluginOptions): SignalingPluginOptions {
-  const { token } = options;
-  if (token === undefined) return options;
-  const createTransport = options.transport ?? createPeerJsTransport;
-  return { ...options, transport: (context) => createTransport({ ...context, token }) };
+function withToken(createTransport: TransportFactory, token: TokenSource | undefined): TransportFactory {
+  return token === undefined ? createTransport : (context) => createTransport({ ...context, token });
 }
 
 function disposedError(): InvitationError {

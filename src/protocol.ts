@@ -3,7 +3,24 @@
  * frame goes through. Pure: no network, no storage, no clock. See PROTOCOL.md.
  */
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
+
+/**
+ * Every invitation id is `<inviter id>:<suffix>`. User ids cannot contain ':', so the
+ * prefix names the inviter, and receivers take an invite or cancel only from the peer
+ * it names: nobody else can block, shadow or cancel an invitation, and two inviters
+ * whose suffixes collide never meet.
+ */
+export const INVITATION_ID_SEPARATOR = ':';
+
+export function invitationIDOf(inviter: string, suffix: string): string {
+  return `${inviter}${INVITATION_ID_SEPARATOR}${suffix}`;
+}
+
+/** Whether `invitationID` was made by `peer` (see INVITATION_ID_SEPARATOR). */
+export function isInvitationOf(invitationID: string, peer: string): boolean {
+  return invitationID.startsWith(`${peer}${INVITATION_ID_SEPARATOR}`);
+}
 
 /** PeerJS's JSON channel refuses frames of 16,300 bytes or more; stay clear of it. */
 export const MAX_MESSAGE_BYTES = 16_000;
@@ -54,6 +71,13 @@ export interface AnswerMessage {
 /** Why an inviter did not count an answer: it had timed out, or canceled that invitee, first. */
 export type AnswerRejection = 'expired' | 'canceled';
 
+/**
+ * Why an invitee turned an invite away unseen: `busy`, it is over one of its limits
+ * (too many live invitations from this inviter, or stored in total); `blocked`, its
+ * app's `shouldRing` said no.
+ */
+export type InviteRefusal = 'busy' | 'blocked';
+
 export interface AckMessage {
   v: typeof PROTOCOL_VERSION;
   kind: 'ack';
@@ -61,6 +85,8 @@ export interface AckMessage {
   invitationID: string;
   /** Only on the ack of an accept or refuse that arrived too late to count. */
   rejected?: AnswerRejection;
+  /** Only on the ack of an invite that was turned away without ringing. */
+  refused?: InviteRefusal;
 }
 
 /** Sent when a plugin (re)connects, so that the peer flushes what it holds for us. */
@@ -123,12 +149,19 @@ export function decodeMessage(frame: unknown): DecodeResult {
     case 'ack': {
       const of = frame['of'];
       if (of !== 'invite' && of !== 'cancel' && of !== 'accept' && of !== 'refuse') return fail(`ack of unknown kind ${describe(of)}`);
-      const invitationID = checkInvitationID(frame['invitationID']);
+      const invitationID = validInvitationID(frame['invitationID']);
       if (invitationID === undefined) return fail('ack without a valid invitationID');
-      const rejected = frame['rejected'];
-      if (rejected === undefined) return { ok: true, message: { v: PROTOCOL_VERSION, kind, of, invitationID } };
-      if ((rejected !== 'expired' && rejected !== 'canceled') || (of !== 'accept' && of !== 'refuse')) return fail(`ack with an invalid rejected ${describe(rejected)}`);
-      return { ok: true, message: { v: PROTOCOL_VERSION, kind, of, invitationID, rejected } };
+      const message: AckMessage = { v: PROTOCOL_VERSION, kind, of, invitationID };
+      const { rejected, refused } = frame;
+      if (rejected !== undefined) {
+        if ((rejected !== 'expired' && rejected !== 'canceled') || (of !== 'accept' && of !== 'refuse')) return fail(`ack with an invalid rejected ${describe(rejected)}`);
+        message.rejected = rejected;
+      }
+      if (refused !== undefined) {
+        if ((refused !== 'busy' && refused !== 'blocked') || of !== 'invite') return fail(`ack with an invalid refused ${describe(refused)}`);
+        message.refused = refused;
+      }
+      return { ok: true, message };
     }
     case 'invite': {
       const common = checkCommon(frame);
@@ -156,7 +189,7 @@ export function decodeMessage(frame: unknown): DecodeResult {
 }
 
 function checkCommon(frame: Record<string, unknown>): { invitationID: string; data: string; remainingMs: number } | string {
-  const invitationID = checkInvitationID(frame['invitationID']);
+  const invitationID = validInvitationID(frame['invitationID']);
   if (invitationID === undefined) return `${String(frame['kind'])} without a valid invitationID`;
   const data = frame['data'];
   if (!isBoundedText(data, MAX_DATA_BYTES)) return `${String(frame['kind'])} with data that is not a string of at most ${MAX_DATA_BYTES} bytes`;
@@ -167,7 +200,7 @@ function checkCommon(frame: Record<string, unknown>): { invitationID: string; da
   return { invitationID, data, remainingMs };
 }
 
-function checkInvitationID(value: unknown): string | undefined {
+function validInvitationID(value: unknown): string | undefined {
   return typeof value === 'string' && value.length > 0 && value.length <= MAX_INVITATION_ID_LENGTH ? value : undefined;
 }
 
@@ -190,7 +223,7 @@ function isBoundedText(value: unknown, maxBytes: number): value is string {
   return typeof value === 'string' && (value.length * 3 <= maxBytes || utf8Length(value) <= maxBytes);
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 

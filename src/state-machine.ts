@@ -40,6 +40,8 @@ export type LegEvent =
   | { type: 'wired' }
   /** Either side: the peer acknowledged the message of this kind. */
   | { type: 'acked'; of: OutgoingKind }
+  /** Inviter: the invitee's plugin turned the invite away unseen (its limits, or its app's `shouldRing`). */
+  | { type: 'invite-refused' }
   /** Inviter: the invitee's answer arrived. */
   | { type: 'answer-received'; answer: 'accept' | 'refuse' }
   /** Inviter: the app cancels this invitee. */
@@ -83,6 +85,11 @@ export function transition(leg: Leg, event: LegEvent, now: number): Transition {
       if (event.of === 'invite' && leg.state === 'queued') return next(leg, { state: 'delivered', outbox: null, wired: true });
       return next(leg, { outbox: null, outboxData: '' });
 
+    case 'invite-refused':
+      if (leg.role !== 'inviter') return refuse('PROTOCOL_VIOLATION');
+      if (leg.outbox !== 'invite') return same(leg);
+      return next(leg, { state: 'refused', outbox: null, wired: true });
+
     case 'answer-received':
       if (leg.role !== 'inviter') return refuse('PROTOCOL_VIOLATION');
       if (!isAnswerable(leg.state)) return refuse(refusalCode(leg.state));
@@ -114,15 +121,21 @@ export function transition(leg: Leg, event: LegEvent, now: number): Transition {
 
     case 'answer-rejected':
       if (leg.role !== 'invitee') return refuse('PROTOCOL_VIOLATION');
-      if (leg.state !== 'accepted' && leg.state !== 'refused') return same(leg);
+      // Only an answer still owed can be rejected; one the inviter acknowledged has counted.
+      if (!owesAnswer(leg)) return same(leg);
       return next(leg, { state: event.reason === 'canceled' ? 'canceled' : 'timeout', outbox: null, outboxData: '' });
 
     case 'deadline':
       if (!expired) return same(leg);
-      if (isAnswerable(leg.state)) return next(leg, { state: 'timeout', outbox: null, outboxData: '' });
+      // An answer the inviter never acknowledged did not reach it in time: it saw a timeout, and so do we.
+      if (isAnswerable(leg.state) || owesAnswer(leg)) return next(leg, { state: 'timeout', outbox: null, outboxData: '' });
       // Too late for whatever is still owed: the peer has timed out too.
       return leg.outbox === null ? same(leg) : next(leg, { outbox: null, outboxData: '' });
   }
+}
+
+function owesAnswer(leg: Leg): boolean {
+  return leg.role === 'invitee' && (leg.outbox === 'accept' || leg.outbox === 'refuse');
 }
 
 function next(leg: Leg, patch: Partial<Leg>): Transition {

@@ -1,26 +1,30 @@
 /**
  * Where legs live between page loads. The plugin keeps its working state in
  * memory and writes every change through a store, so a store only has to
- * load, put and delete. `openMemoryStore` is the `storage: 'memory'` store;
- * the IndexedDB one is in indexeddb-store.ts, the only module that imports idb.
+ * load, put, delete and clear. A store is opened for one user (its owner) and
+ * sees only that user's legs, even in a database other users share.
+ * `openMemoryStore` is the `storage: 'memory'` store; the IndexedDB one is in
+ * indexeddb-store.ts, the only module that imports idb.
  */
 import type { Leg } from './state-machine.js';
 
 export type LegKey = readonly [invitationID: string, peer: string];
 
 export interface InvitationStore {
-  /** Every leg kept, after deleting those whose deadline is before `purgeBefore`. */
+  /** Every leg of the owner, after deleting those whose deadline is before `purgeBefore`. */
   load(purgeBefore: number): Promise<Leg[]>;
   /** Writes the legs in one transaction. */
   put(legs: readonly Leg[]): Promise<void>;
   /** Deletes the legs in one transaction; missing keys are ignored. */
   delete(keys: readonly LegKey[]): Promise<void>;
+  /** Deletes every leg of the owner. */
+  clear(): Promise<void>;
   /** Releases the store; safe to call twice. */
   close(): void;
 }
 
-/** Opens the store of one database (by default one per user id). */
-export type OpenStore = (databaseName: string) => Promise<InvitationStore>;
+/** Opens the legs of user `owner` in a database (by default one per user). */
+export type OpenStore = (databaseName: string, owner: string) => Promise<InvitationStore>;
 
 export function legKey(leg: Pick<Leg, 'invitationID' | 'peer'>): LegKey {
   return [leg.invitationID, leg.peer];
@@ -35,23 +39,29 @@ export function legKeyString(key: LegKey): string {
 // database name finds what the previous one left, as IndexedDB would.
 const memoryDatabases = new Map<string, Map<string, Leg>>();
 
-export const openMemoryStore: OpenStore = async (databaseName) => {
+export const openMemoryStore: OpenStore = async (databaseName, owner) => {
   let legs = memoryDatabases.get(databaseName);
   if (!legs) {
     legs = new Map();
     memoryDatabases.set(databaseName, legs);
   }
   const database = legs;
+  const rowKey = (key: LegKey) => JSON.stringify([owner, ...key]);
+  const ownRows = () => [...database.keys()].filter((key) => (JSON.parse(key) as string[])[0] === owner);
   return {
     async load(purgeBefore) {
-      for (const [key, leg] of database) if (leg.deadline < purgeBefore) database.delete(key);
-      return [...database.values()].map((leg) => structuredClone(leg));
+      const own = ownRows();
+      for (const key of own) if (database.get(key)!.deadline < purgeBefore) database.delete(key);
+      return ownRows().map((key) => structuredClone(database.get(key)!));
     },
     async put(changed) {
-      for (const leg of changed) database.set(legKeyString(legKey(leg)), structuredClone(leg));
+      for (const leg of changed) database.set(rowKey(legKey(leg)), structuredClone(leg));
     },
     async delete(keys) {
-      for (const key of keys) database.delete(legKeyString(key));
+      for (const key of keys) database.delete(rowKey(key));
+    },
+    async clear() {
+      for (const key of ownRows()) database.delete(key);
     },
     close() {},
   };

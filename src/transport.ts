@@ -4,6 +4,7 @@
  * unit tests plug in an in-memory one.
  */
 import type { Observable, SchedulerLike } from 'rxjs';
+import type { Clock } from './clock.js';
 import type { InvitationError } from './errors.js';
 import type { Message } from './protocol.js';
 import type { ConnectionState, PeerServerOptions, ResolvedDeliveryOptions, TokenSource } from './types.js';
@@ -44,6 +45,11 @@ export interface Transport {
    * Returning says nothing about arrival: that is what acks are for.
    */
   send(to: string, message: Message): void;
+  /**
+   * Cuts a peer off for `ms`: closes its connections, and refuses new ones from it
+   * (and never opens one to it) until then.
+   */
+  ban(peer: string, ms: number): void;
   stats(): TransportStats;
   /** Closes every connection and leaves the server; safe to call twice. */
   close(): void;
@@ -51,6 +57,8 @@ export interface Transport {
 
 export interface TransportContext {
   id: string;
+  /** The plugin's clock (clock.ts): measure time with it, never with `Date.now`. */
+  clock: Clock;
   peer: PeerServerOptions;
   /** Asked for each registration, when set. */
   token?: TokenSource;

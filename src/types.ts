@@ -1,8 +1,7 @@
-import type { SchedulerLike } from 'rxjs';
-import type { InvitationError } from './errors.js';
-import type { OpenStore } from './store.js';
-import type { TransportFactory } from './transport.js';
-
+/**
+ * The plain data of the public API: states, parameters and events. Imports
+ * nothing, so every other module can use it without a cycle.
+ */
 /** What `connectionState$` reports about our registration with the PeerServer. */
 export type ConnectionState = 'disconnected' | 'connecting' | 'connected' | 'reconnecting';
 
@@ -12,52 +11,6 @@ export type InviteeState = 'queued' | 'delivered' | 'accepted' | 'refused' | 'ca
 export interface User {
   id: string;
   name: string;
-}
-
-/** Options for `createSignalingPlugin`. Every field is optional. */
-export interface SignalingPluginOptions {
-  /**
-   * PeerJS options, passed through to `new Peer(id, options)`: host, port, path, key, secure, config...
-   * Point them at your own PeerServer. Without them PeerJS uses its public cloud server
-   * and public STUN servers, which are not for production.
-   */
-  peer?: PeerServerOptions;
-  /**
-   * Proof, from your backend, that this browser may register the user's id: the companion
-   * server (`peer-invitation/server`) registers an id only with a token that verifies.
-   * A function is called with the user id for each registration (`connectUser`, and each
-   * new Peer while reconnecting), so it can fetch a fresh token when the last one expired.
-   * Takes precedence over `peer.token`. A refusal is `UNAUTHORIZED`.
-   */
-  token?: TokenSource;
-  /**
-   * Global switch from the seed API: an invitation carries its `notificationConfig` only
-   * when this and the config's own `notifyWhenAppIsInTheBackgroundOrQuit` are both true.
-   * Default false.
-   */
-  notifyWhenAppIsInTheBackgroundOrQuit?: boolean;
-  /**
-   * Where unanswered invitations and undelivered messages are kept: `'indexeddb'` (default)
-   * survives reloads; `'memory'` lasts one page life. A function that opens an `InvitationStore`
-   * may be given instead.
-   */
-  storage?: 'indexeddb' | 'memory' | OpenStore;
-  /** IndexedDB database name. Default `peer-invitation:<user id>`, one database per user. */
-  databaseName?: string;
-  /**
-   * Shows a notification for an incoming invitation that carries a `notificationConfig`.
-   * Returns a function that closes it, called when the invitation ends.
-   * Default: a system `Notification` when the document is hidden and permission is granted.
-   */
-  notify?: (request: NotificationRequest) => (() => void) | void;
-  /** Delivery timings. The defaults suit a real network; tests shorten them. */
-  delivery?: DeliveryOptions;
-  /** Scheduler for every timer (timeouts, retries, heartbeats). Default: RxJS `asyncScheduler`. */
-  scheduler?: SchedulerLike;
-  /** Makes invitation ids. Default: `crypto.randomUUID()`. */
-  createInvitationID?: () => string;
-  /** Replaces the PeerJS transport (an in-memory one for unit tests). */
-  transport?: TransportFactory;
 }
 
 /** A registration token, or a function that gets one for a user id (for example from your backend). */
@@ -100,6 +53,8 @@ export interface DeliveryOptions {
   idleTimeoutMs?: number;
   /** At most this many open connections; the least recently used idle one is closed first. Default 64. */
   maxConnections?: number;
+  /** At most this many retried connection attempts and reconnect greetings under way at once; the others wait their turn. Default 8. */
+  maxConcurrentConnects?: number;
   /** Answered or expired invitations are remembered this long after their deadline, to drop replays. Default 60000 ms. */
   retentionMs?: number;
   /**
@@ -114,6 +69,34 @@ export interface DeliveryOptions {
 }
 
 export type ResolvedDeliveryOptions = Required<DeliveryOptions>;
+
+/**
+ * What one peer, and all peers together, may make this plugin hold and do. What is
+ * over a limit is refused on the wire (an invite is acked with `refused: 'busy'`),
+ * never stored, announced or notified. The defaults suit people calling people.
+ */
+export interface InvitationLimits {
+  /** Invitations from one inviter ringing here at once. Default 5. */
+  maxLiveInvitationsPerInviter?: number;
+  /** Invitations held here, sent and received, until purged. Default 500. */
+  maxStoredInvitations?: number;
+  /** UTF-8 bytes of `data`, names and notification texts held here. Default 4 MiB. */
+  maxStoredBytes?: number;
+  /** Cancels for invitations not seen yet (kept to drop the invite that follows), per peer. Default 20. */
+  maxUnknownCancelsPerPeer?: number;
+  /** Messages a connection may carry each second, on average. Default 50. */
+  maxMessagesPerSecond?: number;
+  /** Messages a connection may carry at once above that rate. Default 100. */
+  maxMessageBurst?: number;
+  /** Inbound connections still opening, in total. Default 16. */
+  maxPendingInboundConnections?: number;
+  /** Violations of the protocol or of these limits before a peer is cut off. Default 10. */
+  violationsBeforeCooldown?: number;
+  /** How long a cut-off peer is ignored, and how often at most `errors$` reports it. Default 60000 ms. */
+  cooldownMs?: number;
+}
+
+export type ResolvedLimits = Required<InvitationLimits>;
 
 /** The seed's notification settings for one invitation. */
 export interface NotificationConfig {
@@ -153,13 +136,6 @@ export interface SendInvitationParams {
 /** Why an invitee was left out of an invitation. */
 export type InviteeErrorReason = 'invalid-id' | 'self';
 
-export interface SendInvitationResult {
-  /** `''` when nothing was sent. */
-  invitationID: string;
-  errorInvitees: Record<string, InviteeErrorReason>;
-  error?: InvitationError;
-}
-
 export interface CancelInvitationParams {
   invitationID: string;
   /** Default: every invitee that has not answered yet. */
@@ -167,21 +143,9 @@ export interface CancelInvitationParams {
   data?: string;
 }
 
-export interface CancelInvitationResult {
-  invitationID: string;
-  /** Invitees that could not be canceled: already answered, timed out, canceled, or never invited. */
-  errorInvitees: string[];
-  error?: InvitationError;
-}
-
 export interface RespondInvitationParams {
   invitationID: string;
   data?: string;
-}
-
-export interface RespondInvitationResult {
-  invitationID: string;
-  error?: InvitationError;
 }
 
 export interface InvitationReceivedEvent {
@@ -207,6 +171,11 @@ export interface InvitationAnsweredEvent {
   invitationID: string;
   invitee: string;
   data: string;
+  /**
+   * Only on `invitationRefused$`, when no person refused: `'busy'`, the invitee's plugin
+   * was over one of its limits; `'blocked'`, the invitee's app (`shouldRing`) turned it away.
+   */
+  reason?: 'busy' | 'blocked';
 }
 
 export interface InvitationTimeoutEvent {

@@ -3,7 +3,7 @@
  * cleaned value or an `InvitationError` to resolve with, never throws.
  */
 import { InvitationError } from './errors.js';
-import { MAX_DATA_BYTES, MAX_TEXT_BYTES, MAX_TIMEOUT_SECONDS, isValidPeerId, utf8Length } from './protocol.js';
+import { MAX_DATA_BYTES, MAX_TEXT_BYTES, MAX_TIMEOUT_SECONDS, isRecord, isValidPeerId, utf8Length } from './protocol.js';
 import type { InviteeErrorReason, NotificationConfig, SendInvitationParams } from './types.js';
 
 /** More invitees than this in one invitation is refused: each costs a connection. */
@@ -39,10 +39,55 @@ export function checkInvitationID(value: unknown): InvitationError | undefined {
   return typeof value === 'string' && value.length > 0 ? undefined : invalid(`invitationID must be a non-empty string; got ${show(value)}`);
 }
 
+export interface CheckedCancel {
+  invitationID: string;
+  /** Undefined: every invitee that has not answered. */
+  invitees: string[] | undefined;
+  data: string;
+}
+
+/** `cancelInvitation`'s parameters, whatever shape they arrive in. */
+export function checkCancel(params: unknown): CheckedCancel | InvitationError {
+  if (!isRecord(params)) return invalid('cancelInvitation needs a parameters object');
+  const { invitationID, invitees, data = '' } = params;
+  const error = checkInvitationID(invitationID) ?? checkText('data', data, MAX_DATA_BYTES);
+  if (error) return error;
+  if (invitees !== undefined && !(Array.isArray(invitees) && invitees.every((id) => typeof id === 'string'))) {
+    return invalid(`invitees must be an array of user ids; got ${show(invitees)}`);
+  }
+  return { invitationID: invitationID as string, invitees: invitees === undefined ? undefined : [...(invitees as string[])], data: data as string };
+}
+
+export interface CheckedAnswer {
+  invitationID: string;
+  data: string;
+}
+
+/** `acceptInvitation`'s and `refuseInvitation`'s parameters, whatever shape they arrive in. */
+export function checkAnswer(params: unknown): CheckedAnswer | InvitationError {
+  if (!isRecord(params)) return invalid('the answer needs a parameters object');
+  const { invitationID, data = '' } = params;
+  const error = checkInvitationID(invitationID) ?? checkText('data', data, MAX_DATA_BYTES);
+  if (error) return error;
+  return { invitationID: invitationID as string, data: data as string };
+}
+
+/** The invitation id to echo in a failed result: the one given, if it is a string. */
+export function echoedInvitationID(params: unknown): string {
+  const invitationID = isRecord(params) ? params['invitationID'] : undefined;
+  return typeof invitationID === 'string' ? invitationID : '';
+}
+
+/** The invitee list to echo in a failed cancel: the strings given, if a list was. */
+export function echoedInvitees(params: unknown): string[] {
+  const invitees = isRecord(params) ? params['invitees'] : undefined;
+  return Array.isArray(invitees) ? invitees.filter((id): id is string => typeof id === 'string') : [];
+}
+
 /** The seed's rules: empty entries dropped, duplicates collapsed, self and invalid ids set aside. */
-export function checkInvitation(params: SendInvitationParams, selfId: string): CheckedInvitation | InvitationError {
-  if (typeof params !== 'object' || params === null) return invalid('sendInvitation needs a parameters object');
-  const { inviterName, invitees, timeout, type, data = '', notificationConfig } = params;
+export function checkInvitation(params: unknown, selfId: string): CheckedInvitation | InvitationError {
+  if (!isRecord(params)) return invalid('sendInvitation needs a parameters object');
+  const { inviterName, invitees, timeout, type, data = '', notificationConfig } = params as Partial<SendInvitationParams>;
   const textError = checkText('inviterName', inviterName) ?? checkText('data', data, MAX_DATA_BYTES);
   if (textError) return textError;
   if (!Array.isArray(invitees)) return invalid(`invitees must be an array of user ids; got ${show(invitees)}`);
@@ -64,12 +109,12 @@ export function checkInvitation(params: SendInvitationParams, selfId: string): C
   }
   if (unique.size > MAX_INVITEES) return invalid(`at most ${MAX_INVITEES} invitees per invitation; got ${unique.size}`);
   return {
-    inviterName,
+    inviterName: inviterName as string,
     invitees: [...unique],
     errorInvitees,
     // A tiny positive timeout must not round to 0 ms.
     timeoutMs: Math.max(1, Math.round(timeout * 1000)),
-    type,
+    type: type as number,
     data,
     notificationConfig,
   };

@@ -17,6 +17,15 @@ export function peerServer(action: 'info' | 'stop' | 'start' = 'info'): Promise<
   return executeServerCommand<PeerServerInfo, { action: string }>('peer-server', { action });
 }
 
+/** A second PeerServer with its own `expire_timeout`, started on first use and stopped when the run ends. */
+export async function extraPeerServerOptions(expireTimeoutMs: number): Promise<PeerServerOptions> {
+  const { host, port, path } = await executeServerCommand<PeerServerInfo, { action: string; expireTimeoutMs: number }>('peer-server', {
+    action: 'start-extra',
+    expireTimeoutMs,
+  });
+  return { host, port, path, config: { iceServers: [] }, debug: 0 };
+}
+
 export async function peerOptions(): Promise<PeerServerOptions> {
   const { host, port, path } = await peerServer();
   return { host, port, path, config: { iceServers: [] }, debug: 0 };

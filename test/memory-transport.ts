@@ -196,7 +196,7 @@ class Network implements MemoryNetwork {
       byTarget?.delete(to);
       if (!this.isUp(from)) throw new InvitationError('NOT_CONNECTED', `"${from.id}" left the network while connecting`);
       const target = this.registry.get(to);
-      if (!target || !this.isUp(target)) throw new InvitationError('PEER_UNREACHABLE', `Peer "${to}" is not on the network`);
+      if (!target || !this.isUp(target) || target.isBanned(from.id)) throw new InvitationError('PEER_UNREACHABLE', `Peer "${to}" is not on the network`);
       // The other side may have opened one meanwhile; a pair shares one connection.
       if (this.linkBetween(from, to)) return;
       this.links.set(pairKey(from.id, to), { ends: [from, target] });
@@ -305,7 +305,20 @@ class MemoryTransport implements Transport {
   }
 
   connect(to: string): Promise<void> {
+    if (this.isBanned(to)) return Promise.reject(new InvitationError('PEER_UNREACHABLE', `"${to}" is banned`));
     return this.network.connect(this, to);
+  }
+
+  /** Banned peers, until when (scheduler time). */
+  private readonly bannedUntil = new Map<string, number>();
+
+  ban(peer: string, ms: number): void {
+    this.bannedUntil.set(peer, this.scheduler.now() + ms);
+    this.network.disconnect(this.id, peer);
+  }
+
+  isBanned(peer: string): boolean {
+    return this.scheduler.now() < (this.bannedUntil.get(peer) ?? 0);
   }
 
   isOpen(to: string): boolean {
@@ -318,7 +331,7 @@ class MemoryTransport implements Transport {
 
   /** Called by the network when a frame arrives. */
   receive(from: string, frame: unknown): void {
-    if (this.closed || isPing(frame)) return;
+    if (this.closed || isPing(frame) || this.isBanned(from)) return;
     this.frames$.next({ from, frame });
   }
 

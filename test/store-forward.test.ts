@@ -7,6 +7,7 @@ import { expect } from '@esm-bundle/chai';
 import { openDB } from 'idb';
 import type { DataConnection } from 'peerjs';
 import { InvitationError } from '../src/index.js';
+import { PROTOCOL_VERSION } from '../src/protocol.js';
 import { openIndexedDbStore } from '../src/indexeddb-store.js';
 import type { OpenStore } from '../src/store.js';
 import { Harness, inviteAndRing, next, quiet, record, uniqueId } from './helpers.js';
@@ -17,7 +18,7 @@ const invite = (invitees: string[], timeout = 15, data = '') => ({ inviterName: 
 async function storedLegs(databaseName: string): Promise<number> {
   const db = await openDB(databaseName);
   try {
-    return db.objectStoreNames.contains('legs') ? await db.count('legs') : 0;
+    return db.objectStoreNames.contains('rows') ? await db.count('rows') : 0;
   } finally {
     db.close();
   }
@@ -221,8 +222,8 @@ describe('store and forward', () => {
 
   it('8b. reports STORAGE_FAILED once when the disk fills up, and loses nothing in this page', async () => {
     let writes = 0;
-    const fillsUp: OpenStore = async (name) => {
-      const store = await openIndexedDbStore(name);
+    const fillsUp: OpenStore = async (name, owner) => {
+      const store = await openIndexedDbStore(name, owner);
       return {
         ...store,
         async put(legs) {
@@ -253,7 +254,7 @@ describe('store and forward', () => {
     expect(accepted.values.map((event) => event.invitationID)).to.deep.equal(sent);
   });
 
-  it('upgrades a version 1 database and keeps its invitations', async () => {
+  it('upgrades a version 1 database and keeps its invitations, stamped with their user', async () => {
     const alice = await harness.user('alice');
     const bobId = uniqueId('bob');
     const databaseName = `test:${bobId}`;
@@ -270,8 +271,10 @@ describe('store and forward', () => {
     await bob.connectUser({ id: bobId, name: 'Bob' });
     expect((await restored).invitationID).to.equal('from-v1');
     const db = await openDB(databaseName);
-    expect(db.version).to.equal(2);
-    expect([...db.transaction('legs').store.indexNames]).to.deep.equal(['deadline']);
+    expect(db.version).to.equal(3);
+    expect([...db.objectStoreNames]).to.deep.equal(['rows']);
+    expect([...db.transaction('rows').store.indexNames].sort()).to.deep.equal(['owner', 'ownerDeadline']);
+    expect((await db.getAll('rows')).map((row) => [row.owner, row.invitationID])).to.deep.equal([[bobId, 'from-v1']]);
     db.close();
   });
 });
@@ -295,11 +298,11 @@ describe('store and forward: duplicates and replays', () => {
     const bobAcks = acks(toBob);
     const received = record(bob.plugin.invitationReceived$);
     const canceled = record(bob.plugin.invitationCanceled$);
-    const message = { v: 1, kind: 'invite', invitationID: uniqueId('inv'), inviterName: 'Raw', type: 0, data: '', remainingMs: 10_000 };
+    const message = { v: PROTOCOL_VERSION, kind: 'invite', invitationID: `${inviter.id}:${uniqueId('inv')}`, inviterName: 'Raw', type: 0, data: '', remainingMs: 10_000 };
     toBob.send(message);
     toBob.send(message);
     toBob.send({ ...message, remainingMs: 9000 });
-    const cancel = { v: 1, kind: 'cancel', invitationID: message.invitationID, data: 'bye', remainingMs: 8000 };
+    const cancel = { v: PROTOCOL_VERSION, kind: 'cancel', invitationID: message.invitationID, data: 'bye', remainingMs: 8000 };
     toBob.send(cancel);
     toBob.send(cancel);
     while (bobAcks.length < 5) await quiet(50);
@@ -328,7 +331,7 @@ describe('store and forward: duplicates and replays', () => {
         inbound.on('data', (frame) => {
           const invitation = frame as { kind: string; invitationID: string };
           if (invitation.kind === 'invite') {
-            inbound.send({ v: 1, kind: 'ack', of: 'invite', invitationID: invitation.invitationID });
+            inbound.send({ v: PROTOCOL_VERSION, kind: 'ack', of: 'invite', invitationID: invitation.invitationID });
             resolve(invitation.invitationID);
           }
         });
@@ -339,7 +342,7 @@ describe('store and forward: duplicates and replays', () => {
     await delivered;
     const seenAcks = acks(connection!);
     const accepted = record(alice.plugin.invitationAccepted$);
-    const answer = { v: 1, kind: 'accept', invitationID, data: 'ok', remainingMs: 5000 };
+    const answer = { v: PROTOCOL_VERSION, kind: 'accept', invitationID, data: 'ok', remainingMs: 5000 };
     for (let copy = 0; copy < 3; copy++) connection!.send(answer);
     while (seenAcks.length < 3) await quiet(50);
     expect(accepted.values).to.deep.equal([{ invitationID, invitee: invitee.id, data: 'ok' }]);

@@ -8,12 +8,15 @@
  * Every section owns a `Scope`: plugins, raw Peers, databases and subscriptions
  * are released in its `close`, whatever happened.
  */
-import { deleteDB } from 'idb';
+import { deleteDB, openDB } from 'idb';
 import { Peer, type DataConnection } from 'peerjs';
 import { Subscription, type Observable } from 'rxjs';
 import {
+  DEFAULT_LIMITS,
+  PROTOCOL_VERSION,
   createSignalingPlugin,
   type DeliveryOptions,
+  type InvitationLimits,
   type PeerServerOptions,
   type SendInvitationResult,
   type SignalingPlugin,
@@ -40,6 +43,11 @@ const PEER: PeerServerOptions = {
 };
 /** Short keep-alive and memory of answered invitations, so sections clean up quickly; the rest are the defaults. */
 const BENCH_DELIVERY: DeliveryOptions = { heartbeatIntervalMs: 1000, retentionMs: 2000 };
+/**
+ * The bench rings one user from one inviter thousands of times, which the default limits
+ * refuse as a flood (5 live invitations per inviter): lift them, except in the flood section.
+ */
+const BENCH_LIMITS: InvitationLimits = { maxLiveInvitationsPerInviter: 100_000, maxStoredInvitations: 100_000, maxStoredBytes: 1 << 30, maxMessagesPerSecond: 1_000_000, maxMessageBurst: 1_000_000 };
 /** Invitation `data`, and the raw messages' equivalent field: the same length everywhere. */
 const DATA_LENGTH = 200;
 
@@ -56,13 +64,16 @@ function tagged(tag: string): string {
   return tag.padEnd(DATA_LENGTH, '.');
 }
 
+/** As long as the bench's user ids, which the plugin's invitation ids start with. */
+const RAW_INVITER_PREFIX = 'bench-raw-00-xxxxx';
+
 /** What the plugin writes for an invitation, field for field: raw PeerJS sends this, so both carry the same bytes. */
 function rawInvite(data: string): Record<string, unknown> {
-  return { v: 1, kind: 'invite', invitationID: crypto.randomUUID(), inviterName: 'Bench', type: 1, data, remainingMs: 30_000 };
+  return { v: PROTOCOL_VERSION, kind: 'invite', invitationID: `${RAW_INVITER_PREFIX}:${crypto.randomUUID()}`, inviterName: 'Bench', type: 1, data, remainingMs: 30_000 };
 }
 
 function rawAccept(invitationID: unknown): Record<string, unknown> {
-  return { v: 1, kind: 'accept', invitationID, data: '', remainingMs: 29_000 };
+  return { v: PROTOCOL_VERSION, kind: 'accept', invitationID, data: '', remainingMs: 29_000 };
 }
 
 /** What the plugin's invitee sends back for an invite it does not answer yet. */
@@ -232,6 +243,7 @@ class Scope {
       ...options,
       ...(databaseName ? { databaseName } : {}),
       delivery: { ...BENCH_DELIVERY, ...options.delivery },
+      limits: { ...BENCH_LIMITS, ...options.limits },
     });
     this.plugins.add(plugin);
     if (databaseName) this.databases.add(databaseName);
@@ -892,6 +904,85 @@ async function readHeap(): Promise<{ usedSize: number; totalSize: number }> {
   return { usedSize: memory?.usedJSHeapSize ?? NaN, totalSize: memory?.totalJSHeapSize ?? NaN };
 }
 
+// ---- 9: a flood from one hostile peer --------------------------------------------------------
+
+/**
+ * An honest invitation's latency (send → invitationReceived$ at the victim) without a
+ * flood, then while one raw PeerJS peer floods the victim with invites of 8 KB data and
+ * cancels for made-up ids, as fast as its channel drains; then what the victim holds.
+ * The victim keeps the default limits.
+ */
+async function flood({ invites = 1500, cancels = 1500, honestReps = 10, dataBytes = 8000 }: { invites?: number; cancels?: number; honestReps?: number; dataBytes?: number }) {
+  const scope = new Scope('flood');
+  try {
+    const victim = await scope.plugin({ limits: DEFAULT_LIMITS });
+    const honest = await scope.plugin();
+    const rings: { inviter: string; at: number }[] = [];
+    scope.subscriptions.add(
+      victim.plugin.invitationReceived$.subscribe(({ inviter, invitationID }) => {
+        rings.push({ inviter: inviter.id, at: performance.now() });
+        // The victim answers the honest caller at once, so its own limit never bites.
+        if (inviter.id === honest.id) void victim.plugin.refuseInvitation({ invitationID });
+      }),
+    );
+    const honestLatency = async () => {
+      const sentAt = performance.now();
+      const arrived = when(victim.plugin.invitationReceived$, (event) => event.inviter.id === honest.id, 10_000, 'honest invitation');
+      checkSent(await invite(honest, [victim.id], tagged('honest')));
+      return (await arrived) - sentAt;
+    };
+    const without: number[] = [];
+    for (let rep = 0; rep < honestReps; rep++) without.push(await honestLatency());
+
+    const attacker = await scope.rawPeer();
+    const connection = attacker.connect(victim.id, { reliable: true, serialization: 'json' });
+    await within(new Promise<void>((resolve) => connection.once('open', () => resolve())), 15_000, 'attacker connection open');
+    const payload = 'x'.repeat(dataBytes);
+    const frames = function* () {
+      for (let i = 0; i < invites; i++) yield { v: PROTOCOL_VERSION, kind: 'invite', invitationID: `${attacker.id}:${i}`, inviterName: 'Your bank', type: 1, data: payload, remainingMs: 600_000 };
+      for (let i = 0; i < cancels; i++) yield { v: PROTOCOL_VERSION, kind: 'cancel', invitationID: `${attacker.id}:c${i}`, data: '', remainingMs: 600_000 };
+    };
+    const floodStarted = performance.now();
+    let written = 0;
+    let cutOffAfterMs: number | undefined;
+    connection.once('close', () => (cutOffAfterMs = performance.now() - floodStarted));
+    const flooding = (async () => {
+      for (const frame of frames()) {
+        if (!connection.open) break;
+        // Throttle on the channel's buffer, or the channel gives up and the flood is lost (BROWSER-TESTING.md, fact 13).
+        while (connection.open && connection.dataChannel.bufferedAmount > 1 << 20) await sleep(1);
+        if (!connection.open) break;
+        connection.send(frame);
+        written++;
+      }
+    })();
+    const during: number[] = [];
+    for (let rep = 0; rep < honestReps; rep++) during.push(await honestLatency());
+    await flooding;
+    await sleep(500);
+    const heap = await readHeap();
+    const stats = victim.plugin.stats();
+    return {
+      honest: { without, during },
+      attacker: { framesOffered: invites + cancels, written, cutOffAfterMs: cutOffAfterMs ?? null, rang: rings.filter((ring) => ring.inviter === attacker.id).length },
+      victim: { invitationsHeld: stats.invitations, storedBytes: await storedBytes(victim.databaseName!), heapUsedBytes: heap.usedSize },
+    };
+  } finally {
+    await scope.close();
+  }
+}
+
+/** Bytes of what a plugin's IndexedDB database holds, as JSON. */
+async function storedBytes(databaseName: string): Promise<number> {
+  const db = await openDB(databaseName);
+  try {
+    const rows = db.objectStoreNames.contains('rows') ? await db.getAll('rows') : [];
+    return rows.reduce((sum, row) => sum + JSON.stringify(row).length, 0);
+  } finally {
+    db.close();
+  }
+}
+
 // ---- entry -------------------------------------------------------------------------------
 
 /** Each section takes its own parameter object; `never` lets one table hold them all. */
@@ -903,6 +994,7 @@ const sections: Record<string, (params: never) => Promise<unknown>> = {
   mailbox,
   throughput,
   memory,
+  flood,
   serve,
   collect,
   twoTabs,

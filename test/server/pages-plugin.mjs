@@ -98,6 +98,13 @@ export function pagesPlugin() {
       await pageOf(handle).page.screenshot({ path, fullPage: true });
       return { path };
     },
+    /** Freezes a page (no tasks, no timers run) or lets it run again, as a suspended laptop or a frozen tab. */
+    async lifecycle({ handle, state }) {
+      const cdp = await pageOf(handle).page.createCDPSession();
+      await cdp.send('Page.setWebLifecycleState', { state });
+      await cdp.detach();
+      return {};
+    },
     async errors({ handle }) {
       return { errors: [...pageOf(handle).errors] };
     },

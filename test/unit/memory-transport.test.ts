@@ -2,7 +2,7 @@ import { expect } from '@esm-bundle/chai';
 import type { Observable } from 'rxjs';
 import type { InvitationError } from '../../src/errors.js';
 import { DEFAULT_DELIVERY } from '../../src/plugin.js';
-import { HELLO, PING, type Message } from '../../src/protocol.js';
+import { HELLO, PING, PROTOCOL_VERSION, type Message } from '../../src/protocol.js';
 import type { Transport } from '../../src/transport.js';
 import { CHANNEL_FRAME_LIMIT, frameKind } from '../memory-transport.js';
 import { World } from './world.js';
@@ -15,7 +15,7 @@ beforeEach(() => {
 });
 afterEach(() => world.cleanup());
 
-const accept = (data = ''): Message => ({ v: 1, kind: 'accept', invitationID: 'x', data, remainingMs: 1000 });
+const accept = (data = ''): Message => ({ v: PROTOCOL_VERSION, kind: 'accept', invitationID: 'x', data, remainingMs: 1000 });
 
 function failure(promise: Promise<unknown>): Promise<InvitationError | undefined> {
   return promise.then(
@@ -35,13 +35,13 @@ function thrown(action: () => void): InvitationError | undefined {
 
 describe('memory transport', () => {
   it('registers ids: replays its state, refuses a taken id, and frees it on close', async () => {
-    const alice = world.network.transport({ id: 'alice', peer: {}, delivery: DEFAULT_DELIVERY, scheduler: world.clock.scheduler });
+    const alice = world.network.transport({ id: 'alice', peer: {}, delivery: DEFAULT_DELIVERY, scheduler: world.clock.scheduler, clock: world.clock });
     const states = world.record(alice.state$);
     const opening = alice.open();
     expect(states).to.deep.equal(['disconnected', 'connecting']);
     await opening;
     expect(world.record(alice.state$)).to.deep.equal(['connected']);
-    const twin = world.network.transport({ id: 'alice', peer: {}, delivery: DEFAULT_DELIVERY, scheduler: world.clock.scheduler });
+    const twin = world.network.transport({ id: 'alice', peer: {}, delivery: DEFAULT_DELIVERY, scheduler: world.clock.scheduler, clock: world.clock });
     expect((await failure(twin.open()))?.code).to.equal('USER_ID_TAKEN');
     alice.close();
     alice.close();
@@ -53,7 +53,7 @@ describe('memory transport', () => {
 
   it('refuses to register an id taken offline beforehand', async () => {
     world.network.setOnline('alice', false);
-    const alice = world.network.transport({ id: 'alice', peer: {}, delivery: DEFAULT_DELIVERY, scheduler: world.clock.scheduler });
+    const alice = world.network.transport({ id: 'alice', peer: {}, delivery: DEFAULT_DELIVERY, scheduler: world.clock.scheduler, clock: world.clock });
     expect((await failure(alice.open()))?.code).to.equal('SERVER_UNREACHABLE');
   });
 

@@ -17,7 +17,7 @@ import {
 } from '../../src/protocol.js';
 
 const invite = {
-  v: 1,
+  v: PROTOCOL_VERSION,
   kind: 'invite',
   invitationID: 'inv-1',
   inviterName: 'Alice',
@@ -25,7 +25,7 @@ const invite = {
   data: 'hello',
   remainingMs: 30_000,
 };
-const answerLike = (kind: 'cancel' | 'accept' | 'refuse') => ({ v: 1, kind, invitationID: 'inv-1', data: 'why', remainingMs: 1000 });
+const answerLike = (kind: 'cancel' | 'accept' | 'refuse') => ({ v: PROTOCOL_VERSION, kind, invitationID: 'inv-1', data: 'why', remainingMs: 1000 });
 
 function accepted(frame: unknown): Message {
   const result = decodeMessage(frame);
@@ -42,13 +42,13 @@ function rejected(frame: unknown): string {
 
 describe('protocol: decodeMessage accepts', () => {
   it('ping and hello', () => {
-    expect(accepted({ v: 1, kind: 'ping' })).to.deep.equal(PING);
-    expect(accepted({ v: 1, kind: 'hello' })).to.deep.equal(HELLO);
+    expect(accepted({ v: PROTOCOL_VERSION, kind: 'ping' })).to.deep.equal(PING);
+    expect(accepted({ v: PROTOCOL_VERSION, kind: 'hello' })).to.deep.equal(HELLO);
   });
 
   it('an ack of each outgoing kind', () => {
     for (const of of ['invite', 'cancel', 'accept', 'refuse'] as const) {
-      expect(accepted({ v: 1, kind: 'ack', of, invitationID: 'x' })).to.deep.equal({ v: 1, kind: 'ack', of, invitationID: 'x' });
+      expect(accepted({ v: PROTOCOL_VERSION, kind: 'ack', of, invitationID: 'x' })).to.deep.equal({ v: PROTOCOL_VERSION, kind: 'ack', of, invitationID: 'x' });
     }
   });
 
@@ -73,7 +73,7 @@ describe('protocol: decodeMessage accepts', () => {
     expect(accepted({ ...invite, inviterName: 'n'.repeat(MAX_TEXT_BYTES) })).to.include({ inviterName: 'n'.repeat(MAX_TEXT_BYTES) });
     const longID = 'i'.repeat(MAX_INVITATION_ID_LENGTH);
     expect(accepted({ ...invite, invitationID: longID })).to.include({ invitationID: longID });
-    expect(accepted({ v: 1, kind: 'ack', of: 'invite', invitationID: longID })).to.include({ invitationID: longID });
+    expect(accepted({ v: PROTOCOL_VERSION, kind: 'ack', of: 'invite', invitationID: longID })).to.include({ invitationID: longID });
     expect(accepted({ ...invite, remainingMs: MAX_TIMEOUT_SECONDS * 1000 })).to.include({ remainingMs: 600_000 });
   });
 
@@ -97,8 +97,8 @@ describe('protocol: decodeMessage accepts', () => {
     const message = accepted(frame);
     expect(message).to.not.equal(frame);
     expect(message).to.deep.equal({ ...invite, notification: { title: 't' } });
-    expect(accepted({ v: 1, kind: 'ack', of: 'accept', invitationID: 'x', data: 'y' })).to.deep.equal({ v: 1, kind: 'ack', of: 'accept', invitationID: 'x' });
-    expect(accepted({ v: 1, kind: 'hello', junk: true })).to.deep.equal(HELLO);
+    expect(accepted({ v: PROTOCOL_VERSION, kind: 'ack', of: 'accept', invitationID: 'x', data: 'y' })).to.deep.equal({ v: PROTOCOL_VERSION, kind: 'ack', of: 'accept', invitationID: 'x' });
+    expect(accepted({ v: PROTOCOL_VERSION, kind: 'hello', junk: true })).to.deep.equal(HELLO);
     expect(accepted({ ...answerLike('refuse'), inviterName: 'x', type: 3 })).to.deep.equal(answerLike('refuse'));
   });
 
@@ -118,11 +118,11 @@ describe('protocol: decodeMessage rejects', () => {
   });
 
   it('another protocol version, or none', () => {
-    for (const v of [undefined, 0, 2, '1', 1.5, null, true]) rejected({ ...invite, v });
+    for (const v of [undefined, 0, 1, 3, '2', 1.5, null, true]) rejected({ ...invite, v });
     const { v: _v, ...noVersion } = invite;
     rejected(noVersion);
     rejected({ kind: 'ping' });
-    rejected({ v: 2, kind: 'ping' });
+    rejected({ v: PROTOCOL_VERSION + 1, kind: 'ping' });
   });
 
   it('an unknown or missing kind', () => {
@@ -130,8 +130,8 @@ describe('protocol: decodeMessage rejects', () => {
   });
 
   it('an ack of an unknown kind or without a valid invitationID', () => {
-    for (const of of [undefined, 'ack', 'hello', 'ping', 'INVITE', 1]) rejected({ v: 1, kind: 'ack', of, invitationID: 'x' });
-    for (const invitationID of [undefined, '', 7, null, 'i'.repeat(MAX_INVITATION_ID_LENGTH + 1)]) rejected({ v: 1, kind: 'ack', of: 'invite', invitationID });
+    for (const of of [undefined, 'ack', 'hello', 'ping', 'INVITE', 1]) rejected({ v: PROTOCOL_VERSION, kind: 'ack', of, invitationID: 'x' });
+    for (const invitationID of [undefined, '', 7, null, 'i'.repeat(MAX_INVITATION_ID_LENGTH + 1)]) rejected({ v: PROTOCOL_VERSION, kind: 'ack', of: 'invite', invitationID });
   });
 
   it('an invitationID that is missing, empty, not a string or too long', () => {
@@ -209,8 +209,8 @@ describe('protocol: sizes and ids', () => {
 
   it('isPing recognizes only a ping of this version', () => {
     expect(isPing(PING)).to.equal(true);
-    expect(isPing({ v: 1, kind: 'ping', extra: 1 })).to.equal(true);
-    expect(isPing({ v: 2, kind: 'ping' })).to.equal(false);
+    expect(isPing({ v: PROTOCOL_VERSION, kind: 'ping', extra: 1 })).to.equal(true);
+    expect(isPing({ v: PROTOCOL_VERSION + 1, kind: 'ping' })).to.equal(false);
     expect(isPing(HELLO)).to.equal(false);
     expect(isPing('ping')).to.equal(false);
     expect(isPing(null)).to.equal(false);

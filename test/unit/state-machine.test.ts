@@ -204,10 +204,12 @@ describe('state machine: invitee leg', () => {
   });
 
   it('a rejected answer ends the leg as the inviter saw it end', () => {
-    const accepted = inviteeLeg({ state: 'accepted', outbox: null });
-    expect(moves(accepted, { type: 'answer-rejected', reason: 'expired' }).state).to.equal('timeout');
+    const accepted = inviteeLeg({ state: 'accepted', outbox: 'accept' });
+    expect(moves(accepted, { type: 'answer-rejected', reason: 'expired' })).to.include({ state: 'timeout', outbox: null });
     expect(moves(accepted, { type: 'answer-rejected', reason: 'canceled' }).state).to.equal('canceled');
     stays(inviteeLeg({ state: 'canceled' }), { type: 'answer-rejected', reason: 'expired' });
+    // #8.7: an answer the inviter already acknowledged has counted; a rejection cannot undo it.
+    stays(inviteeLeg({ state: 'accepted', outbox: null }), { type: 'answer-rejected', reason: 'canceled' });
     refuses(inviterLeg({ state: 'accepted' }), { type: 'answer-rejected', reason: 'expired' }, 'PROTOCOL_VIOLATION');
   });
 
@@ -224,11 +226,12 @@ describe('state machine: invitee leg', () => {
     stays(accepted, { type: 'acked', of: 'invite' });
   });
 
-  it('deadline: ringing → timeout; an answer still owed is dropped', () => {
+  it('deadline: ringing → timeout; an answer still owed never reached the inviter in time → timeout (#8.3)', () => {
     stays(inviteeLeg(), { type: 'deadline' }, DEADLINE - 1);
     expect(moves(inviteeLeg(), { type: 'deadline' }, DEADLINE)).to.deep.equal({ ...inviteeLeg(), state: 'timeout', outbox: null, outboxData: '' });
     const owing = inviteeLeg({ state: 'refused', outbox: 'refuse', outboxData: 'no' });
-    expect(moves(owing, { type: 'deadline' }, DEADLINE)).to.deep.equal({ ...owing, outbox: null, outboxData: '' });
+    expect(moves(owing, { type: 'deadline' }, DEADLINE)).to.deep.equal({ ...owing, state: 'timeout', outbox: null, outboxData: '' });
+    stays(inviteeLeg({ state: 'accepted', outbox: null }), { type: 'deadline' }, DEADLINE);
     stays(inviteeLeg({ state: 'canceled' }), { type: 'deadline' }, DEADLINE);
   });
 

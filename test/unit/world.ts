@@ -3,11 +3,11 @@
  * clock, and everything they create removed in `cleanup`.
  */
 import { Subscription, VirtualTimeScheduler, map, merge, type Observable, type SchedulerAction, type SchedulerLike } from 'rxjs';
-import { DEFAULT_DELIVERY, createSignalingPlugin, type SignalingPlugin } from '../../src/plugin.js';
+import type { SignalingPlugin, SignalingPluginOptions } from '../../src/api.js';
+import { DEFAULT_DELIVERY, createSignalingPlugin } from '../../src/plugin.js';
 import type { Message } from '../../src/protocol.js';
 import { deleteMemoryDatabase } from '../../src/store.js';
 import type { Transport } from '../../src/transport.js';
-import type { SignalingPluginOptions } from '../../src/types.js';
 import { createMemoryNetwork, type MemoryNetwork, type MemoryNetworkOptions } from '../memory-transport.js';
 
 /**
@@ -151,7 +151,7 @@ export class World {
 
   /** A bare transport registered as `id`. */
   async raw(id: string): Promise<RawPeer> {
-    const transport = this.network.transport({ id, peer: {}, delivery: DEFAULT_DELIVERY, scheduler: this.clock.scheduler });
+    const transport = this.network.transport({ id, peer: {}, delivery: DEFAULT_DELIVERY, scheduler: this.clock.scheduler, clock: this.clock });
     this.rawPeers.push(transport);
     await transport.open();
     const frames: unknown[] = [];

@@ -1,0 +1,156 @@
+/**
+ * What the app hears: the plugin's subjects, and system notifications. App
+ * callbacks are contained here: a `notify` that throws is reported on
+ * `errors$` and changes nothing else.
+ */
+import type { BehaviorSubject, Subject } from 'rxjs';
+import { InvitationError } from './errors.js';
+import type { Leg } from './state-machine.js';
+import type {
+  ConnectionState,
+  InvitationAnsweredEvent,
+  InvitationCanceledEvent,
+  InvitationReceivedEvent,
+  InvitationResponseTimeoutEvent,
+  InvitationTimeoutEvent,
+  InviteeState,
+  InviteeStateChangedEvent,
+  NotificationRequest,
+} from './types.js';
+
+/** The plugin's subjects, shared by every session. */
+export interface Outlets {
+  invitationReceived: Subject<InvitationReceivedEvent>;
+  invitationCanceled: Subject<InvitationCanceledEvent>;
+  invitationAccepted: Subject<InvitationAnsweredEvent>;
+  invitationRefused: Subject<InvitationAnsweredEvent>;
+  invitationTimeout: Subject<InvitationTimeoutEvent>;
+  invitationResponseTimeout: Subject<InvitationResponseTimeoutEvent>;
+  inviteeStateChanged: Subject<InviteeStateChangedEvent>;
+  connectionState: BehaviorSubject<ConnectionState>;
+  errors: Subject<InvitationError>;
+  /** What this plugin already told the app, by user: a reconnect in the same page does not say it again. */
+  readonly told: { rang: Set<string>; states: Map<string, InviteeState> };
+}
+
+export type Notify = (request: NotificationRequest) => (() => void) | void;
+
+export class Announcer {
+  readonly #closeNotification = new Map<string, () => void>();
+  readonly #outlets: Outlets;
+  readonly #notify: Notify;
+  readonly #userId: string;
+
+  constructor(outlets: Outlets, notify: Notify, userId: string) {
+    this.#outlets = outlets;
+    this.#notify = notify;
+    this.#userId = userId;
+  }
+
+  /**
+   * An invitation rings: once per plugin, however often the user reconnects. Its
+   * notification is shown after the app heard of it, unless the app answered it
+   * inside its own handler (`stillRinging` says).
+   */
+  ring(leg: Leg, now: number, stillRinging: () => boolean): void {
+    const key = this.#key(leg.invitationID);
+    if (this.#outlets.told.rang.has(key)) return;
+    this.#outlets.told.rang.add(key);
+    const event = this.receivedEvent(leg, now);
+    this.#outlets.invitationReceived.next(event);
+    if (!leg.notification || this.#closeNotification.has(leg.invitationID) || !stillRinging()) return;
+    const request = { invitationID: leg.invitationID, inviter: event.inviter, type: leg.type, data: leg.data, ...leg.notification };
+    const close = this.#contain('notify', () => this.#notify(request));
+    if (close) this.#closeNotification.set(leg.invitationID, close);
+  }
+
+  /** What `invitationReceived$` (and `shouldRing`) says of an invitation received. */
+  receivedEvent(leg: Leg, now: number): InvitationReceivedEvent {
+    return {
+      invitationID: leg.invitationID,
+      inviter: { id: leg.peer, name: leg.inviterName },
+      type: leg.type,
+      data: leg.data,
+      timeout: Math.max(0, leg.deadline - now) / 1000,
+      createTime: leg.createTime,
+      deadline: leg.deadline,
+    };
+  }
+
+  /** The invitation stopped ringing here: close its notification. */
+  stopRinging(invitationID: string): void {
+    const close = this.#closeNotification.get(invitationID);
+    this.#closeNotification.delete(invitationID);
+    if (close) this.#contain('notify', close);
+  }
+
+  canceled(leg: Leg, data: string): void {
+    this.stopRinging(leg.invitationID);
+    this.#outlets.invitationCanceled.next({ invitationID: leg.invitationID, inviter: { id: leg.peer, name: leg.inviterName }, data });
+  }
+
+  /** Our leg of a received invitation timed out (unanswered, or answered where the inviter never heard it). */
+  timedOut(leg: Leg): void {
+    this.stopRinging(leg.invitationID);
+    this.#outlets.invitationTimeout.next({ invitationID: leg.invitationID, inviter: { id: leg.peer, name: leg.inviterName } });
+  }
+
+  /** Invitees of an invitation we sent that never answered. */
+  responseTimedOut(invitationID: string, legs: Leg[]): void {
+    for (const leg of legs) this.inviteeState(leg);
+    if (legs.length > 0) this.#outlets.invitationResponseTimeout.next({ invitationID, invitees: legs.map((leg) => leg.peer) });
+  }
+
+  answered(leg: Leg, answer: 'accept' | 'refuse', data: string): void {
+    const event = { invitationID: leg.invitationID, invitee: leg.peer, data };
+    (answer === 'accept' ? this.#outlets.invitationAccepted : this.#outlets.invitationRefused).next(event);
+  }
+
+  /** An invitee's plugin turned our invite away without ringing. */
+  refusedUnseen(leg: Leg, reason: 'busy' | 'blocked'): void {
+    this.#outlets.invitationRefused.next({ invitationID: leg.invitationID, invitee: leg.peer, data: '', reason });
+    this.inviteeState(leg);
+  }
+
+  inviteeState(leg: Leg): void {
+    const state = leg.state as InviteeState;
+    this.#outlets.told.states.set(this.#key(leg.invitationID, leg.peer), state);
+    this.#outlets.inviteeStateChanged.next({ invitationID: leg.invitationID, invitee: leg.peer, state });
+  }
+
+  /** After a reload or reconnect: the state, unless this plugin already reported it. */
+  inviteeStateIfNew(leg: Leg): void {
+    if (this.#outlets.told.states.get(this.#key(leg.invitationID, leg.peer)) !== leg.state) this.inviteeState(leg);
+  }
+
+  /** The invitation is purged: nothing about it will be said again. */
+  forget(legs: Leg[]): void {
+    for (const leg of legs) {
+      this.#outlets.told.rang.delete(this.#key(leg.invitationID));
+      this.#outlets.told.states.delete(this.#key(leg.invitationID, leg.peer));
+    }
+  }
+
+  #key(invitationID: string, peer = ''): string {
+    return JSON.stringify([this.#userId, invitationID, peer]);
+  }
+
+  error(error: InvitationError): void {
+    this.#outlets.errors.next(error);
+  }
+
+  /** Runs an app callback; a throw is reported, never passed on. */
+  #contain<T>(name: string, callback: () => T): T | undefined {
+    try {
+      return callback();
+    } catch (error) {
+      this.error(new InvitationError('APP_CALLBACK_FAILED', `The app's ${name} callback threw; the plugin went on without it`, { cause: error }));
+      return undefined;
+    }
+  }
+
+  /** Closes every notification still shown. */
+  close(): void {
+    for (const invitationID of [...this.#closeNotification.keys()]) this.stopRinging(invitationID);
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * The public API's shapes that need other modules: the options of
+ * `createSignalingPlugin`, the results of its methods, and the plugin itself.
+ */
+import type { Observable, SchedulerLike } from 'rxjs';
+import type { InvitationError } from './errors.js';
+import type { OpenStore } from './store.js';
+import type { TransportFactory, TransportStats } from './transport.js';
+import type {
+  CancelInvitationParams,
+  ConnectUserParams,
+  ConnectionState,
+  DeliveryOptions,
+  InvitationAnsweredEvent,
+  InvitationCanceledEvent,
+  InvitationLimits,
+  InvitationReceivedEvent,
+  InvitationResponseTimeoutEvent,
+  InvitationTimeoutEvent,
+  InviteeErrorReason,
+  InviteeStateChangedEvent,
+  NotificationRequest,
+  PeerServerOptions,
+  RespondInvitationParams,
+  SendInvitationParams,
+  TokenSource,
+  User,
+} from './types.js';
+
+/** Options for `createSignalingPlugin`. Every field is optional. */
+export interface SignalingPluginOptions {
+  /**
+   * PeerJS options, passed through to `new Peer(id, options)`: host, port, path, key, secure, config...
+   * Point them at your own PeerServer. Without them PeerJS uses its public cloud server
+   * and public STUN servers, which are not for production.
+   */
+  peer?: PeerServerOptions;
+  /**
+   * Proof, from your backend, that this browser may register the user's id: the companion
+   * server (`peer-invitation/server`) registers an id only with a token that verifies.
+   * A function is called with the user id for each registration (`connectUser`, and each
+   * new Peer while reconnecting), so it can fetch a fresh token when the last one expired.
+   * Takes precedence over `peer.token`. A refusal is `UNAUTHORIZED`.
+   */
+  token?: TokenSource;
+  /**
+   * Global switch from the seed API: an invitation carries its `notificationConfig` only
+   * when this and the config's own `notifyWhenAppIsInTheBackgroundOrQuit` are both true.
+   * Default false.
+   */
+  notifyWhenAppIsInTheBackgroundOrQuit?: boolean;
+  /**
+   * Where unanswered invitations and undelivered messages are kept: `'indexeddb'` (default)
+   * survives reloads; `'memory'` lasts one page life. A function that opens an `InvitationStore`
+   * may be given instead.
+   */
+  storage?: 'indexeddb' | 'memory' | OpenStore;
+  /** IndexedDB database name. Default `peer-invitation:<user id>`, one database per user. */
+  databaseName?: string;
+  /**
+   * Shows a notification for an incoming invitation that carries a `notificationConfig`.
+   * Returns a function that closes it, called when the invitation ends.
+   * Default: a system `Notification` when the document is hidden and permission is granted.
+   */
+  notify?: (request: NotificationRequest) => (() => void) | void;
+  /** Delivery timings. The defaults suit a real network; tests shorten them. */
+  delivery?: DeliveryOptions;
+  /**
+   * Scheduler for every timer (timeouts, retries, heartbeats). Default: RxJS `asyncScheduler`.
+   * A scheduler given here is also the monotonic clock: its `now()` measures elapsed time.
+   */
+  scheduler?: SchedulerLike;
+  /**
+   * The wall clock, ms since the epoch: `createTime` and `deadline` of events, and the way a page
+   * that was suspended (laptop sleep, a frozen tab) notices the time it lost. Default `Date.now`,
+   * or the `scheduler`'s `now()` when a scheduler is given. Elapsed time is the larger of what this
+   * clock and the monotonic clock measured, so a wall clock set back never extends an invitation.
+   */
+  wallClock?: () => number;
+  /** Makes invitation ids. Default: `crypto.randomUUID()`. */
+  createInvitationID?: () => string;
+  /** Replaces the PeerJS transport (an in-memory one for unit tests). */
+  transport?: TransportFactory;
+  /** What one peer, and all together, may make this plugin hold and do. */
+  limits?: InvitationLimits;
+  /**
+   * Decides whether a new invitation may ring (block lists, contacts only, do not disturb).
+   * Runs before anything of it is stored, announced or notified; `false` refuses it on the
+   * wire (the inviter sees `invitationRefused$` with `reason: 'blocked'`). A callback that
+   * throws is reported on `errors$`, and the invitation rings.
+   */
+  shouldRing?: (invitation: InvitationReceivedEvent) => boolean | Promise<boolean>;
+}
+
+export interface SendInvitationResult {
+  /** `''` when nothing was sent. */
+  invitationID: string;
+  errorInvitees: Record<string, InviteeErrorReason>;
+  error?: InvitationError;
+}
+
+export interface CancelInvitationResult {
+  invitationID: string;
+  /** Invitees that could not be canceled: already answered, timed out, canceled, or never invited. */
+  errorInvitees: string[];
+  error?: InvitationError;
+}
+
+export interface RespondInvitationResult {
+  invitationID: string;
+  error?: InvitationError;
+}
+
+export interface PluginStats extends TransportStats {
+  /** Invitations held (sent or received, until their deadline plus `retentionMs`). */
+  invitations: number;
+  /** Messages owed to peers and not yet acknowledged. */
+  pendingDeliveries: number;
+}
+
+export interface SignalingPlugin {
+  readonly invitationReceived$: Observable<InvitationReceivedEvent>;
+  readonly invitationCanceled$: Observable<InvitationCanceledEvent>;
+  readonly invitationAccepted$: Observable<InvitationAnsweredEvent>;
+  readonly invitationRefused$: Observable<InvitationAnsweredEvent>;
+  readonly invitationTimeout$: Observable<InvitationTimeoutEvent>;
+  readonly invitationResponseTimeout$: Observable<InvitationResponseTimeoutEvent>;
+  readonly inviteeStateChanged$: Observable<InviteeStateChangedEvent>;
+  /** Replays the current state to each new subscriber. */
+  readonly connectionState$: Observable<ConnectionState>;
+  readonly errors$: Observable<InvitationError>;
+  /** The connected user, or undefined. */
+  readonly user: User | undefined;
+
+  connectUser(params: ConnectUserParams): Promise<void>;
+  disconnectUser(): Promise<void>;
+  sendInvitation(params: SendInvitationParams): Promise<SendInvitationResult>;
+  cancelInvitation(params: CancelInvitationParams): Promise<CancelInvitationResult>;
+  acceptInvitation(params: RespondInvitationParams): Promise<RespondInvitationResult>;
+  refuseInvitation(params: RespondInvitationParams): Promise<RespondInvitationResult>;
+  stats(): PluginStats;
+  /** Disconnects and completes every observable; safe to call twice. */
+  dispose(): Promise<void>;
+}

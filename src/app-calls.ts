@@ -1,0 +1,202 @@
+/**
+ * What the app asks of a connected session: send, cancel, accept, refuse. Each
+ * checks its parameters (any value resolves, never throws), runs the state
+ * machine, commits, kicks delivery and resolves once the change is saved.
+ */
+import type { CancelInvitationResult, RespondInvitationResult, SendInvitationResult } from './api.js';
+import { InvitationError, type InvitationErrorCode } from './errors.js';
+import type { Parts } from './parts.js';
+import {
+  MAX_INVITATION_ID_LENGTH,
+  MAX_MESSAGE_BYTES,
+  MAX_TIMEOUT_SECONDS,
+  PROTOCOL_VERSION,
+  encodedSize,
+  invitationIDOf,
+  type InviteMessage,
+  type Message,
+  type NotificationPayload,
+  type OutgoingKind,
+} from './protocol.js';
+import { isAnswerable, refusalCode, transition, type Leg } from './state-machine.js';
+import { checkAnswer, checkCancel, checkInvitation, echoedInvitationID, echoedInvitees, type CheckedAnswer, type CheckedCancel } from './validate.js';
+
+/** The longest `remainingMs` a message can carry: what size checks assume. */
+const MAX_REMAINING_MS = MAX_TIMEOUT_SECONDS * 1000;
+
+export class AppCalls {
+  readonly #parts: Parts;
+
+  constructor(parts: Parts) {
+    this.#parts = parts;
+  }
+
+  #now(): number {
+    return this.#parts.settings.clock.now();
+  }
+
+  async sendInvitation(params: unknown): Promise<SendInvitationResult> {
+    const { user, settings, deadlines, delivery, announcer } = this.#parts;
+    const checked = checkInvitation(params, user.id);
+    if (checked instanceof InvitationError) return { invitationID: '', errorInvitees: {}, error: checked };
+    const { invitees, errorInvitees } = checked;
+    if (invitees.length === 0) {
+      const error = new InvitationError('EMPTY_INVITEES', 'No valid invitee remains once empty, invalid and self entries are removed');
+      return { invitationID: '', errorInvitees, error };
+    }
+    const config = checked.notificationConfig;
+    let notification: NotificationPayload | undefined;
+    if (settings.options.notifyWhenAppIsInTheBackgroundOrQuit && config?.notifyWhenAppIsInTheBackgroundOrQuit) {
+      notification = withoutUndefined({ resourceID: config.resourceID, title: config.title, message: config.message });
+    }
+    const invitationID = this.#newInvitationID();
+    if (invitationID instanceof InvitationError) return { invitationID: '', errorInvitees, error: invitationID };
+
+    const now = this.#now();
+    const invitationLegs: Leg[] = invitees.map((invitee) => ({
+      invitationID,
+      peer: invitee,
+      role: 'inviter',
+      state: 'queued',
+      inviterName: checked.inviterName,
+      type: checked.type,
+      data: checked.data,
+      ...(notification ? { notification } : {}),
+      createTime: now,
+      deadline: now + checked.timeoutMs,
+      outbox: 'invite',
+      outboxData: '',
+      wired: false,
+    }));
+    const tooLarge = checkEncodedSize(inviteMessage(invitationLegs[0]!, checked.timeoutMs));
+    if (tooLarge) return { invitationID: '', errorInvitees, error: tooLarge };
+
+    const saved = this.#parts.commit(invitationLegs);
+    deadlines.arm(invitationID, now + checked.timeoutMs);
+    for (const leg of invitationLegs) delivery.kick(leg.peer);
+    for (const leg of invitationLegs) announcer.inviteeState(leg);
+    await saved;
+    return { invitationID, errorInvitees };
+  }
+
+  /** `<user id>:<what the app's generator made>`, checked: a bad suffix is the app's bug, reported as a failed send. */
+  #newInvitationID(): string | InvitationError {
+    let suffix: unknown;
+    try {
+      suffix = this.#parts.settings.createInvitationID();
+    } catch (error) {
+      return new InvitationError('APP_CALLBACK_FAILED', 'createInvitationID threw', { cause: error });
+    }
+    const maxLength = MAX_INVITATION_ID_LENGTH - this.#parts.user.id.length - 1;
+    if (typeof suffix !== 'string' || suffix.length === 0 || suffix.length > maxLength) {
+      return new InvitationError('APP_CALLBACK_FAILED', `createInvitationID must return 1 to ${maxLength} characters for this user; got ${JSON.stringify(suffix)}`);
+    }
+    const invitationID = invitationIDOf(this.#parts.user.id, suffix);
+    if (this.#parts.legs.has(invitationID)) return new InvitationError('APP_CALLBACK_FAILED', `createInvitationID returned "${suffix}" twice`);
+    return invitationID;
+  }
+
+  async cancelInvitation(params: unknown): Promise<CancelInvitationResult> {
+    const checked = checkCancel(params);
+    const invalid = checked instanceof InvitationError ? checked : checkEncodedSize(ownedMessage('cancel', checked.invitationID, checked.data));
+    if (invalid) return { invitationID: echoedInvitationID(params), errorInvitees: echoedInvitees(params), error: invalid };
+    const { invitationID, invitees, data } = checked as CheckedCancel;
+    this.#parts.deadlines.checkOne(invitationID);
+    const mine = this.#parts.legs.sent(invitationID);
+    if (!mine) {
+      const error = new InvitationError('NOT_FOUND', `No invitation "${invitationID}" was sent from here`);
+      return { invitationID, errorInvitees: echoedInvitees(params), error };
+    }
+    const targets = invitees ?? [...mine.values()].filter((leg) => isAnswerable(leg.state)).map((leg) => leg.peer);
+    const errorInvitees: string[] = [];
+    const codes: InvitationErrorCode[] = [];
+    const canceled: Leg[] = [];
+    for (const invitee of new Set(targets)) {
+      const leg = mine.get(invitee);
+      const result = leg ? transition(leg, { type: 'cancel', data }, this.#now()) : ({ ok: false, code: 'NOT_FOUND' } as const);
+      if (result.ok) canceled.push(result.leg);
+      else {
+        errorInvitees.push(invitee);
+        codes.push(result.code);
+      }
+    }
+    if (canceled.length === 0) {
+      const [first] = mine.values();
+      const code = codes[0] ?? (this.#now() >= first!.deadline ? 'EXPIRED' : refusalCode(first!.state));
+      return { invitationID, errorInvitees, error: new InvitationError(code, `Nothing left to cancel in "${invitationID}"`) };
+    }
+    const saved = this.#parts.commit(canceled);
+    for (const leg of canceled) {
+      if (leg.outbox) this.#parts.delivery.kick(leg.peer);
+      this.#parts.announcer.inviteeState(leg);
+    }
+    await saved;
+    return { invitationID, errorInvitees };
+  }
+
+  async respond(params: unknown, answer: 'accept' | 'refuse'): Promise<RespondInvitationResult> {
+    const checked = checkAnswer(params);
+    const invalid = checked instanceof InvitationError ? checked : checkEncodedSize(ownedMessage(answer, checked.invitationID, checked.data));
+    if (invalid) return { invitationID: echoedInvitationID(params), error: invalid };
+    const { invitationID, data } = checked as CheckedAnswer;
+    // An invitation past its deadline ends (and the app hears so) before an answer is refused as EXPIRED.
+    this.#parts.deadlines.checkOne(invitationID);
+    const leg = this.#parts.legs.received(invitationID);
+    if (!leg) return { invitationID, error: new InvitationError('NOT_FOUND', `No invitation "${invitationID}" was received here`) };
+    const result = transition(leg, { type: 'answer', answer, data }, this.#now());
+    if (!result.ok) return { invitationID, error: new InvitationError(result.code, refusalMessage(result.code, invitationID)) };
+    const saved = this.#parts.commit([result.leg]);
+    this.#parts.delivery.kick(leg.peer);
+    this.#parts.announcer.stopRinging(invitationID);
+    await saved;
+    return { invitationID };
+  }
+}
+
+export function inviteMessage(leg: Leg, remainingMs: number): InviteMessage {
+  const message: InviteMessage = {
+    v: PROTOCOL_VERSION,
+    kind: 'invite',
+    invitationID: leg.invitationID,
+    inviterName: leg.inviterName,
+    type: leg.type,
+    data: leg.data,
+    remainingMs,
+  };
+  if (leg.notification) message.notification = leg.notification;
+  return message;
+}
+
+/** The message a leg owes its peer, with the time it has left. */
+export function composeOwed(leg: Leg, kind: OutgoingKind, remainingMs: number): Message {
+  if (kind === 'invite') return inviteMessage(leg, remainingMs);
+  return ownedMessage(kind, leg.invitationID, leg.outboxData, remainingMs);
+}
+
+function ownedMessage(kind: Exclude<OutgoingKind, 'invite'>, invitationID: string, data: string, remainingMs = MAX_REMAINING_MS): Message {
+  return { v: PROTOCOL_VERSION, kind, invitationID, data, remainingMs };
+}
+
+/** JSON escaping can grow `data` past what PeerJS's channel takes: refuse rather than fail later. */
+function checkEncodedSize(message: Message): InvitationError | undefined {
+  const size = encodedSize(message);
+  if (size <= MAX_MESSAGE_BYTES) return undefined;
+  return new InvitationError('DATA_TOO_LARGE', `The ${message.kind} encodes to ${size} bytes, over the ${MAX_MESSAGE_BYTES} a message may take`);
+}
+
+function refusalMessage(code: InvitationErrorCode, invitationID: string): string {
+  switch (code) {
+    case 'ALREADY_RESPONDED':
+      return `Invitation "${invitationID}" was already answered`;
+    case 'CANCELED':
+      return `Invitation "${invitationID}" was canceled by its inviter`;
+    case 'EXPIRED':
+      return `Invitation "${invitationID}" has expired`;
+    default:
+      return `Invitation "${invitationID}" cannot be answered (${code})`;
+  }
+}
+
+function withoutUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined)) as T;
+}

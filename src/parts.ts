@@ -1,0 +1,49 @@
+/**
+ * What the rooms of a session share: the table of legs and the services around
+ * it. session.ts builds one `Parts` per connected user; app-calls.ts (what the
+ * app asks) and inbound.ts (what peers send) work on it.
+ */
+import type { SchedulerLike } from 'rxjs';
+import type { Announcer, Notify } from './announcer.js';
+import type { SignalingPluginOptions } from './api.js';
+import type { Clock } from './clock.js';
+import type { Deadlines } from './deadlines.js';
+import type { Delivery } from './delivery.js';
+import type { LegTable } from './legs.js';
+import type { PeerGuard } from './peer-guard.js';
+import type { Persistence } from './persistence.js';
+import type { Leg } from './state-machine.js';
+import type { OpenStore } from './store.js';
+import type { Transport, TransportFactory } from './transport.js';
+import type { InvitationReceivedEvent, ResolvedDeliveryOptions, ResolvedLimits, User } from './types.js';
+
+/** The plugin's options, resolved once by the facade. */
+export interface Settings {
+  options: SignalingPluginOptions;
+  delivery: ResolvedDeliveryOptions;
+  scheduler: SchedulerLike;
+  clock: Clock;
+  openStore: OpenStore;
+  createTransport: TransportFactory;
+  createInvitationID: () => string;
+  notify: Notify;
+  limits: ResolvedLimits;
+  shouldRing: ((invitation: InvitationReceivedEvent) => boolean | Promise<boolean>) | undefined;
+}
+
+export interface Parts {
+  readonly user: User;
+  readonly settings: Settings;
+  readonly legs: LegTable;
+  readonly guard: PeerGuard;
+  readonly announcer: Announcer;
+  readonly deadlines: Deadlines;
+  readonly persistence: Persistence;
+  readonly delivery: Delivery;
+  readonly transport: Transport;
+  /**
+   * Puts legs in the table at once (so an app that answers or cancels from inside an
+   * event handler sees them) and queues them for the store; settles once saved.
+   */
+  commit(legs: readonly Leg[]): Promise<void>;
+}
