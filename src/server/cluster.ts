@@ -88,13 +88,34 @@ export async function joinCluster({ redisUrl, expireTimeoutMs }: { redisUrl: str
   const withTimeout = <T>(work: Promise<T>): Promise<T> =>
     Promise.race([work, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('Redis did not answer')), REDIS_TIMEOUT_MS).unref())]);
 
+  const release = async (userId: string, value: string): Promise<void> => {
+    await withTimeout(redis.eval(RELEASE, { keys: [keyOf(userId)], arguments: [value] })).catch(() => {});
+  };
+
   const claimKey = async (userId: string, value: string): Promise<boolean> =>
     (await withTimeout(redis.eval(CLAIM, { keys: [keyOf(userId)], arguments: [value, String(CLAIM_TTL_MS)] }))) === 1;
 
-  /** Where `userId` is registered: this node's id, another node's, or undefined. */
+  const nodeOf = (value: string) => value.slice(0, value.indexOf(' '));
+
+  /** A running node listens on its channel; none does for one that died without closing (a crash, SIGKILL). */
+  const isUp = async (node: string): Promise<boolean> => {
+    const channelOfNode = `${PREFIX}node:${node}`;
+    const listeners = await withTimeout(redis.pubSubNumSub(channelOfNode));
+    return Number(listeners[channelOfNode] ?? 0) > 0;
+  };
+
+  /**
+   * Where `userId` is registered: this node's id, another node's, or undefined. A claim
+   * left by a node that is gone is removed (only if unchanged), so its users need not
+   * wait for its TTL to register again.
+   */
   const locate = async (userId: string): Promise<string | undefined> => {
     const value = await withTimeout(redis.get(keyOf(userId)));
-    return value?.slice(0, value.indexOf(' '));
+    if (value === null) return undefined;
+    const node = nodeOf(value);
+    if (node === nodeId || (await isUp(node))) return node;
+    await release(userId, value);
+    return undefined;
   };
 
   const deliverHere = (message: Relayed): void => {
@@ -169,9 +190,6 @@ export async function joinCluster({ redisUrl, expireTimeoutMs }: { redisUrl: str
     }
   }, REFRESH_MS);
 
-  const release = async (userId: string, value: string): Promise<void> => {
-    await withTimeout(redis.eval(RELEASE, { keys: [keyOf(userId)], arguments: [value] })).catch(() => {});
-  };
 
   /**
    * A client's messages in order: those for ids registered here go to PeerServer; those for
@@ -208,6 +226,9 @@ export async function joinCluster({ redisUrl, expireTimeoutMs }: { redisUrl: str
     async claim(userId, token) {
       if (!redis.isReady) return 'unavailable';
       try {
+        if (await claimKey(userId, valueOf(token))) return 'claimed';
+        // Held: by a live node, or by one that is gone, whose claim `locate` removes; then claim again.
+        if ((await locate(userId)) !== undefined) return 'taken';
         return (await claimKey(userId, valueOf(token))) ? 'claimed' : 'taken';
       } catch {
         return 'unavailable';

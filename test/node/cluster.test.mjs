@@ -176,6 +176,24 @@ describe('a cluster of companion servers over Redis', { skip: !existsSync(REDIS_
     assert.equal(await registersOn(b.port, 'gina'), true);
   });
 
+  it('frees the ids of a node that died without closing at once, and keeps what was sent to them', async () => {
+    const [a, b] = [await node(), await node()];
+    await client(a.port, 'nina');
+    await client(a.port, 'quinn');
+    await a.kill(); // SIGKILL: nothing released, the claims stay in Redis
+    // A registration finds the claim's node gone and takes the id, without waiting for its 30 s TTL.
+    assert.equal((await client(b.port, 'nina')).first.type, 'OPEN');
+    // A message for an id of the dead node is kept, and handed over when the id registers again.
+    const omar = await client(b.port, 'omar');
+    const pia = await client(b.port, 'pia');
+    omar.socket.send(JSON.stringify({ type: 'OFFER', dst: 'quinn', payload: { connectionId: 'dc_4', sdp: 'offer' } }));
+    omar.socket.send(JSON.stringify({ type: 'OFFER', dst: 'pia', payload: { connectionId: 'marker' } }));
+    assert.equal((await pia.next()).payload.connectionId, 'marker');
+    const quinn = await client(b.port, 'quinn');
+    assert.equal(quinn.first.type, 'OPEN');
+    assert.deepEqual(await quinn.next(), { type: 'OFFER', src: 'omar', dst: 'quinn', payload: { connectionId: 'dc_4', sdp: 'offer' } });
+  });
+
   it('refuses new registrations while Redis is down, and takes them again when it is back', async () => {
     const a = await node();
     const hana = await client(a.port, 'hana');
