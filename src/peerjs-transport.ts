@@ -3,15 +3,20 @@
  * (registration, reconnection) and the DataConnections (opening, keep-alive,
  * closing), and works around PeerJS 1.5's known gaps: failures reported on the
  * Peer instead of the connection, connections that never emit `close`, and
- * `reconnect()` calls that never finish.
+ * `reconnect()` calls that never finish. It is also the first line against
+ * hostile peers: it keeps to reliable JSON data connections, one open
+ * connection per peer, a bounded number of inbound ones still opening, a
+ * message rate per connection, and cuts off peers that keep breaking rules.
  */
 import { BufferedConnection, DataConnectionErrorType, Peer, util, type DataConnection, type PeerError } from 'peerjs';
 import { BehaviorSubject, Subject, Subscription, filter, firstValueFrom, take, timer } from 'rxjs';
 import { backoffDelay } from './backoff.js';
 import { InvitationError } from './errors.js';
+import { DEFAULT_LIMITS } from './limits.js';
+import { PeerGuard, TokenBucket } from './peer-guard.js';
 import { NOT_JSON, PING, isPing, type Message } from './protocol.js';
-import type { IncomingFrame, Transport, TransportContext, TransportFactory, TransportStats } from './transport.js';
-import type { ConnectionState } from './types.js';
+import type { IncomingFrame, PeerViolation, Transport, TransportContext, TransportFactory, TransportStats } from './transport.js';
+import type { ConnectionState, ResolvedLimitOptions } from './types.js';
 
 export const createPeerJsTransport: TransportFactory = (context) => new PeerJsTransport(context);
 
@@ -50,12 +55,27 @@ class TolerantJsonConnection extends BufferedConnection {
   }
 }
 
+/**
+ * Two connections with one peer that opened closer together than this were
+ * opened by both sides at once (not a stale one and its replacement after a
+ * reload): both ends keep the same one, the greater connection id.
+ */
+const SIMULTANEOUS_OPEN_MS = 1000;
+
 /** One DataConnection and what we know of it. */
 interface Link {
   readonly peer: string;
   readonly connection: DataConnection;
+  /** Opened by the remote peer. */
+  readonly inbound: boolean;
+  /** Creation order, across all links. */
+  readonly serial: number;
   open: boolean;
+  /** When it opened; 0 until then. */
+  openedAt: number;
   dropped: boolean;
+  /** The remote's message allowance. */
+  readonly bucket: TokenBucket;
   /** Settles when the connection opens or fails. */
   readonly opened: Promise<void>;
   /** Last frame of any kind, pings included: is the other end alive? */
@@ -74,6 +94,7 @@ class PeerJsTransport implements Transport {
   readonly frames$ = new Subject<IncomingFrame>();
   readonly peerOnline$ = new Subject<string>();
   readonly errors$ = new Subject<InvitationError>();
+  readonly violations$ = new Subject<PeerViolation>();
 
   #peer: Peer | undefined;
   readonly #links = new Map<string, Set<Link>>();
@@ -81,11 +102,16 @@ class PeerJsTransport implements Transport {
   #closed = false;
   #reconnecting = false;
   #connectAttempts = 0;
+  #linkSerial = 0;
 
   readonly #context: TransportContext;
+  readonly #limits: ResolvedLimitOptions;
+  readonly #guard: PeerGuard;
 
   constructor(context: TransportContext) {
     this.#context = context;
+    this.#limits = context.limits ?? DEFAULT_LIMITS;
+    this.#guard = new PeerGuard(this.#limits, () => this.#now());
   }
 
   #now(): number {
@@ -127,7 +153,11 @@ class PeerJsTransport implements Transport {
     this.#peer?.destroy();
     const peer = new Peer(this.#context.id, { ...this.#context.peer, serializers: { json: TolerantJsonConnection } });
     this.#peer = peer;
-    peer.on('connection', (connection) => this.#adopt(connection));
+    peer.on('connection', (connection) => this.#onInbound(connection));
+    peer.on('call', (call) => {
+      call.close();
+      this.#violation({ peer: call.peer, reason: 'offered a media call; only data connections are spoken here' });
+    });
     peer.on('error', (error) => this.#onPeerError(peer, error));
     peer.on('disconnected', () => this.#onServerLost(peer));
     peer.on('close', () => this.#onServerLost(peer));
@@ -224,9 +254,11 @@ class PeerJsTransport implements Transport {
     return this.#openLink(to) !== undefined;
   }
 
+  /** The newest open link: an older one may be a stale channel to a page that reloaded. */
   #openLink(to: string): Link | undefined {
-    for (const link of this.#links.get(to) ?? []) if (link.open) return link;
-    return undefined;
+    let newest: Link | undefined;
+    for (const link of this.#links.get(to) ?? []) if (link.open && (!newest || link.openedAt >= newest.openedAt)) newest = link;
+    return newest;
   }
 
   send(to: string, message: Message): void {
@@ -246,12 +278,48 @@ class PeerJsTransport implements Transport {
     if (opening) return opening;
     // Connecting before the Peer is open can lose the offer; the caller retries once we are back.
     if (this.state$.value !== 'connected' || !this.#peer) throw new InvitationError('NOT_CONNECTED', 'Not connected to the PeerServer');
+    if (this.#guard.isBanned(to)) throw new InvitationError('PEER_UNREACHABLE', `"${to}" is cut off for breaking the protocol`);
     this.#connectAttempts++;
-    return this.#adopt(this.#peer.connect(to, { reliable: true, serialization: 'json' }));
+    const link = this.#adopt(this.#peer.connect(to, { reliable: true, serialization: 'json' }), false);
+    this.#enforceConnectionLimit(link);
+    return link;
+  }
+
+  /** Takes a remote's connection only if it is the kind we speak, from a peer we listen to, and there is room. */
+  #onInbound(connection: DataConnection): void {
+    const { peer } = connection;
+    if (this.#guard.isBanned(peer)) return closeQuietly(connection);
+    if (connection.serialization !== 'json' || !connection.reliable) {
+      closeQuietly(connection);
+      const kind = `${connection.reliable ? '' : 'unreliable '}${connection.serialization}`;
+      return this.#violation({ peer, reason: `opened a ${kind} connection; only reliable JSON connections are spoken here` });
+    }
+    // A peer opens one connection at a time; a second offer means the first one is stale (a reload) or abuse.
+    for (const link of this.#links.get(peer) ?? []) {
+      if (link.inbound && !link.open) this.#drop(link, new InvitationError('PEER_UNREACHABLE', `"${peer}" offered a newer connection`));
+    }
+    const link = this.#adopt(connection, true);
+    this.#limitPendingInbound();
+    if (!link.dropped) this.#enforceConnectionLimit(link);
+  }
+
+  /**
+   * Closes the oldest inbound connections still opening beyond `maxPendingInboundConnections`.
+   * Oldest, not newest: offers that will never open would otherwise hold every place until
+   * `connectTimeoutMs`, and an honest peer's offer made during a flood could never get in.
+   */
+  #limitPendingInbound(): void {
+    const pending = this.#allLinks()
+      .filter((link) => link.inbound && !link.open)
+      .sort((a, b) => a.serial - b.serial);
+    const excess = pending.length - this.#limits.maxPendingInboundConnections;
+    for (const link of pending.slice(0, Math.max(0, excess))) {
+      this.#drop(link, new InvitationError('PEER_UNREACHABLE', 'Closed to stay under maxPendingInboundConnections'));
+    }
   }
 
   /** Tracks a connection, ours or the remote's, from its first event to its one teardown. */
-  #adopt(connection: DataConnection): Link {
+  #adopt(connection: DataConnection, inbound: boolean): Link {
     let settleOpened!: (error?: InvitationError) => void;
     const opened = new Promise<void>((resolve, reject) => {
       settleOpened = (error) => (error ? reject(error) : resolve());
@@ -259,11 +327,16 @@ class PeerJsTransport implements Transport {
     // Nobody may be waiting (an inbound link); the failure is reported through `send`.
     opened.catch(() => {});
     const now = this.#now();
+    const { maxMessagesPerSecond } = this.#limits;
     const link: Link = {
       peer: connection.peer,
       connection,
+      inbound,
+      serial: this.#linkSerial++,
       open: false,
+      openedAt: 0,
       dropped: false,
+      bucket: new TokenBucket(maxMessagesPerSecond, 2 * maxMessagesPerSecond, () => this.#now()),
       opened,
       lastHeard: now,
       lastUsed: now,
@@ -276,6 +349,10 @@ class PeerJsTransport implements Transport {
 
     // Handlers go on synchronously: data can follow `open` in the same task.
     connection.on('data', (frame) => {
+      if (link.dropped) return;
+      if (!link.bucket.take()) {
+        return this.#violation({ peer: link.peer, reason: `sent more than ${maxMessagesPerSecond} messages per second; the excess was dropped` });
+      }
       link.lastHeard = this.#now();
       if (isPing(frame)) return;
       link.lastUsed = link.lastHeard;
@@ -283,11 +360,17 @@ class PeerJsTransport implements Transport {
     });
     connection.on('open', () => {
       if (link.dropped) return;
+      // The offer's `reliable` is the remote's word; the channel itself says what it is.
+      const channel = connection.dataChannel as RTCDataChannel | undefined;
+      if (channel && (!channel.ordered || channel.maxRetransmits !== null || channel.maxPacketLifeTime !== null)) {
+        this.#drop(link, new InvitationError('PEER_UNREACHABLE', `"${link.peer}" opened an unreliable channel`));
+        return this.#violation({ peer: link.peer, reason: 'opened an unordered or lossy data channel; only reliable JSON connections are spoken here' });
+      }
       link.open = true;
-      link.lastHeard = link.lastUsed = this.#now();
+      link.openedAt = link.lastHeard = link.lastUsed = this.#now();
       link.settle();
-      this.peerOnline$.next(link.peer);
-      this.#enforceConnectionLimit(link);
+      this.#keepOneOpenLink(link);
+      if (!link.dropped) this.peerOnline$.next(link.peer);
     });
     connection.on('close', () => this.#drop(link, new InvitationError('PEER_UNREACHABLE', `The connection to "${link.peer}" closed`)));
     connection.on('error', (error) => this.#drop(link, new InvitationError('PEER_UNREACHABLE', `The connection to "${link.peer}" failed (${error.type})`, { cause: error })));
@@ -314,11 +397,7 @@ class PeerJsTransport implements Transport {
     if (set?.size === 0) this.#links.delete(link.peer);
     link.teardown.unsubscribe();
     link.settle(reason);
-    try {
-      link.connection.close();
-    } catch {
-      // Closing a connection that never opened can throw inside PeerJS; it is gone either way.
-    }
+    closeQuietly(link.connection);
   }
 
   /** Pings every open link, and closes the silent (dead) and the idle ones. */
@@ -337,12 +416,70 @@ class PeerJsTransport implements Transport {
     }
   }
 
+  /**
+   * One open connection per peer: the newest wins, since the older one may be a
+   * stale channel to a page that reloaded (nothing written on it arrives). Two
+   * opened at once by both sides are settled alike at both ends: see SIMULTANEOUS_OPEN_MS.
+   */
+  #keepOneOpenLink(newest: Link): void {
+    for (const other of [...(this.#links.get(newest.peer) ?? [])]) {
+      if (other === newest || !other.open || newest.dropped) continue;
+      const simultaneous = newest.openedAt - other.openedAt < SIMULTANEOUS_OPEN_MS;
+      const loser = simultaneous && other.connection.connectionId > newest.connection.connectionId ? newest : other;
+      this.#drop(loser, new InvitationError('PEER_UNREACHABLE', `A newer connection with "${newest.peer}" replaced this one`));
+    }
+  }
+
+  /**
+   * At most `maxConnections` links, opening ones included. To make room, inbound
+   * links still opening go first (oldest first), then idle open ones (least
+   * recently used first), then our own still opening.
+   */
   #enforceConnectionLimit(keep: Link): void {
-    const open = this.#allLinks().filter((link) => link.open && link !== keep);
-    const excess = open.length + 1 - this.#context.delivery.maxConnections;
+    const others = this.#allLinks().filter((link) => link !== keep);
+    const excess = others.length + 1 - this.#context.delivery.maxConnections;
     if (excess <= 0) return;
-    open.sort((a, b) => a.lastUsed - b.lastUsed);
-    for (const link of open.slice(0, excess)) this.#drop(link, new InvitationError('PEER_UNREACHABLE', 'Closed to stay under maxConnections'));
+    const bySerial = (a: Link, b: Link) => a.serial - b.serial;
+    const order = [
+      ...others.filter((link) => link.inbound && !link.open).sort(bySerial),
+      ...others.filter((link) => link.open).sort((a, b) => a.lastUsed - b.lastUsed),
+      ...others.filter((link) => !link.inbound && !link.open).sort(bySerial),
+    ];
+    for (const link of order.slice(0, excess)) this.#drop(link, new InvitationError('PEER_UNREACHABLE', 'Closed to stay under maxConnections'));
+  }
+
+  // ---- violations ---------------------------------------------------------
+
+  reportViolation(violation: PeerViolation): void {
+    this.#violation(violation);
+  }
+
+  /** Counts a violation; bans at `violationsBeforeCooldown`, else reports it if this peer was not reported lately. */
+  #violation(violation: PeerViolation): void {
+    if (this.#closed || this.#guard.isBanned(violation.peer)) return;
+    this.violations$.next(violation);
+    if (this.#guard.count(violation.peer)) {
+      this.ban(violation.peer, { reason: `${this.#limits.violationsBeforeCooldown} violations, the last: ${violation.reason}` });
+    } else {
+      this.#report(violation.peer, violation.reason);
+    }
+  }
+
+  ban(peer: string, { reason, ms = this.#limits.cooldownMs }: { reason: string; ms?: number }): void {
+    if (this.#closed) return;
+    this.#guard.ban(peer, ms);
+    for (const link of [...(this.#links.get(peer) ?? [])]) this.#drop(link, new InvitationError('PEER_UNREACHABLE', `"${peer}" is cut off for breaking the protocol`));
+    this.#report(peer, `${reason}; its connections are closed and it is ignored for ${ms} ms`);
+  }
+
+  isBanned(peer: string): boolean {
+    return this.#guard.isBanned(peer);
+  }
+
+  /** One error per peer per cool-down, so that a peer cannot flood the app's error log. */
+  #report(peer: string, reason: string): void {
+    if (!this.#guard.mayReport(peer)) return;
+    this.errors$.next(new InvitationError('PROTOCOL_VIOLATION', `Peer "${peer}": ${reason} (further violations by this peer are not reported for ${this.#limits.cooldownMs} ms)`));
   }
 
   #allLinks(): Link[] {
@@ -350,7 +487,14 @@ class PeerJsTransport implements Transport {
   }
 
   stats(): TransportStats {
-    return { connectAttempts: this.#connectAttempts, openConnections: this.#allLinks().filter((link) => link.open).length };
+    const links = this.#allLinks();
+    const openConnections = links.filter((link) => link.open).length;
+    return {
+      connectAttempts: this.#connectAttempts,
+      openConnections,
+      openingConnections: links.length - openConnections,
+      bannedPeers: this.#guard.bannedCount(),
+    };
   }
 
   close(): void {
@@ -365,5 +509,14 @@ class PeerJsTransport implements Transport {
     this.frames$.complete();
     this.peerOnline$.complete();
     this.errors$.complete();
+    this.violations$.complete();
+  }
+}
+
+function closeQuietly(connection: DataConnection): void {
+  try {
+    connection.close();
+  } catch {
+    // Closing a connection that never opened can throw inside PeerJS; it is gone either way.
   }
 }

@@ -44,6 +44,8 @@ export interface SignalingPluginOptions {
   notify?: (request: NotificationRequest) => (() => void) | void;
   /** Delivery timings. The defaults suit a real network; tests shorten them. */
   delivery?: DeliveryOptions;
+  /** What one peer, and all peers together, may cost this plugin. The defaults suit one person's calls. */
+  limits?: LimitOptions;
   /** Scheduler for every timer (timeouts, retries, heartbeats). Default: RxJS `asyncScheduler`. */
   scheduler?: SchedulerLike;
   /** Makes invitation ids. Default: `crypto.randomUUID()`. */
@@ -98,6 +100,34 @@ export interface DeliveryOptions {
 }
 
 export type ResolvedDeliveryOptions = Required<DeliveryOptions>;
+
+/**
+ * Bounds on what peers can make this plugin hold or do. A peer that breaks them
+ * (or the protocol) `violationsBeforeCooldown` times is cut off for `cooldownMs`.
+ */
+export interface LimitOptions {
+  /** Invitations from one inviter that may ring at once; more are refused as `busy`. Default 5. */
+  maxLiveInvitationsPerInviter?: number;
+  /** Received invitations held in memory and storage, all inviters together. Default 500. */
+  maxStoredInvitations?: number;
+  /** UTF-8 bytes of received invitations held, all inviters together. Default 4 MiB. */
+  maxStoredBytes?: number;
+  /** Cancels for invitations we never had, remembered per peer. Default 20. */
+  maxUnknownCancelsPerPeer?: number;
+  /**
+   * Frames per second one connection may send, sustained, with bursts of twice as many;
+   * more are dropped as violations. Default 50.
+   */
+  maxMessagesPerSecond?: number;
+  /** Inbound connections still opening, all peers together; the oldest is closed to make room. Default 16. */
+  maxPendingInboundConnections?: number;
+  /** Violations by one peer (within `cooldownMs` of each other) before it is cut off. Default 10. */
+  violationsBeforeCooldown?: number;
+  /** How long a peer that was cut off is ignored: its connections are closed at once. Default 60000 ms. */
+  cooldownMs?: number;
+}
+
+export type ResolvedLimitOptions = Required<LimitOptions>;
 
 /** The seed's notification settings for one invitation. */
 export interface NotificationConfig {
