@@ -62,6 +62,20 @@ class TolerantJsonConnection extends BufferedConnection {
  */
 const SIMULTANEOUS_OPEN_MS = 1000;
 
+/**
+ * Our own connections opening at once; more wait their turn, first come first
+ * served. A reconnect that greets every peer, or retries to many unreachable
+ * ones, then cannot exhaust the browser's RTCPeerConnections.
+ */
+export const MAX_OUTBOUND_OPENING = 8;
+
+/** A `connect` waiting for its turn. */
+interface QueuedConnect {
+  readonly link: Promise<Link>;
+  resolve(link: Link): void;
+  reject(error: unknown): void;
+}
+
 /** One DataConnection and what we know of it. */
 interface Link {
   readonly peer: string;
@@ -98,6 +112,8 @@ class PeerJsTransport implements Transport {
 
   #peer: Peer | undefined;
   readonly #links = new Map<string, Set<Link>>();
+  /** Peers waiting for an outbound place, in arrival order. */
+  readonly #connectQueue = new Map<string, QueuedConnect>();
   readonly #lifetime = new Subscription();
   #closed = false;
   #reconnecting = false;
@@ -241,7 +257,7 @@ class PeerJsTransport implements Transport {
   }
 
   async connect(to: string): Promise<void> {
-    const link = this.#linkTo(to);
+    const link = await this.#linkInTurn(to);
     if (link.open) return;
     // The peer may connect to us while our offer is still parked at the server: take whichever opens first.
     await new Promise<void>((resolve, reject) => {
@@ -252,6 +268,41 @@ class PeerJsTransport implements Transport {
 
   isOpen(to: string): boolean {
     return this.#openLink(to) !== undefined;
+  }
+
+  /** A link to `to` now if there is one or a place is free, else once a place frees. */
+  async #linkInTurn(to: string): Promise<Link> {
+    if (this.#links.has(to) || (this.#connectQueue.size === 0 && this.#outboundOpening() < MAX_OUTBOUND_OPENING)) return this.#linkTo(to);
+    let queued = this.#connectQueue.get(to);
+    if (!queued) {
+      let resolve!: (link: Link) => void;
+      let reject!: (error: unknown) => void;
+      const link = new Promise<Link>((onLink, onError) => {
+        resolve = onLink;
+        reject = onError;
+      });
+      this.#connectQueue.set(to, (queued = { link, resolve, reject }));
+    }
+    return queued.link;
+  }
+
+  /** Starts queued connects while places are free; called whenever an outbound link stops opening. */
+  #nextInTurn(): void {
+    for (const [to, queued] of this.#connectQueue) {
+      if (this.#outboundOpening() >= MAX_OUTBOUND_OPENING) return;
+      this.#connectQueue.delete(to);
+      try {
+        queued.resolve(this.#linkTo(to));
+      } catch (error) {
+        queued.reject(error);
+      }
+    }
+  }
+
+  #outboundOpening(): number {
+    let opening = 0;
+    for (const link of this.#allLinks()) if (!link.inbound && !link.open) opening++;
+    return opening;
   }
 
   /** The newest open link: an older one may be a stale channel to a page that reloaded. */
@@ -369,6 +420,7 @@ class PeerJsTransport implements Transport {
       link.open = true;
       link.openedAt = link.lastHeard = link.lastUsed = this.#now();
       link.settle();
+      if (!link.inbound) this.#nextInTurn();
       this.#keepOneOpenLink(link);
       if (!link.dropped) this.peerOnline$.next(link.peer);
     });
@@ -398,6 +450,7 @@ class PeerJsTransport implements Transport {
     link.teardown.unsubscribe();
     link.settle(reason);
     closeQuietly(link.connection);
+    if (!link.inbound && !this.#closed) this.#nextInTurn();
   }
 
   /** Pings every open link, and closes the silent (dead) and the idle ones. */
@@ -502,6 +555,8 @@ class PeerJsTransport implements Transport {
     this.#closed = true;
     this.#lifetime.unsubscribe();
     for (const link of this.#allLinks()) this.#drop(link, new InvitationError('DISPOSED', 'The transport closed'));
+    for (const queued of this.#connectQueue.values()) queued.reject(new InvitationError('DISPOSED', 'The transport closed'));
+    this.#connectQueue.clear();
     this.#peer?.destroy();
     this.#peer = undefined;
     this.state$.next('disconnected');

@@ -7,9 +7,11 @@
  */
 import { expect } from '@esm-bundle/chai';
 import { openDB } from 'idb';
-import { DEFAULT_LIMITS, PROTOCOL_VERSION, type InvitationError, type NotificationRequest, type SignalingPlugin, type SignalingPluginOptions } from '../src/index.js';
+import { asyncScheduler } from 'rxjs';
+import { DEFAULT_DELIVERY, DEFAULT_LIMITS, PROTOCOL_VERSION, type InvitationError, type NotificationRequest, type SignalingPlugin, type SignalingPluginOptions } from '../src/index.js';
+import { MAX_OUTBOUND_OPENING, createPeerJsTransport } from '../src/peerjs-transport.js';
 import type { Leg } from '../src/state-machine.js';
-import { Harness, next, pageCommand, peerOptions, record, uniqueId } from './helpers.js';
+import { FAST_DELIVERY, Harness, next, pageCommand, peerOptions, record, uniqueId } from './helpers.js';
 
 /** The version the attacker's hand-written frames claim: the one this build speaks. */
 const V = PROTOCOL_VERSION;
@@ -246,9 +248,9 @@ describe('hostile peers: a co-invitee', () => {
   it('cannot block the invitation by canceling it first: it still rings at Bob and Alice gets the answer', async () => {
     const { alice, bob, bobId, invitationID } = await mallorysHeadStart(cancelFrame);
     const rings = next(bob.invitationReceived$, (event) => event.invitationID === invitationID, 20_000);
-    const accepted = next(alice.plugin.invitationAccepted$, (event) => event.invitationID === invitationID && event.invitee === bobId, 20_000);
     await alice.plugin.connectUser({ id: alice.id, name: 'alice' });
     expect((await rings).inviter.id).to.equal(alice.id);
+    const accepted = next(alice.plugin.invitationAccepted$, (event) => event.invitationID === invitationID && event.invitee === bobId);
     expect((await bob.acceptInvitation({ invitationID })).error).to.equal(undefined);
     await accepted;
   });
@@ -257,11 +259,11 @@ describe('hostile peers: a co-invitee', () => {
     const { alice, bob, bobId, bobRings, mallory, invitationID } = await mallorysHeadStart((id) => inviteFrame(id, { inviterName: 'Alice', data: 'hijacked' }));
     expect(bobRings.values.filter((event) => event.inviter.id === mallory), 'rings for Mallory').to.deep.equal([]);
     const rings = next(bob.invitationReceived$, (event) => event.invitationID === invitationID, 20_000);
-    const accepted = next(alice.plugin.invitationAccepted$, (event) => event.invitationID === invitationID && event.invitee === bobId, 20_000);
     await alice.plugin.connectUser({ id: alice.id, name: 'alice' });
     const real = await rings;
     expect(real.inviter.id).to.equal(alice.id);
     expect(real.data).to.equal('real');
+    const accepted = next(alice.plugin.invitationAccepted$, (event) => event.invitationID === invitationID && event.invitee === bobId);
     expect((await bob.acceptInvitation({ invitationID })).error).to.equal(undefined);
     await accepted;
     expect(bobRings.values.filter((event) => event.inviter.id === mallory), 'rings for Mallory').to.deep.equal([]);
@@ -404,6 +406,23 @@ describe('hostile peers: connections', () => {
       console.log(`offer burst: an honest invitation rang ${Math.round(performance.now() - sentAt)} ms after it was sent`);
     } finally {
       counter.restore();
+    }
+  });
+
+  it('opens at most MAX_OUTBOUND_OPENING of its own connections at once; the rest wait their turn', async () => {
+    const transport = createPeerJsTransport({ id: uniqueId('greeter'), peer: await peerOptions(), delivery: { ...DEFAULT_DELIVERY, ...FAST_DELIVERY }, scheduler: asyncScheduler });
+    try {
+      await transport.open();
+      // Peers nobody registered: each offer waits at the server until its expire_timeout.
+      const offline = Array.from({ length: MAX_OUTBOUND_OPENING + 4 }, () => uniqueId('gone'));
+      const outcomes = offline.map((peer) => transport.connect(peer).then(() => 'open', (error: InvitationError) => error.code));
+      expect(transport.stats()).to.include({ connectAttempts: MAX_OUTBOUND_OPENING, openingConnections: MAX_OUTBOUND_OPENING });
+      await until(() => transport.stats().connectAttempts > MAX_OUTBOUND_OPENING, 15_000, 'a waiting connect got its turn');
+      expect(transport.stats().openingConnections).to.be.at.most(MAX_OUTBOUND_OPENING);
+      transport.close();
+      expect(new Set(await Promise.all(outcomes))).to.deep.equal(new Set(['PEER_UNREACHABLE', 'DISPOSED']));
+    } finally {
+      transport.close();
     }
   });
 });
