@@ -46,6 +46,12 @@ export interface SignalingPluginOptions {
   delivery?: DeliveryOptions;
   /** What one peer, and all peers together, may cost this plugin. The defaults suit one person's calls. */
   limits?: LimitOptions;
+  /**
+   * Decides whether a new invitation may ring, before anything from it is stored, announced
+   * or notified. `false` refuses it on the wire: the inviter sees `invitationRefused$` with
+   * `reason: 'blocked'`. Default: every invitation within `limits` rings.
+   */
+  shouldRing?: (invitation: InvitationReceivedEvent) => boolean | Promise<boolean>;
   /** Scheduler for every timer (timeouts, retries, heartbeats). Default: RxJS `asyncScheduler`. */
   scheduler?: SchedulerLike;
   /** Makes invitation ids. Default: `crypto.randomUUID()`. */
@@ -217,10 +223,18 @@ export interface InvitationCanceledEvent {
   data: string;
 }
 
+/** Why an invitee's plugin refused an invitation without asking its user. */
+export type RefusalReason = 'busy' | 'blocked';
+
 export interface InvitationAnsweredEvent {
   invitationID: string;
   invitee: string;
   data: string;
+  /**
+   * Only on `invitationRefused$`, when the invitee's plugin refused by itself: `busy` (over one
+   * of its `limits`) or `blocked` (its app's `shouldRing` said no). Absent: a person refused.
+   */
+  reason?: RefusalReason;
 }
 
 export interface InvitationTimeoutEvent {
