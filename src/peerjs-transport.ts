@@ -76,6 +76,29 @@ interface QueuedConnect {
   reject(error: unknown): void;
 }
 
+/** Signaling messages PeerJS keeps for connections it does not know: per connection, and connections. */
+export const MAX_PARKED_SIGNALS = 32;
+
+/**
+ * PeerJS keeps every signaling message for a connection it does not know (yet),
+ * for the Peer's whole life: any peer on the server could grow that without
+ * bound with made-up connection ids, and the late ICE candidates of every
+ * connection we close land there too. This Peer keeps at most
+ * MAX_PARKED_SIGNALS connections' worth, the newest, of MAX_PARKED_SIGNALS each.
+ */
+export class BoundedPeer extends Peer {
+  _storeMessage(connectionId: string, message: unknown): void {
+    const parked = (this as unknown as { _lostMessages: Map<string, unknown[]> })._lostMessages;
+    const messages = parked.get(connectionId);
+    if (messages) {
+      if (messages.length < MAX_PARKED_SIGNALS) messages.push(message);
+      return;
+    }
+    if (parked.size >= MAX_PARKED_SIGNALS) parked.delete(parked.keys().next().value as string);
+    parked.set(connectionId, [message]);
+  }
+}
+
 /** One DataConnection and what we know of it. */
 interface Link {
   readonly peer: string;
@@ -167,7 +190,7 @@ class PeerJsTransport implements Transport {
   /** Creates a Peer with our id and waits for the server to accept it. */
   async #register(): Promise<void> {
     this.#peer?.destroy();
-    const peer = new Peer(this.#context.id, { ...this.#context.peer, serializers: { json: TolerantJsonConnection } });
+    const peer = new BoundedPeer(this.#context.id, { ...this.#context.peer, serializers: { json: TolerantJsonConnection } });
     this.#peer = peer;
     peer.on('connection', (connection) => this.#onInbound(connection));
     peer.on('call', (call) => {

@@ -9,7 +9,8 @@ import { expect } from '@esm-bundle/chai';
 import { openDB } from 'idb';
 import { asyncScheduler } from 'rxjs';
 import { DEFAULT_DELIVERY, DEFAULT_LIMITS, PROTOCOL_VERSION, type InvitationError, type NotificationRequest, type SignalingPlugin, type SignalingPluginOptions } from '../src/index.js';
-import { MAX_OUTBOUND_OPENING, createPeerJsTransport } from '../src/peerjs-transport.js';
+import { Peer } from 'peerjs';
+import { BoundedPeer, MAX_OUTBOUND_OPENING, MAX_PARKED_SIGNALS, createPeerJsTransport } from '../src/peerjs-transport.js';
 import type { Leg } from '../src/state-machine.js';
 import { FAST_DELIVERY, Harness, inviteAndRing, next, pageCommand, peerOptions, record, uniqueId } from './helpers.js';
 
@@ -506,6 +507,38 @@ describe('hostile peers: connections', () => {
       expect(new Set(await Promise.all(outcomes))).to.deep.equal(new Set(['PEER_UNREACHABLE', 'DISPOSED']));
     } finally {
       transport.close();
+    }
+  });
+
+  it('keeps a bounded number of signaling messages for connections it does not know', async () => {
+    const attacker = new Attacker(await harness.attackerPage());
+    const mallory = await attacker.start('mallory');
+    const parkedBy = async (victim: Peer) => {
+      if (!victim.open) {
+        await new Promise<void>((resolve, reject) => {
+          victim.once('open', () => resolve());
+          victim.once('error', reject);
+        });
+      }
+      await attacker.evaluate(`window.attacker.junkSignals(${JSON.stringify(mallory)}, ${JSON.stringify(victim.id)}, { count: 2000, connections: 40 })`);
+      // Signaling is ordered: an offer sent after the junk arrives after all of it.
+      const offered = new Promise<void>((resolve) => victim.once('connection', () => resolve()));
+      await attacker.connect(mallory, victim.id, { timeoutMs: 1000 });
+      await offered;
+      const parked = (victim as unknown as { _lostMessages: Map<string, unknown[]> })._lostMessages;
+      return { connections: parked.size, messages: [...parked.values()].reduce((sum, messages) => sum + messages.length, 0) };
+    };
+    const plain = new Peer(uniqueId('plain'), await peerOptions());
+    const bounded = new BoundedPeer(uniqueId('bounded'), await peerOptions());
+    try {
+      const [unbounded, kept] = [await parkedBy(plain), await parkedBy(bounded)];
+      console.log(`junk signals: plain PeerJS keeps ${JSON.stringify(unbounded)}, BoundedPeer ${JSON.stringify(kept)}`);
+      expect(unbounded, "the attack works on plain PeerJS").to.deep.equal({ connections: 40, messages: 2000 });
+      expect(kept.connections).to.be.at.most(MAX_PARKED_SIGNALS);
+      expect(kept.messages).to.be.at.most(MAX_PARKED_SIGNALS * MAX_PARKED_SIGNALS);
+    } finally {
+      plain.destroy();
+      bounded.destroy();
     }
   });
 });
