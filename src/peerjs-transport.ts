@@ -79,14 +79,40 @@ interface QueuedConnect {
 /** Signaling messages PeerJS keeps for connections it does not know: per connection, and connections. */
 export const MAX_PARKED_SIGNALS = 32;
 
+/** Connection offers one peer may make per second, sustained, and at once. */
+const OFFERS_PER_PEER_PER_SECOND = 2;
+const OFFER_BURST_PER_PEER = 5;
+/** Past this many peers, the offer allowances of the oldest are forgotten. */
+const MAX_OFFER_BUCKETS = 256;
+
+interface ServerMessage {
+  type?: unknown;
+  src?: unknown;
+}
+
 /**
- * PeerJS keeps every signaling message for a connection it does not know (yet),
- * for the Peer's whole life: any peer on the server could grow that without
- * bound with made-up connection ids, and the late ICE candidates of every
- * connection we close land there too. This Peer keeps at most
+ * A Peer that gives a hostile peer on the same server less to play with.
+ *
+ * PeerJS builds an RTCPeerConnection for every offer it is sent, before the app
+ * hears of it, and Chromium counts even closed ones against its per-page cap
+ * until they are garbage-collected: `admitOffer` is asked first, and an offer it
+ * refuses is dropped unseen.
+ *
+ * PeerJS also keeps every signaling message for a connection it does not know
+ * (yet), for the Peer's whole life: any peer on the server could grow that
+ * without bound with made-up connection ids, and the late ICE candidates of
+ * every connection we close land there too. This Peer keeps at most
  * MAX_PARKED_SIGNALS connections' worth, the newest, of MAX_PARKED_SIGNALS each.
  */
 export class BoundedPeer extends Peer {
+  /** Whether to take an offer from `peer`; false drops it before PeerJS builds anything. */
+  admitOffer: (peer: string) => boolean = () => true;
+
+  _handleMessage(message: ServerMessage): void {
+    if (message?.type === 'OFFER' && typeof message.src === 'string' && !this.admitOffer(message.src)) return;
+    (Peer.prototype as unknown as { _handleMessage(message: ServerMessage): void })._handleMessage.call(this, message);
+  }
+
   _storeMessage(connectionId: string, message: unknown): void {
     const parked = (this as unknown as { _lostMessages: Map<string, unknown[]> })._lostMessages;
     const messages = parked.get(connectionId);
@@ -146,6 +172,8 @@ class PeerJsTransport implements Transport {
   readonly #context: TransportContext;
   readonly #limits: ResolvedLimitOptions;
   readonly #guard: PeerGuard;
+  readonly #offersByPeer = new Map<string, TokenBucket>();
+  #refusedOffers = 0;
 
   constructor(context: TransportContext) {
     this.#context = context;
@@ -191,6 +219,7 @@ class PeerJsTransport implements Transport {
   async #register(): Promise<void> {
     this.#peer?.destroy();
     const peer = new BoundedPeer(this.#context.id, { ...this.#context.peer, serializers: { json: TolerantJsonConnection } });
+    peer.admitOffer = (from) => this.#admitOffer(from);
     this.#peer = peer;
     peer.on('connection', (connection) => this.#onInbound(connection));
     peer.on('call', (call) => {
@@ -357,6 +386,30 @@ class PeerJsTransport implements Transport {
     const link = this.#adopt(this.#peer.connect(to, { reliable: true, serialization: 'json' }), false);
     this.#enforceConnectionLimit(link);
     return link;
+  }
+
+  /**
+   * Before PeerJS builds an RTCPeerConnection for an offer: none from a peer cut
+   * off, and none faster than OFFERS_PER_PEER_PER_SECOND from one peer (a
+   * violation). There is no total allowance: an honest offer dropped unseen
+   * would wait a whole `connectTimeoutMs`; all peers together are bounded by
+   * `maxPendingInboundConnections` instead, once built.
+   */
+  #admitOffer(from: string): boolean {
+    if (this.#guard.isBanned(from)) {
+      this.#refusedOffers++;
+      return false;
+    }
+    let bucket = this.#offersByPeer.get(from);
+    if (!bucket) {
+      if (this.#offersByPeer.size >= MAX_OFFER_BUCKETS) this.#offersByPeer.delete(this.#offersByPeer.keys().next().value as string);
+      bucket = new TokenBucket(OFFERS_PER_PEER_PER_SECOND, OFFER_BURST_PER_PEER, () => this.#now());
+      this.#offersByPeer.set(from, bucket);
+    }
+    if (bucket.take()) return true;
+    this.#refusedOffers++;
+    this.#violation({ peer: from, reason: `offered more than ${OFFERS_PER_PEER_PER_SECOND} connections per second` });
+    return false;
   }
 
   /** Takes a remote's connection only if it is the kind we speak, from a peer we listen to, and there is room. */
@@ -569,6 +622,7 @@ class PeerJsTransport implements Transport {
       connectAttempts: this.#connectAttempts,
       openConnections,
       openingConnections: links.length - openConnections,
+      refusedOffers: this.#refusedOffers,
       bannedPeers: this.#guard.bannedCount(),
     };
   }

@@ -28,6 +28,8 @@ export interface TransportStats {
   openConnections: number;
   /** Connections still opening, both directions. */
   openingConnections?: number;
+  /** Connection offers dropped unseen since the transport was created: from peers cut off, or too many at once. */
+  refusedOffers?: number;
   /** Peers cut off for a cool-down now. */
   bannedPeers?: number;
 }

@@ -354,7 +354,7 @@ class MemoryTransport implements Transport {
   }
 
   stats(): TransportStats {
-    return { connectAttempts: this.connectAttempts, openConnections: this.network.openConnectionsOf(this), openingConnections: 0, bannedPeers: this.guard.bannedCount() };
+    return { connectAttempts: this.connectAttempts, openConnections: this.network.openConnectionsOf(this), openingConnections: 0, refusedOffers: 0, bannedPeers: this.guard.bannedCount() };
   }
 
   close(): void {

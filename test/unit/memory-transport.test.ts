@@ -69,8 +69,8 @@ describe('memory transport', () => {
     await bob.transport.connect('alice');
     expect(aliceSees).to.deep.equal(['bob']);
     expect(bobSees).to.deep.equal(['alice']);
-    expect(alice.transport.stats()).to.deep.equal({ connectAttempts: 2, openConnections: 1, openingConnections: 0, bannedPeers: 0 });
-    expect(bob.transport.stats()).to.deep.equal({ connectAttempts: 0, openConnections: 1, openingConnections: 0, bannedPeers: 0 });
+    expect(alice.transport.stats()).to.deep.equal({ connectAttempts: 2, openConnections: 1, openingConnections: 0, refusedOffers: 0, bannedPeers: 0 });
+    expect(bob.transport.stats()).to.deep.equal({ connectAttempts: 0, openConnections: 1, openingConnections: 0, refusedOffers: 0, bannedPeers: 0 });
     expect(world.network.connectAttempts({ from: 'alice' })).to.equal(2);
     expect(world.network.connectAttempts({ from: 'alice', to: 'bob' })).to.equal(1);
   });
