@@ -99,6 +99,7 @@ export class TokenBucket {
 
   /** Takes one token; false when there is none left. */
   take(): boolean {
+    if (this.#ratePerMs === Infinity) return true;
     const now = this.#now();
     this.#tokens = Math.min(this.#burst, this.#tokens + (now - this.#last) * this.#ratePerMs);
     this.#last = now;

@@ -14,6 +14,7 @@ import { Subscription, type Observable } from 'rxjs';
 import {
   createSignalingPlugin,
   type DeliveryOptions,
+  type LimitOptions,
   type PeerServerOptions,
   type SendInvitationResult,
   type SignalingPlugin,
@@ -40,6 +41,13 @@ const PEER: PeerServerOptions = {
 };
 /** Short keep-alive and memory of answered invitations, so sections clean up quickly; the rest are the defaults. */
 const BENCH_DELIVERY: DeliveryOptions = { heartbeatIntervalMs: 1000, retentionMs: 2000 };
+/** The bench sends thousands of invitations a second between two friendly peers: no flood limits. */
+const BENCH_LIMITS: LimitOptions = {
+  maxLiveInvitationsPerInviter: Infinity,
+  maxStoredInvitations: Infinity,
+  maxStoredBytes: Infinity,
+  maxMessagesPerSecond: Infinity,
+};
 /** Invitation `data`, and the raw messages' equivalent field: the same length everywhere. */
 const DATA_LENGTH = 200;
 
@@ -232,6 +240,7 @@ class Scope {
       ...options,
       ...(databaseName ? { databaseName } : {}),
       delivery: { ...BENCH_DELIVERY, ...options.delivery },
+      limits: { ...BENCH_LIMITS, ...options.limits },
     });
     this.plugins.add(plugin);
     if (databaseName) this.databases.add(databaseName);

@@ -77,4 +77,9 @@ describe('TokenBucket', () => {
     for (let i = 0; i < 150; i++) if (bucket.take()) taken++;
     expect(taken, 'never more than the burst saved up').to.equal(100);
   });
+
+  it('never runs dry at an infinite rate', () => {
+    const bucket = new TokenBucket(Infinity, Infinity, manualClock().now);
+    for (let i = 0; i < 1000; i++) expect(bucket.take()).to.equal(true);
+  });
 });
