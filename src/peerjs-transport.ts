@@ -64,8 +64,11 @@ const SIMULTANEOUS_OPEN_MS = 1000;
 
 /**
  * Our own connections opening at once; more wait their turn, first come first
- * served. A reconnect that greets every peer, or retries to many unreachable
- * ones, then cannot exhaust the browser's RTCPeerConnections.
+ * served except that peers the server last called offline go after the others.
+ * A reconnect that greets every peer, or retries to many unreachable ones, then
+ * cannot exhaust the browser's RTCPeerConnections, and retries to offline peers
+ * (each holds its place for the server's `expire_timeout`) do not hold up a peer
+ * that is online.
  */
 export const MAX_OUTBOUND_OPENING = 8;
 
@@ -82,8 +85,8 @@ export const MAX_PARKED_SIGNALS = 32;
 /** Connection offers one peer may make per second, sustained, and at once. */
 const OFFERS_PER_PEER_PER_SECOND = 2;
 const OFFER_BURST_PER_PEER = 5;
-/** Past this many peers, the offer allowances of the oldest are forgotten. */
-const MAX_OFFER_BUCKETS = 256;
+/** Per-peer memories (offer allowances, offline marks) are kept for at most this many peers. */
+const MAX_REMEMBERED_PEERS = 256;
 
 interface ServerMessage {
   type?: unknown;
@@ -163,6 +166,8 @@ class PeerJsTransport implements Transport {
   readonly #links = new Map<string, Set<Link>>();
   /** Peers waiting for an outbound place, in arrival order. */
   readonly #connectQueue = new Map<string, QueuedConnect>();
+  /** Peers the server said were offline, until a connection with them opens. */
+  readonly #offline = new Set<string>();
   readonly #lifetime = new Subscription();
   #closed = false;
   #reconnecting = false;
@@ -267,6 +272,7 @@ class PeerJsTransport implements Transport {
     // PeerJS reports an offline peer here, never on the DataConnection; its message is the only place the id appears.
     const unreachable = /Could not connect to peer (.+)$/.exec(error.message)?.[1];
     if (unreachable === undefined) return;
+    if (this.#offline.size < MAX_REMEMBERED_PEERS) this.#offline.add(unreachable);
     for (const link of this.#links.get(unreachable) ?? []) {
       if (!link.open) this.#drop(link, new InvitationError('PEER_UNREACHABLE', `Peer "${unreachable}" is not connected to the PeerServer`, { cause: error }));
     }
@@ -340,8 +346,10 @@ class PeerJsTransport implements Transport {
 
   /** Starts queued connects while places are free; called whenever an outbound link stops opening. */
   #nextInTurn(): void {
-    for (const [to, queued] of this.#connectQueue) {
-      if (this.#outboundOpening() >= MAX_OUTBOUND_OPENING) return;
+    while (this.#connectQueue.size > 0 && this.#outboundOpening() < MAX_OUTBOUND_OPENING) {
+      const waiting = [...this.#connectQueue.keys()];
+      const to = waiting.find((peer) => !this.#offline.has(peer)) ?? waiting[0]!;
+      const queued = this.#connectQueue.get(to)!;
       this.#connectQueue.delete(to);
       try {
         queued.resolve(this.#linkTo(to));
@@ -402,7 +410,7 @@ class PeerJsTransport implements Transport {
     }
     let bucket = this.#offersByPeer.get(from);
     if (!bucket) {
-      if (this.#offersByPeer.size >= MAX_OFFER_BUCKETS) this.#offersByPeer.delete(this.#offersByPeer.keys().next().value as string);
+      if (this.#offersByPeer.size >= MAX_REMEMBERED_PEERS) this.#offersByPeer.delete(this.#offersByPeer.keys().next().value as string);
       bucket = new TokenBucket(OFFERS_PER_PEER_PER_SECOND, OFFER_BURST_PER_PEER, () => this.#now());
       this.#offersByPeer.set(from, bucket);
     }
@@ -494,6 +502,7 @@ class PeerJsTransport implements Transport {
         return this.#violation({ peer: link.peer, reason: 'opened an unordered or lossy data channel; only reliable JSON connections are spoken here' });
       }
       link.open = true;
+      this.#offline.delete(link.peer);
       link.openedAt = link.lastHeard = link.lastUsed = this.#now();
       link.settle();
       if (!link.inbound) this.#nextInTurn();
