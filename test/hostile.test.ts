@@ -517,6 +517,35 @@ describe('hostile peers: connections', () => {
     }
   });
 
+  it('lets a peer that is online go before retries to peers the server called offline', async () => {
+    const connects: string[] = [];
+    const originalConnect = Peer.prototype.connect;
+    Peer.prototype.connect = function (this: Peer, ...args: Parameters<Peer['connect']>) {
+      connects.push(args[0]);
+      return originalConnect.apply(this, args);
+    };
+    const transport = createPeerJsTransport({ id: uniqueId('retrier'), peer: await peerOptions(), delivery: { ...DEFAULT_DELIVERY, ...FAST_DELIVERY }, scheduler: asyncScheduler });
+    const outcome = (connecting: Promise<void>) => connecting.then(() => 'open', (error: InvitationError) => error.code);
+    try {
+      await transport.open();
+      const online = await harness.rawPeer('online');
+      const gone = Array.from({ length: MAX_OUTBOUND_OPENING }, () => uniqueId('gone'));
+      expect(new Set(await Promise.all(gone.map((peer) => outcome(transport.connect(peer)))))).to.deep.equal(new Set(['PEER_UNREACHABLE']));
+
+      // Every place taken by peers nobody has heard of yet; then retries to the ones the server called offline, then the online one.
+      const fresh = Array.from({ length: MAX_OUTBOUND_OPENING }, () => outcome(transport.connect(uniqueId('unknown'))));
+      const retries = gone.map((peer) => outcome(transport.connect(peer)));
+      const before = connects.length;
+      await transport.connect(online.id);
+      expect(connects[before], 'the first connection started once a place freed').to.equal(online.id);
+      transport.close();
+      await Promise.all([...fresh, ...retries]);
+    } finally {
+      Peer.prototype.connect = originalConnect;
+      transport.close();
+    }
+  });
+
   it('keeps a bounded number of signaling messages for connections it does not know', async () => {
     const attacker = new Attacker(await harness.attackerPage());
     const mallory = await attacker.start('mallory');
