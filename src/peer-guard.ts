@@ -1,7 +1,9 @@
 /**
  * Who is cut off, and who is getting close: counts each peer's violations,
  * bans a peer for a cool-down once it has too many, and lets one report per
- * peer per cool-down through. Pure but for the clock it is given.
+ * peer per cool-down through. Pure but for the clock it is given. That clock
+ * is the wall clock by default, which can be set back: a period whose start
+ * is now in the future counts as over, so a clock step never stretches a ban.
  */
 import type { ResolvedLimitOptions } from './types.js';
 
@@ -14,12 +16,18 @@ interface Tally {
   since: number;
 }
 
+/** A ban or a quiet period: from `start` (inclusive) to `end` (exclusive). */
+interface Period {
+  start: number;
+  end: number;
+}
+
 export class PeerGuard {
   readonly #limits: Pick<ResolvedLimitOptions, 'violationsBeforeCooldown' | 'cooldownMs'>;
   readonly #now: () => number;
   readonly #tallies = new Map<string, Tally>();
-  readonly #bannedUntil = new Map<string, number>();
-  readonly #quietUntil = new Map<string, number>();
+  readonly #banned = new Map<string, Period>();
+  readonly #quiet = new Map<string, Period>();
 
   constructor(limits: Pick<ResolvedLimitOptions, 'violationsBeforeCooldown' | 'cooldownMs'>, now: () => number) {
     this.#limits = limits;
@@ -27,7 +35,7 @@ export class PeerGuard {
   }
 
   isBanned(peer: string): boolean {
-    return this.#live(this.#bannedUntil, peer);
+    return this.#live(this.#banned, peer);
   }
 
   /** Counts one violation; true when it is the one that reaches `violationsBeforeCooldown`. */
@@ -35,8 +43,9 @@ export class PeerGuard {
     const now = this.#now();
     let tally = this.#tallies.get(peer);
     // Violations further apart than a cool-down are a glitch each, not an attack.
-    if (!tally || now - tally.since >= this.#limits.cooldownMs) {
-      sweep(this.#tallies, (entry) => now - entry.since >= this.#limits.cooldownMs);
+    const stale = (entry: Tally) => now - entry.since >= this.#limits.cooldownMs || now < entry.since;
+    if (!tally || stale(tally)) {
+      sweep(this.#tallies, stale);
       this.#tallies.set(peer, (tally = { count: 0, since: now }));
     }
     tally.count++;
@@ -46,34 +55,40 @@ export class PeerGuard {
   /** Ignores `peer` until `ms` from now (default `cooldownMs`) and forgets its tally. */
   ban(peer: string, ms = this.#limits.cooldownMs): void {
     const now = this.#now();
-    sweep(this.#bannedUntil, (until) => until <= now);
-    this.#bannedUntil.set(peer, Math.max(this.#bannedUntil.get(peer) ?? 0, now + ms));
+    sweep(this.#banned, (period) => !covers(period, now));
+    const current = this.#banned.get(peer);
+    const end = current && covers(current, now) ? Math.max(current.end, now + ms) : now + ms;
+    this.#banned.set(peer, { start: now, end });
     this.#tallies.delete(peer);
   }
 
   /** True at most once per peer per cool-down: whether something about `peer` may be reported now. */
   mayReport(peer: string): boolean {
-    if (this.#live(this.#quietUntil, peer)) return false;
+    if (this.#live(this.#quiet, peer)) return false;
     const now = this.#now();
-    sweep(this.#quietUntil, (until) => until <= now);
-    this.#quietUntil.set(peer, now + this.#limits.cooldownMs);
+    sweep(this.#quiet, (period) => !covers(period, now));
+    this.#quiet.set(peer, { start: now, end: now + this.#limits.cooldownMs });
     return true;
   }
 
   /** Peers banned now. */
   bannedCount(): number {
     const now = this.#now();
-    sweep(this.#bannedUntil, (until) => until <= now, 0);
-    return this.#bannedUntil.size;
+    sweep(this.#banned, (period) => !covers(period, now), 0);
+    return this.#banned.size;
   }
 
-  #live(untils: Map<string, number>, peer: string): boolean {
-    const until = untils.get(peer);
-    if (until === undefined) return false;
-    if (until > this.#now()) return true;
-    untils.delete(peer);
+  #live(periods: Map<string, Period>, peer: string): boolean {
+    const period = periods.get(peer);
+    if (period === undefined) return false;
+    if (covers(period, this.#now())) return true;
+    periods.delete(peer);
     return false;
   }
+}
+
+function covers(period: Period, now: number): boolean {
+  return period.start <= now && now < period.end;
 }
 
 function sweep<T>(entries: Map<string, T>, expired: (entry: T) => boolean, above = SWEEP_ABOVE): void {
@@ -101,7 +116,8 @@ export class TokenBucket {
   take(): boolean {
     if (this.#ratePerMs === Infinity) return true;
     const now = this.#now();
-    this.#tokens = Math.min(this.#burst, this.#tokens + (now - this.#last) * this.#ratePerMs);
+    // A wall clock set back must not drain the bucket.
+    this.#tokens = Math.min(this.#burst, this.#tokens + Math.max(0, now - this.#last) * this.#ratePerMs);
     this.#last = now;
     if (this.#tokens < 1) return false;
     this.#tokens -= 1;

@@ -7,6 +7,9 @@ function manualClock(): { now: () => number; advance(ms: number): void } {
   return { now: () => time, advance: (ms) => (time += ms) };
 }
 
+/** A wall clock set back by an hour. */
+const HOUR = 3_600_000;
+
 describe('PeerGuard', () => {
   it('bans at the nth violation within a cool-down, for a cool-down', () => {
     const clock = manualClock();
@@ -59,6 +62,18 @@ describe('PeerGuard', () => {
     guard.ban('last', 10);
     expect(guard.bannedCount()).to.equal(1);
   });
+
+  it('never stretches a ban or a quiet period when the wall clock is set back', () => {
+    const clock = manualClock();
+    const guard = new PeerGuard({ violationsBeforeCooldown: 2, cooldownMs: 1000 }, clock.now);
+    guard.ban('mallory');
+    expect(guard.mayReport('mallory')).to.equal(true);
+    guard.count('bob');
+    clock.advance(-HOUR);
+    expect(guard.isBanned('mallory')).to.equal(false);
+    expect(guard.mayReport('mallory')).to.equal(true);
+    expect(guard.count('bob'), 'a tally from the future starts over').to.equal(false);
+  });
 });
 
 describe('TokenBucket', () => {
@@ -81,5 +96,15 @@ describe('TokenBucket', () => {
   it('never runs dry at an infinite rate', () => {
     const bucket = new TokenBucket(Infinity, Infinity, manualClock().now);
     for (let i = 0; i < 1000; i++) expect(bucket.take()).to.equal(true);
+  });
+
+  it('is not drained by a wall clock set back', () => {
+    const clock = manualClock();
+    const bucket = new TokenBucket(50, 100, clock.now);
+    for (let i = 0; i < 50; i++) bucket.take();
+    clock.advance(-HOUR);
+    let taken = 0;
+    for (let i = 0; i < 100; i++) if (bucket.take()) taken++;
+    expect(taken).to.equal(50);
   });
 });
