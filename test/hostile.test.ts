@@ -115,7 +115,7 @@ async function until(condition: () => boolean, ms: number, what: string): Promis
 }
 
 /** Counts this page's RTCPeerConnections by wrapping the constructor; `restore` puts it back. */
-function countPeerConnections(): { readonly created: number; readonly peakLive: number; live(): number; restore(): void } {
+function countPeerConnections(): { readonly created: number; readonly peakLive: number; restore(): void } {
   const Original = window.RTCPeerConnection;
   const live = new Set<RTCPeerConnection>();
   let created = 0;
@@ -139,10 +139,6 @@ function countPeerConnections(): { readonly created: number; readonly peakLive: 
     },
     get peakLive() {
       return peakLive;
-    },
-    live() {
-      prune();
-      return live.size;
     },
     restore() {
       window.RTCPeerConnection = Original;
