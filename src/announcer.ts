@@ -5,6 +5,7 @@
  */
 import type { BehaviorSubject, Subject } from 'rxjs';
 import { InvitationError } from './errors.js';
+import { notificationText } from './notifications.js';
 import type { Leg } from './state-machine.js';
 import type {
   ConnectionState,
@@ -59,7 +60,9 @@ export class Announcer {
     const event = this.receivedEvent(leg, now);
     this.#outlets.invitationReceived.next(event);
     if (!leg.notification || this.#closeNotification.has(leg.invitationID) || !stillRinging()) return;
-    const request = { invitationID: leg.invitationID, inviter: event.inviter, type: leg.type, data: leg.data, ...leg.notification };
+    // Whatever shows it, the request's title names the verified id; the inviter's own words are only the message.
+    const { title, body } = notificationText({ inviter: event.inviter, ...leg.notification });
+    const request = { invitationID: leg.invitationID, inviter: event.inviter, type: leg.type, data: leg.data, ...leg.notification, title, message: body };
     const close = this.#contain('notify', () => this.#notify(request));
     if (close) this.#closeNotification.set(leg.invitationID, close);
   }

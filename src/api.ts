@@ -13,12 +13,12 @@ import type {
   DeliveryOptions,
   InvitationAnsweredEvent,
   InvitationCanceledEvent,
-  InvitationLimits,
   InvitationReceivedEvent,
   InvitationResponseTimeoutEvent,
   InvitationTimeoutEvent,
   InviteeErrorReason,
   InviteeStateChangedEvent,
+  LimitOptions,
   NotificationRequest,
   PeerServerOptions,
   RespondInvitationParams,
@@ -82,7 +82,7 @@ export interface SignalingPluginOptions {
   /** Replaces the PeerJS transport (an in-memory one for unit tests). */
   transport?: TransportFactory;
   /** What one peer, and all together, may make this plugin hold and do. */
-  limits?: InvitationLimits;
+  limits?: LimitOptions;
   /**
    * Decides whether a new invitation may ring (block lists, contacts only, do not disturb).
    * Runs before anything of it is stored, announced or notified; `false` refuses it on the

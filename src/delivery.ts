@@ -38,9 +38,6 @@ interface Courier {
 
 export class Delivery {
   readonly #couriers = new Map<string, Courier>();
-  /** Connection attempts under way, and those waiting for one of them to end. */
-  #connecting = 0;
-  readonly #waitingForSlot: (() => void)[] = [];
   #closed = false;
 
   readonly #transport: Transport;
@@ -86,56 +83,33 @@ export class Delivery {
       return;
     }
     courier.connecting = true;
-    // A first attempt goes at once (a new invitation must not wait behind offline peers); retries take turns.
-    const attempt = courier.attempt === 0 ? (run: () => Promise<void>) => void run() : (run: () => Promise<void>) => this.#whenSlotFree(run);
-    attempt(() => {
-      courier.attemptStartedAt = this.#clock.now();
-      return this.#transport.connect(peer).then(
-        () => {
-          courier.connecting = false;
-          // What is owed may have changed while connecting (an answer, a cancel, the deadline).
-          this.#flush(peer, courier);
-        },
-        () => {
-          courier.connecting = false;
-          this.#failed(peer, courier);
-        },
-      );
-    });
-  }
-
-  /** Says hello to a peer that may owe us something, within the same cap on connection attempts. */
-  hello(peer: string): void {
-    this.#whenSlotFree(() =>
-      this.#transport.connect(peer).then(
-        () => {
-          try {
-            this.#transport.send(peer, HELLO);
-          } catch {
-            // The connection closed in between; hello is a courtesy, not a promise.
-          }
-        },
-        () => {},
-      ),
+    courier.attemptStartedAt = this.#clock.now();
+    this.#transport.connect(peer).then(
+      () => {
+        courier.connecting = false;
+        // What is owed may have changed while connecting (an answer, a cancel, the deadline).
+        this.#flush(peer, courier);
+      },
+      () => {
+        courier.connecting = false;
+        this.#failed(peer, courier);
+      },
     );
   }
 
-  /**
-   * Runs a connection attempt when fewer than `maxConcurrentConnects` retries and hellos
-   * are under way: after a reconnect, or with many peers offline, they queue instead of
-   * opening hundreds of RTCPeerConnections at once.
-   */
-  #whenSlotFree(attempt: () => Promise<void>): void {
-    const run = () => {
-      if (this.#closed) return;
-      this.#connecting++;
-      void attempt().finally(() => {
-        this.#connecting--;
-        this.#waitingForSlot.shift()?.();
-      });
-    };
-    if (this.#connecting < this.#options.maxConcurrentConnects) run();
-    else this.#waitingForSlot.push(run);
+  /** Says hello to a peer that may owe us something (the transport paces connections to offline peers). */
+  hello(peer: string): void {
+    if (this.#closed) return;
+    this.#transport.connect(peer).then(
+      () => {
+        try {
+          this.#transport.send(peer, HELLO);
+        } catch {
+          // The connection closed in between; hello is a courtesy, not a promise.
+        }
+      },
+      () => {},
+    );
   }
 
   /**
@@ -222,7 +196,6 @@ export class Delivery {
       for (const ackTimer of courier.inFlight.values()) ackTimer.unsubscribe();
     }
     this.#couriers.clear();
-    this.#waitingForSlot.length = 0;
   }
 }
 

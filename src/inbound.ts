@@ -42,7 +42,8 @@ export class Inbound {
   }
 
   receive(from: string, frame: unknown): void {
-    if (this.#parts.guard.isBanned(from)) return;
+    // Frames already read from a peer that was just cut off are dropped too.
+    if (this.#parts.transport.isBanned(from)) return;
     const decoded = decodeMessage(frame);
     if (!decoded.ok) return this.#violation(from, decoded.reason);
     const message = decoded.message;
@@ -258,7 +259,7 @@ export class Inbound {
   }
 
   #violation(from: string, reason: string): void {
-    this.#parts.guard.violation(from, reason);
+    this.#parts.transport.reportViolation({ peer: from, reason });
   }
 }
 

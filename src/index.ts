@@ -1,10 +1,11 @@
-export { createSignalingPlugin, DEFAULT_DELIVERY, DEFAULT_LIMITS } from './plugin.js';
+export { createSignalingPlugin, DEFAULT_DELIVERY } from './plugin.js';
 export type * from './api.js';
 export { InvitationError, isInvitationError } from './errors.js';
 export type { InvitationErrorCode } from './errors.js';
+export { DEFAULT_LIMITS } from './limits.js';
 export { PROTOCOL_VERSION } from './protocol.js';
 export { openMemoryStore } from './store.js';
 export type { InvitationStore, OpenStore, LegKey } from './store.js';
 export type { Leg, LegState, Role } from './state-machine.js';
-export type { Transport, TransportFactory, TransportContext, IncomingFrame, TransportStats } from './transport.js';
+export type { Transport, TransportFactory, TransportContext, IncomingFrame, TransportStats, PeerViolation } from './transport.js';
 export type * from './types.js';

@@ -10,12 +10,11 @@ import type { Clock } from './clock.js';
 import type { Deadlines } from './deadlines.js';
 import type { Delivery } from './delivery.js';
 import type { LegTable } from './legs.js';
-import type { PeerGuard } from './peer-guard.js';
 import type { Persistence } from './persistence.js';
 import type { Leg } from './state-machine.js';
 import type { OpenStore } from './store.js';
 import type { Transport, TransportFactory } from './transport.js';
-import type { InvitationReceivedEvent, ResolvedDeliveryOptions, ResolvedLimits, User } from './types.js';
+import type { InvitationReceivedEvent, ResolvedDeliveryOptions, ResolvedLimitOptions, User } from './types.js';
 
 /** The plugin's options, resolved once by the facade. */
 export interface Settings {
@@ -27,7 +26,7 @@ export interface Settings {
   createTransport: TransportFactory;
   createInvitationID: () => string;
   notify: Notify;
-  limits: ResolvedLimits;
+  limits: ResolvedLimitOptions;
   shouldRing: ((invitation: InvitationReceivedEvent) => boolean | Promise<boolean>) | undefined;
 }
 
@@ -35,7 +34,6 @@ export interface Parts {
   readonly user: User;
   readonly settings: Settings;
   readonly legs: LegTable;
-  readonly guard: PeerGuard;
   readonly announcer: Announcer;
   readonly deadlines: Deadlines;
   readonly persistence: Persistence;

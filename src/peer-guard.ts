@@ -1,64 +1,126 @@
 /**
- * Holds each peer to the protocol and the limits: counts what it does wrong in a
- * cool-down window, reports it on `errors$` at most once per window, and cuts it
- * off (its connections closed, its frames ignored) once it has done wrong
- * `violationsBeforeCooldown` times.
+ * Who is cut off, and who is getting close: counts each peer's violations,
+ * bans a peer for a cool-down once it has too many, and lets one report per
+ * peer per cool-down through. Pure but for the clock it is given. That clock
+ * is the wall clock by default, which can be set back: a period whose start
+ * is now in the future counts as over, so a clock step never stretches a ban.
  */
-import type { Clock } from './clock.js';
-import { InvitationError } from './errors.js';
-import type { Transport } from './transport.js';
-import type { ResolvedLimits } from './types.js';
+import type { ResolvedLimitOptions } from './types.js';
 
-interface Record {
-  /** End of the current window: violations are counted, and reported once, within it. */
-  windowEnd: number;
-  violations: number;
-  bannedUntil: number;
+/** Past this many entries, expired ones are swept: a peer cannot grow these maps by changing ids. */
+const SWEEP_ABOVE = 256;
+
+interface Tally {
+  count: number;
+  /** When the first violation counted in `count` happened. */
+  since: number;
 }
 
-/** Above this many peers on record, the ones whose windows are over are forgotten. */
-const PRUNE_ABOVE = 1000;
+/** A ban or a quiet period: from `start` (inclusive) to `end` (exclusive). */
+interface Period {
+  start: number;
+  end: number;
+}
 
 export class PeerGuard {
-  readonly #records = new Map<string, Record>();
-  readonly #limits: ResolvedLimits;
-  readonly #clock: Clock;
-  readonly #transport: Transport;
-  readonly #report: (error: InvitationError) => void;
+  readonly #limits: Pick<ResolvedLimitOptions, 'violationsBeforeCooldown' | 'cooldownMs'>;
+  readonly #now: () => number;
+  readonly #tallies = new Map<string, Tally>();
+  readonly #banned = new Map<string, Period>();
+  readonly #quiet = new Map<string, Period>();
 
-  constructor(limits: ResolvedLimits, clock: Clock, transport: Transport, report: (error: InvitationError) => void) {
+  constructor(limits: Pick<ResolvedLimitOptions, 'violationsBeforeCooldown' | 'cooldownMs'>, now: () => number) {
     this.#limits = limits;
-    this.#clock = clock;
-    this.#transport = transport;
-    this.#report = report;
+    this.#now = now;
   }
 
   isBanned(peer: string): boolean {
-    const record = this.#records.get(peer);
-    return record !== undefined && this.#clock.now() < record.bannedUntil;
+    return this.#live(this.#banned, peer);
   }
 
-  /** The peer broke the protocol or went over a limit; what it sent was dropped or refused. */
-  violation(peer: string, reason: string): void {
-    const now = this.#clock.now();
-    let record = this.#records.get(peer);
-    if (!record || now >= record.windowEnd) {
-      if (!record) this.#prune(now);
-      record = { windowEnd: now + this.#limits.cooldownMs, violations: 0, bannedUntil: record?.bannedUntil ?? 0 };
-      this.#records.set(peer, record);
-      this.#report(
-        new InvitationError('PROTOCOL_VIOLATION', `Dropped a message from "${peer}": ${reason} (further violations by this peer are not reported for ${this.#limits.cooldownMs} ms)`),
-      );
+  /** Counts one violation; true when it is the one that reaches `violationsBeforeCooldown`. */
+  count(peer: string): boolean {
+    const now = this.#now();
+    let tally = this.#tallies.get(peer);
+    // Violations further apart than a cool-down are a glitch each, not an attack.
+    const stale = (entry: Tally) => now - entry.since >= this.#limits.cooldownMs || now < entry.since;
+    if (!tally || stale(tally)) {
+      sweep(this.#tallies, stale);
+      this.#tallies.set(peer, (tally = { count: 0, since: now }));
     }
-    record.violations += 1;
-    if (record.violations >= this.#limits.violationsBeforeCooldown && now >= record.bannedUntil) {
-      record.bannedUntil = now + this.#limits.cooldownMs;
-      this.#transport.ban(peer, this.#limits.cooldownMs);
-    }
+    tally.count++;
+    return tally.count >= this.#limits.violationsBeforeCooldown;
   }
 
-  #prune(now: number): void {
-    if (this.#records.size < PRUNE_ABOVE) return;
-    for (const [peer, record] of this.#records) if (now >= record.windowEnd && now >= record.bannedUntil) this.#records.delete(peer);
+  /** Ignores `peer` until `ms` from now (default `cooldownMs`) and forgets its tally. */
+  ban(peer: string, ms = this.#limits.cooldownMs): void {
+    const now = this.#now();
+    sweep(this.#banned, (period) => !covers(period, now));
+    const current = this.#banned.get(peer);
+    const end = current && covers(current, now) ? Math.max(current.end, now + ms) : now + ms;
+    this.#banned.set(peer, { start: now, end });
+    this.#tallies.delete(peer);
+  }
+
+  /** True at most once per peer per cool-down: whether something about `peer` may be reported now. */
+  mayReport(peer: string): boolean {
+    if (this.#live(this.#quiet, peer)) return false;
+    const now = this.#now();
+    sweep(this.#quiet, (period) => !covers(period, now));
+    this.#quiet.set(peer, { start: now, end: now + this.#limits.cooldownMs });
+    return true;
+  }
+
+  /** Peers banned now. */
+  bannedCount(): number {
+    const now = this.#now();
+    sweep(this.#banned, (period) => !covers(period, now), 0);
+    return this.#banned.size;
+  }
+
+  #live(periods: Map<string, Period>, peer: string): boolean {
+    const period = periods.get(peer);
+    if (period === undefined) return false;
+    if (covers(period, this.#now())) return true;
+    periods.delete(peer);
+    return false;
+  }
+}
+
+function covers(period: Period, now: number): boolean {
+  return period.start <= now && now < period.end;
+}
+
+function sweep<T>(entries: Map<string, T>, expired: (entry: T) => boolean, above = SWEEP_ABOVE): void {
+  if (entries.size <= above) return;
+  for (const [key, entry] of entries) if (expired(entry)) entries.delete(key);
+}
+
+/** A token bucket: `ratePerSecond` sustained, up to `burst` at once. */
+export class TokenBucket {
+  readonly #ratePerMs: number;
+  readonly #burst: number;
+  readonly #now: () => number;
+  #tokens: number;
+  #last: number;
+
+  constructor(ratePerSecond: number, burst: number, now: () => number) {
+    this.#ratePerMs = ratePerSecond / 1000;
+    this.#burst = burst;
+    this.#now = now;
+    this.#tokens = burst;
+    this.#last = now();
+  }
+
+  /** Takes one token; false when there is none left. */
+  take(): boolean {
+    if (this.#ratePerMs === Infinity) return true;
+    const now = this.#now();
+    // A wall clock set back must not drain the bucket.
+    this.#tokens = Math.min(this.#burst, this.#tokens + Math.max(0, now - this.#last) * this.#ratePerMs);
+    this.#last = now;
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
   }
 }

@@ -17,6 +17,7 @@ import type {
 import { createClock } from './clock.js';
 import { InvitationError } from './errors.js';
 import { openIndexedDbStore } from './indexeddb-store.js';
+import { resolveLimits } from './limits.js';
 import { showSystemNotification } from './notifications.js';
 import type { Settings } from './parts.js';
 import { createPeerJsTransport } from './peerjs-transport.js';
@@ -28,7 +29,6 @@ import type {
   ConnectUserParams,
   ConnectionState,
   ResolvedDeliveryOptions,
-  ResolvedLimits,
   RespondInvitationParams,
   SendInvitationParams,
   TokenSource,
@@ -45,24 +45,12 @@ export const DEFAULT_DELIVERY: ResolvedDeliveryOptions = {
   heartbeatIntervalMs: 2000,
   idleTimeoutMs: 30_000,
   maxConnections: 64,
-  maxConcurrentConnects: 8,
   retentionMs: 60_000,
   idTakenRetryMs: 3000,
   reconnectTimeoutMs: 5000,
   reconnectMaxDelayMs: 10_000,
 };
 
-export const DEFAULT_LIMITS: ResolvedLimits = {
-  maxLiveInvitationsPerInviter: 5,
-  maxStoredInvitations: 500,
-  maxStoredBytes: 4 * 1024 * 1024,
-  maxUnknownCancelsPerPeer: 20,
-  maxMessagesPerSecond: 50,
-  maxMessageBurst: 100,
-  maxPendingInboundConnections: 16,
-  violationsBeforeCooldown: 10,
-  cooldownMs: 60_000,
-};
 
 export function createSignalingPlugin(options: SignalingPluginOptions = {}): SignalingPlugin {
   return new Plugin(options);
@@ -111,7 +99,7 @@ class Plugin implements SignalingPlugin {
       createTransport: withToken(options.transport ?? createPeerJsTransport, options.token),
       createInvitationID: options.createInvitationID ?? (() => crypto.randomUUID()),
       notify: options.notify ?? showSystemNotification,
-      limits: { ...DEFAULT_LIMITS, ...options.limits },
+      limits: resolveLimits(options.limits),
       shouldRing: options.shouldRing,
     };
   }

@@ -15,7 +15,6 @@ import { InvitationError } from './errors.js';
 import { Inbound } from './inbound.js';
 import { LegTable } from './legs.js';
 import type { Parts, Settings } from './parts.js';
-import { PeerGuard } from './peer-guard.js';
 import { Persistence } from './persistence.js';
 import { MAX_TIMEOUT_SECONDS } from './protocol.js';
 import { isAnswerable, transition, type Leg } from './state-machine.js';
@@ -65,14 +64,12 @@ export class Session implements DeliveryHost {
       expire: (invitationID) => this.#expire(invitationID),
       purge: (invitationID) => this.#purge(invitationID),
     });
-    const transport = this.#settings.createTransport({ id: this.user.id, peer: options.peer ?? {}, delivery: deliveryOptions, scheduler, clock });
+    const transport = this.#settings.createTransport({ id: this.user.id, peer: options.peer ?? {}, delivery: deliveryOptions, limits: this.#settings.limits, scheduler, clock });
     const delivery = new Delivery(transport, this, deliveryOptions, scheduler, clock);
-    const guard = new PeerGuard(this.#settings.limits, clock, transport, (error) => announcer.error(error));
     const parts: Parts = {
       user: this.user,
       settings: this.#settings,
       legs,
-      guard,
       announcer,
       deadlines,
       persistence,

@@ -7,7 +7,7 @@ import type { Observable, SchedulerLike } from 'rxjs';
 import type { Clock } from './clock.js';
 import type { InvitationError } from './errors.js';
 import type { Message } from './protocol.js';
-import type { ConnectionState, PeerServerOptions, ResolvedDeliveryOptions, TokenSource } from './types.js';
+import type { ConnectionState, PeerServerOptions, ResolvedDeliveryOptions, ResolvedLimitOptions, TokenSource } from './types.js';
 
 export interface IncomingFrame {
   /** The remote peer id of the connection the frame came on: the only identity we trust. */
@@ -16,11 +16,23 @@ export interface IncomingFrame {
   frame: unknown;
 }
 
+/** A peer broke the protocol or a limit: what the transport saw, or what the session told it. */
+export interface PeerViolation {
+  peer: string;
+  reason: string;
+}
+
 export interface TransportStats {
   /** Outgoing connections attempted since the transport was created. */
   connectAttempts: number;
   /** Connections open now, both directions. */
   openConnections: number;
+  /** Connections still opening, both directions. */
+  openingConnections?: number;
+  /** Connection offers dropped unseen since the transport was created: from peers cut off, or too many at once. */
+  refusedOffers?: number;
+  /** Peers cut off for a cool-down now. */
+  bannedPeers?: number;
 }
 
 export interface Transport {
@@ -29,8 +41,13 @@ export interface Transport {
   readonly frames$: Observable<IncomingFrame>;
   /** A connection with this peer opened: it is online, so whatever waits for it can go now. */
   readonly peerOnline$: Observable<string>;
-  /** Background faults that lose nothing but are worth knowing. */
+  /**
+   * Background faults that lose nothing but are worth knowing. Violations appear here
+   * as `PROTOCOL_VIOLATION` at most once per peer per cool-down.
+   */
   readonly errors$: Observable<InvitationError>;
+  /** Every violation counted, the transport's own (connections, rates) and those reported to it. */
+  readonly violations$: Observable<PeerViolation>;
   /** Registers the id with the server. Rejects with `USER_ID_TAKEN`, `UNAUTHORIZED` or `SERVER_UNREACHABLE`. */
   open(): Promise<void>;
   /** Whether a connection with `to` is open now, so that `send` would not throw. */
@@ -46,10 +63,17 @@ export interface Transport {
    */
   send(to: string, message: Message): void;
   /**
-   * Cuts a peer off for `ms`: closes its connections, and refuses new ones from it
-   * (and never opens one to it) until then.
+   * Counts a violation by `peer` (a frame the session dropped). The
+   * `violationsBeforeCooldown`th within a cool-down bans the peer.
    */
-  ban(peer: string, ms: number): void;
+  reportViolation(violation: PeerViolation): void;
+  /**
+   * Cuts `peer` off now: closes its connections and ignores it (inbound connections
+   * closed at once, `connect` rejected with `PEER_UNREACHABLE`) for `ms`, default `cooldownMs`.
+   */
+  ban(peer: string, options: { reason: string; ms?: number }): void;
+  /** Whether `peer` is cut off now; frames already read from it are best dropped. */
+  isBanned(peer: string): boolean;
   stats(): TransportStats;
   /** Closes every connection and leaves the server; safe to call twice. */
   close(): void;
@@ -63,6 +87,8 @@ export interface TransportContext {
   /** Asked for each registration, when set. */
   token?: TokenSource;
   delivery: ResolvedDeliveryOptions;
+  /** What peers may cost: rates, connections, the cool-down (limits.ts). */
+  limits: ResolvedLimitOptions;
   scheduler: SchedulerLike;
 }
 

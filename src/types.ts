@@ -53,8 +53,6 @@ export interface DeliveryOptions {
   idleTimeoutMs?: number;
   /** At most this many open connections; the least recently used idle one is closed first. Default 64. */
   maxConnections?: number;
-  /** At most this many retried connection attempts and reconnect greetings under way at once; the others wait their turn. Default 8. */
-  maxConcurrentConnects?: number;
   /** Answered or expired invitations are remembered this long after their deadline, to drop replays. Default 60000 ms. */
   retentionMs?: number;
   /**
@@ -71,32 +69,32 @@ export interface DeliveryOptions {
 export type ResolvedDeliveryOptions = Required<DeliveryOptions>;
 
 /**
- * What one peer, and all peers together, may make this plugin hold and do. What is
- * over a limit is refused on the wire (an invite is acked with `refused: 'busy'`),
- * never stored, announced or notified. The defaults suit people calling people.
+ * Bounds on what peers can make this plugin hold or do. A peer that breaks them
+ * (or the protocol) `violationsBeforeCooldown` times is cut off for `cooldownMs`.
  */
-export interface InvitationLimits {
-  /** Invitations from one inviter ringing here at once. Default 5. */
+export interface LimitOptions {
+  /** Invitations from one inviter that may ring at once; more are refused as `busy`. Default 5. */
   maxLiveInvitationsPerInviter?: number;
-  /** Invitations held here, sent and received, until purged. Default 500. */
+  /** Invitations held in memory and storage, sent and received together; more are refused as `busy`. Default 500. */
   maxStoredInvitations?: number;
-  /** UTF-8 bytes of `data`, names and notification texts held here. Default 4 MiB. */
+  /** UTF-8 bytes of the texts held (data, names, notification texts), all invitations together. Default 4 MiB. */
   maxStoredBytes?: number;
-  /** Cancels for invitations not seen yet (kept to drop the invite that follows), per peer. Default 20. */
+  /** Cancels for invitations we never had, remembered per peer. Default 20. */
   maxUnknownCancelsPerPeer?: number;
-  /** Messages a connection may carry each second, on average. Default 50. */
+  /**
+   * Frames per second one connection may send, sustained, with bursts of twice as many;
+   * more are dropped as violations. Default 50.
+   */
   maxMessagesPerSecond?: number;
-  /** Messages a connection may carry at once above that rate. Default 100. */
-  maxMessageBurst?: number;
-  /** Inbound connections still opening, in total. Default 16. */
+  /** Inbound connections still opening, all peers together; the oldest is closed to make room. Default 16. */
   maxPendingInboundConnections?: number;
-  /** Violations of the protocol or of these limits before a peer is cut off. Default 10. */
+  /** Violations by one peer (within `cooldownMs` of each other) before it is cut off. Default 10. */
   violationsBeforeCooldown?: number;
-  /** How long a cut-off peer is ignored, and how often at most `errors$` reports it. Default 60000 ms. */
+  /** How long a peer that was cut off is ignored: its connections are closed at once. Default 60000 ms. */
   cooldownMs?: number;
 }
 
-export type ResolvedLimits = Required<InvitationLimits>;
+export type ResolvedLimitOptions = Required<LimitOptions>;
 
 /** The seed's notification settings for one invitation. */
 export interface NotificationConfig {
@@ -106,13 +104,16 @@ export interface NotificationConfig {
   message?: string;
 }
 
+/** What `notify` is asked to show. Only `inviter.id` is verified; everything else is the inviter's word. */
 export interface NotificationRequest {
   invitationID: string;
   inviter: User;
   type: number;
   data: string;
   resourceID?: string;
+  /** "<verified id> (<claimed name>) is calling": built by the plugin, never the inviter's own title. */
   title?: string;
+  /** The inviter's own `title` and `message` from its `notificationConfig`, one per line. */
   message?: string;
 }
 
@@ -167,15 +168,18 @@ export interface InvitationCanceledEvent {
   data: string;
 }
 
+/** Why an invitee's plugin refused an invitation without asking its user. */
+export type RefusalReason = 'busy' | 'blocked';
+
 export interface InvitationAnsweredEvent {
   invitationID: string;
   invitee: string;
   data: string;
   /**
-   * Only on `invitationRefused$`, when no person refused: `'busy'`, the invitee's plugin
-   * was over one of its limits; `'blocked'`, the invitee's app (`shouldRing`) turned it away.
+   * Only on `invitationRefused$`, when the invitee's plugin refused by itself: `busy` (over one
+   * of its `limits`) or `blocked` (its app's `shouldRing` said no). Absent: a person refused.
    */
-  reason?: 'busy' | 'blocked';
+  reason?: RefusalReason;
 }
 
 export interface InvitationTimeoutEvent {

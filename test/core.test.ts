@@ -336,7 +336,8 @@ describe('core: notifications', () => {
   it('travels only when both the global switch and its own flag are on, and closes when answered', async () => {
     const shown = await notificationsWith(true, true);
     expect(shown).to.have.length(1);
-    expect(shown[0]).to.include({ resourceID: 'ring', title: 'Call', message: 'A calls', type: 1, data: 'd' });
+    expect(shown[0]).to.include({ resourceID: 'ring', message: 'Call\nA calls', type: 1, data: 'd' });
+    expect(shown[0]!.title).to.equal(`${shown[0]!.inviter.id} (A) is calling`);
     expect(await notificationsWith(false, true)).to.deep.equal([]);
     expect(await notificationsWith(true, false)).to.deep.equal([]);
   });

@@ -96,6 +96,17 @@ export class Harness {
     return handle;
   }
 
+  /**
+   * Opens test/fixtures/attacker-page.html in a browser context of its own: the
+   * official PeerJS browser build as `window.peerjs`, driven through `window.attacker`.
+   */
+  async attackerPage(): Promise<number> {
+    const { handle } = await pageCommand<{ handle: number }>({ action: 'open', url: '/test/fixtures/attacker-page.html', isolated: true });
+    this.pages.add(handle);
+    await pageCommand({ action: 'waitFor', handle, expression: 'window.attacker !== undefined && window.peerjs !== undefined' });
+    return handle;
+  }
+
   /** Kills a peer page's renderer (see the `crash` page action); cleanup then has nothing to close. */
   async crashPage(handle: number): Promise<void> {
     this.pages.delete(handle);

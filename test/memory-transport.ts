@@ -8,9 +8,11 @@
  */
 import { BehaviorSubject, Subject, timer, type SchedulerLike } from 'rxjs';
 import { InvitationError } from '../src/errors.js';
+import { DEFAULT_LIMITS } from '../src/limits.js';
+import { PeerGuard } from '../src/peer-guard.js';
 import { isPing, type Message } from '../src/protocol.js';
-import type { IncomingFrame, Transport, TransportContext, TransportFactory, TransportStats } from '../src/transport.js';
-import type { ConnectionState } from '../src/types.js';
+import type { IncomingFrame, PeerViolation, Transport, TransportContext, TransportFactory, TransportStats } from '../src/transport.js';
+import type { ConnectionState, ResolvedLimitOptions } from '../src/types.js';
 
 /** PeerJS's JSON channel fails the connection on a frame of this many UTF-8 bytes or more. */
 export const CHANNEL_FRAME_LIMIT = 16_300;
@@ -276,10 +278,13 @@ class MemoryTransport implements Transport {
   readonly frames$ = new Subject<IncomingFrame>();
   readonly peerOnline$ = new Subject<string>();
   readonly errors$ = new Subject<InvitationError>();
+  readonly violations$ = new Subject<PeerViolation>();
   readonly id: string;
   readonly scheduler: SchedulerLike;
   connectAttempts = 0;
   closed = false;
+  private readonly limits: ResolvedLimitOptions;
+  private readonly guard: PeerGuard;
 
   constructor(
     context: TransportContext,
@@ -287,6 +292,8 @@ class MemoryTransport implements Transport {
   ) {
     this.id = context.id;
     this.scheduler = context.scheduler;
+    this.limits = context.limits ?? DEFAULT_LIMITS;
+    this.guard = new PeerGuard(this.limits, () => this.scheduler.now());
   }
 
   async open(): Promise<void> {
@@ -305,20 +312,8 @@ class MemoryTransport implements Transport {
   }
 
   connect(to: string): Promise<void> {
-    if (this.isBanned(to)) return Promise.reject(new InvitationError('PEER_UNREACHABLE', `"${to}" is banned`));
+    if (this.guard.isBanned(to)) return Promise.reject(new InvitationError('PEER_UNREACHABLE', `"${to}" is cut off for breaking the protocol`));
     return this.network.connect(this, to);
-  }
-
-  /** Banned peers, until when (scheduler time). */
-  private readonly bannedUntil = new Map<string, number>();
-
-  ban(peer: string, ms: number): void {
-    this.bannedUntil.set(peer, this.scheduler.now() + ms);
-    this.network.disconnect(this.id, peer);
-  }
-
-  isBanned(peer: string): boolean {
-    return this.scheduler.now() < (this.bannedUntil.get(peer) ?? 0);
   }
 
   isOpen(to: string): boolean {
@@ -331,12 +326,35 @@ class MemoryTransport implements Transport {
 
   /** Called by the network when a frame arrives. */
   receive(from: string, frame: unknown): void {
-    if (this.closed || isPing(frame) || this.isBanned(from)) return;
+    if (this.closed || isPing(frame) || this.guard.isBanned(from)) return;
     this.frames$.next({ from, frame });
   }
 
+  /** As the PeerJS transport: counted, banned at the limit, reported once per peer per cool-down. */
+  reportViolation(violation: PeerViolation): void {
+    if (this.closed || this.guard.isBanned(violation.peer)) return;
+    this.violations$.next(violation);
+    if (this.guard.count(violation.peer)) this.ban(violation.peer, { reason: `${this.limits.violationsBeforeCooldown} violations` });
+    else this.report(violation.peer, violation.reason);
+  }
+
+  ban(peer: string, { reason, ms = this.limits.cooldownMs }: { reason: string; ms?: number }): void {
+    if (this.closed) return;
+    this.guard.ban(peer, ms);
+    this.network.disconnect(this.id, peer);
+    this.report(peer, reason);
+  }
+
+  isBanned(peer: string): boolean {
+    return this.guard.isBanned(peer);
+  }
+
+  private report(peer: string, reason: string): void {
+    if (this.guard.mayReport(peer)) this.errors$.next(new InvitationError('PROTOCOL_VIOLATION', `Peer "${peer}": ${reason}`));
+  }
+
   stats(): TransportStats {
-    return { connectAttempts: this.connectAttempts, openConnections: this.network.openConnectionsOf(this) };
+    return { connectAttempts: this.connectAttempts, openConnections: this.network.openConnectionsOf(this), openingConnections: 0, refusedOffers: 0, bannedPeers: this.guard.bannedCount() };
   }
 
   close(): void {
@@ -348,6 +366,7 @@ class MemoryTransport implements Transport {
     this.frames$.complete();
     this.peerOnline$.complete();
     this.errors$.complete();
+    this.violations$.complete();
   }
 }
 

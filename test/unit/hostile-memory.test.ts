@@ -6,7 +6,7 @@
  */
 import { expect } from '@esm-bundle/chai';
 import type { InvitationError } from '../../src/errors.js';
-import { notificationTitle } from '../../src/notifications.js';
+import { notificationText } from '../../src/notifications.js';
 import { PROTOCOL_VERSION, type Message } from '../../src/protocol.js';
 import type { InvitationReceivedEvent, SendInvitationParams } from '../../src/types.js';
 import { World } from './world.js';
@@ -193,9 +193,13 @@ describe('hostile peers (memory network): the app decides who may ring', () => {
 
 describe('hostile peers: no forged alarms', () => {
   it('the default notification title names the verified inviter id first, whatever the display name says', () => {
-    expect(notificationTitle({ inviter: { id: 'mallory', name: 'Your bank' } })).to.equal('mallory (Your bank) is calling');
-    expect(notificationTitle({ inviter: { id: 'alice', name: 'alice' } })).to.equal('alice is calling');
-    expect(notificationTitle({ inviter: { id: 'alice', name: ' ' } })).to.equal('alice is calling');
+    const request = { invitationID: 'mallory:1', type: 0, data: '' };
+    expect(notificationText({ ...request, inviter: { id: 'mallory', name: 'Your bank' }, title: 'Your bank is calling' })).to.deep.equal({
+      title: 'mallory (Your bank) is calling',
+      body: 'Your bank is calling',
+    });
+    expect(notificationText({ ...request, inviter: { id: 'alice', name: 'alice' } }).title).to.equal('alice is calling');
+    expect(notificationText({ ...request, inviter: { id: 'alice', name: ' ' } }).title).to.equal('alice is calling');
   });
 });
 

@@ -1,6 +1,7 @@
 import { expect } from '@esm-bundle/chai';
 import type { Observable } from 'rxjs';
 import type { InvitationError } from '../../src/errors.js';
+import { DEFAULT_LIMITS } from '../../src/limits.js';
 import { DEFAULT_DELIVERY } from '../../src/plugin.js';
 import { HELLO, PING, PROTOCOL_VERSION, type Message } from '../../src/protocol.js';
 import type { Transport } from '../../src/transport.js';
@@ -35,13 +36,13 @@ function thrown(action: () => void): InvitationError | undefined {
 
 describe('memory transport', () => {
   it('registers ids: replays its state, refuses a taken id, and frees it on close', async () => {
-    const alice = world.network.transport({ id: 'alice', peer: {}, delivery: DEFAULT_DELIVERY, scheduler: world.clock.scheduler, clock: world.clock });
+    const alice = world.network.transport({ id: 'alice', peer: {}, delivery: DEFAULT_DELIVERY, limits: DEFAULT_LIMITS, scheduler: world.clock.scheduler, clock: world.clock });
     const states = world.record(alice.state$);
     const opening = alice.open();
     expect(states).to.deep.equal(['disconnected', 'connecting']);
     await opening;
     expect(world.record(alice.state$)).to.deep.equal(['connected']);
-    const twin = world.network.transport({ id: 'alice', peer: {}, delivery: DEFAULT_DELIVERY, scheduler: world.clock.scheduler, clock: world.clock });
+    const twin = world.network.transport({ id: 'alice', peer: {}, delivery: DEFAULT_DELIVERY, limits: DEFAULT_LIMITS, scheduler: world.clock.scheduler, clock: world.clock });
     expect((await failure(twin.open()))?.code).to.equal('USER_ID_TAKEN');
     alice.close();
     alice.close();
@@ -53,7 +54,7 @@ describe('memory transport', () => {
 
   it('refuses to register an id taken offline beforehand', async () => {
     world.network.setOnline('alice', false);
-    const alice = world.network.transport({ id: 'alice', peer: {}, delivery: DEFAULT_DELIVERY, scheduler: world.clock.scheduler, clock: world.clock });
+    const alice = world.network.transport({ id: 'alice', peer: {}, delivery: DEFAULT_DELIVERY, limits: DEFAULT_LIMITS, scheduler: world.clock.scheduler, clock: world.clock });
     expect((await failure(alice.open()))?.code).to.equal('SERVER_UNREACHABLE');
   });
 
@@ -68,8 +69,8 @@ describe('memory transport', () => {
     await bob.transport.connect('alice');
     expect(aliceSees).to.deep.equal(['bob']);
     expect(bobSees).to.deep.equal(['alice']);
-    expect(alice.transport.stats()).to.deep.equal({ connectAttempts: 2, openConnections: 1 });
-    expect(bob.transport.stats()).to.deep.equal({ connectAttempts: 0, openConnections: 1 });
+    expect(alice.transport.stats()).to.deep.equal({ connectAttempts: 2, openConnections: 1, openingConnections: 0, refusedOffers: 0, bannedPeers: 0 });
+    expect(bob.transport.stats()).to.deep.equal({ connectAttempts: 0, openConnections: 1, openingConnections: 0, refusedOffers: 0, bannedPeers: 0 });
     expect(world.network.connectAttempts({ from: 'alice' })).to.equal(2);
     expect(world.network.connectAttempts({ from: 'alice', to: 'bob' })).to.equal(1);
   });
@@ -189,5 +190,35 @@ describe('memory transport', () => {
     expect(completed).to.equal(4);
     expect((await failure(alice.open()))?.code).to.equal('DISPOSED');
     expect((await failure(alice.connect('bob')))?.code).to.equal('NOT_CONNECTED');
+  });
+});
+
+describe('memory transport: hostile peers', () => {
+  it('counts reported violations, bans at the limit, and reports once per cool-down', async () => {
+    const limits = { ...DEFAULT_LIMITS, violationsBeforeCooldown: 3, cooldownMs: 1000 };
+    const alice = world.network.transport({ id: 'alice', peer: {}, delivery: DEFAULT_DELIVERY, limits, scheduler: world.clock.scheduler, clock: world.clock });
+    await alice.open();
+    const mallory = await world.raw('mallory');
+    const errors = world.record(alice.errors$);
+    const violations = world.record(alice.violations$);
+    const frames = world.record(alice.frames$);
+    await mallory.send('alice', HELLO);
+    await world.clock.settle();
+    expect(frames).to.have.length(1);
+    for (let i = 0; i < 5; i++) alice.reportViolation({ peer: 'mallory', reason: `bad frame ${i}` });
+    expect(violations.map((v) => v.reason), 'none counted once banned').to.deep.equal(['bad frame 0', 'bad frame 1', 'bad frame 2']);
+    expect(errors.map((error) => error.code)).to.deep.equal(['PROTOCOL_VIOLATION']);
+    expect(errors[0]!.message).to.contain('mallory');
+    expect(alice.isBanned('mallory')).to.equal(true);
+    expect(alice.stats().bannedPeers).to.equal(1);
+    expect(alice.isOpen('mallory'), 'the ban closed the connection').to.equal(false);
+    expect((await failure(alice.connect('mallory')))?.code).to.equal('PEER_UNREACHABLE');
+    world.network.inject('alice', 'mallory', HELLO);
+    await world.clock.settle();
+    expect(frames, 'frames from a banned peer are ignored').to.have.length(1);
+    await world.clock.advance(1000);
+    expect(alice.isBanned('mallory')).to.equal(false);
+    await alice.connect('mallory');
+    alice.close();
   });
 });

@@ -694,7 +694,8 @@ describe('plugin over the memory network: notifications', () => {
     const id = await invite(alice, ['bob'], { notificationConfig: config, type: 2, data: 'd' });
     expect((framesOf('invite')[0]!.frame as Message & { notification?: unknown }).notification).to.deep.equal({ resourceID: 'ring', title: 'Incoming call', message: 'Alice is calling' });
     expect(spy.requests).to.deep.equal([
-      { invitationID: id, inviter: { id: 'alice', name: 'Alice' }, type: 2, data: 'd', resourceID: 'ring', title: 'Incoming call', message: 'Alice is calling' },
+      // The title names the verified id; the inviter's own title and message become the message.
+      { invitationID: id, inviter: { id: 'alice', name: 'Alice' }, type: 2, data: 'd', resourceID: 'ring', title: 'alice (Alice) is calling', message: 'Incoming call\nAlice is calling' },
     ]);
     expect(spy.closed).to.deep.equal([]);
     await bob.acceptInvitation({ invitationID: id });

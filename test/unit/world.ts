@@ -4,6 +4,7 @@
  */
 import { Subscription, VirtualTimeScheduler, map, merge, type Observable, type SchedulerAction, type SchedulerLike } from 'rxjs';
 import type { SignalingPlugin, SignalingPluginOptions } from '../../src/api.js';
+import { DEFAULT_LIMITS } from '../../src/limits.js';
 import { DEFAULT_DELIVERY, createSignalingPlugin } from '../../src/plugin.js';
 import type { Message } from '../../src/protocol.js';
 import { deleteMemoryDatabase } from '../../src/store.js';
@@ -151,7 +152,7 @@ export class World {
 
   /** A bare transport registered as `id`. */
   async raw(id: string): Promise<RawPeer> {
-    const transport = this.network.transport({ id, peer: {}, delivery: DEFAULT_DELIVERY, scheduler: this.clock.scheduler, clock: this.clock });
+    const transport = this.network.transport({ id, peer: {}, delivery: DEFAULT_DELIVERY, limits: DEFAULT_LIMITS, scheduler: this.clock.scheduler, clock: this.clock });
     this.rawPeers.push(transport);
     await transport.open();
     const frames: unknown[] = [];
