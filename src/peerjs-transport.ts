@@ -55,11 +55,13 @@ class TolerantJsonConnection extends BufferedConnection {
 }
 
 /**
- * Two connections with one peer that opened closer together than this were
- * opened by both sides at once (not a stale one and its replacement after a
- * reload): both ends keep the same one, the greater connection id.
+ * Open connections kept per peer. Two, not one: when both sides connect at once,
+ * or a reloaded page connects while its old channel still looks open, each end
+ * would have to guess which one the other keeps, and a wrong guess closes both.
+ * With two, nothing is guessed: we write on the newest, read from both, and the
+ * heartbeat closes a stale one; a third closes the oldest.
  */
-const SIMULTANEOUS_OPEN_MS = 1000;
+const OPEN_LINKS_PER_PEER = 2;
 
 /**
  * Our own connections opening at once; more wait their turn, first come first
@@ -541,8 +543,8 @@ class PeerJsTransport implements Transport {
       link.openedAt = link.lastHeard = link.lastUsed = this.#now();
       link.settle();
       if (!link.inbound) this.#nextInTurn();
-      this.#keepOneOpenLink(link);
-      if (!link.dropped) this.peerOnline$.next(link.peer);
+      this.#keepNewestLinks(link.peer);
+      this.peerOnline$.next(link.peer);
     });
     connection.on('close', () => this.#drop(link, new InvitationError('PEER_UNREACHABLE', `The connection to "${link.peer}" closed`)));
     connection.on('error', (error) => this.#drop(link, new InvitationError('PEER_UNREACHABLE', `The connection to "${link.peer}" failed (${error.type})`, { cause: error })));
@@ -589,17 +591,11 @@ class PeerJsTransport implements Transport {
     }
   }
 
-  /**
-   * One open connection per peer: the newest wins, since the older one may be a
-   * stale channel to a page that reloaded (nothing written on it arrives). Two
-   * opened at once by both sides are settled alike at both ends: see SIMULTANEOUS_OPEN_MS.
-   */
-  #keepOneOpenLink(newest: Link): void {
-    for (const other of [...(this.#links.get(newest.peer) ?? [])]) {
-      if (other === newest || !other.open || newest.dropped) continue;
-      const simultaneous = newest.openedAt - other.openedAt < SIMULTANEOUS_OPEN_MS;
-      const loser = simultaneous && other.connection.connectionId > newest.connection.connectionId ? newest : other;
-      this.#drop(loser, new InvitationError('PEER_UNREACHABLE', `A newer connection with "${newest.peer}" replaced this one`));
+  /** At most OPEN_LINKS_PER_PEER open connections with a peer: the newest stay. */
+  #keepNewestLinks(peer: string): void {
+    const open = [...(this.#links.get(peer) ?? [])].filter((link) => link.open).sort((a, b) => b.openedAt - a.openedAt || b.serial - a.serial);
+    for (const link of open.slice(OPEN_LINKS_PER_PEER)) {
+      this.#drop(link, new InvitationError('PEER_UNREACHABLE', `Newer connections with "${peer}" replaced this one`));
     }
   }
 

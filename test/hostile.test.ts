@@ -68,9 +68,9 @@ class Attacker {
     }
   }
 
-  /** Waits until a frame matching the JS predicate source `match` (over `frame`) reached any of our peers. */
+  /** Waits until a frame matching the JS predicate source `match` (over `frame` and the connection's `key`) reached any of our peers. */
   async waitForFrame(match: string, timeoutMs = 15_000): Promise<Record<string, unknown>> {
-    const find = `window.attacker.inbox.find(({ frame }) => (${match}))`;
+    const find = `window.attacker.inbox.find(({ frame, key }) => (${match}))`;
     await pageCommand({ action: 'waitFor', handle: this.handle, expression: `${find} !== undefined`, timeoutMs });
     return (await this.evaluate<{ frame: Record<string, unknown> }>(find)).frame;
   }
@@ -442,23 +442,24 @@ describe('hostile peers: connections', () => {
     });
   }
 
-  it('keeps one open connection per peer, and answers on the one it kept', async () => {
+  it('keeps at most two open connections per peer (a third closes the oldest), and answers on the newest', async () => {
     const victim = await harness.user('victim', { storage: 'memory' });
     const attacker = new Attacker(await harness.attackerPage());
     const mallory = await attacker.start('mallory');
     const first = await attacker.connect(mallory, victim.id);
     const second = await attacker.connect(mallory, victim.id);
-    expect([first.outcome, second.outcome]).to.deep.equal(['open', 'open']);
-    const closedKey = await attacker.evaluate<number | 'timeout'>(`window.attacker.firstClosed([${first.key}, ${second.key}])`);
-    expect(closedKey, 'one of the two closed').to.be.oneOf([first.key, second.key]);
-    const kept = closedKey === first.key ? second : first;
-    expect(await attacker.evaluate(`window.attacker.isOpen(${kept.key})`)).to.equal(true);
-    expect(victim.plugin.stats().openConnections).to.equal(1);
-    const invitationID = idOf(mallory, 'on-the-kept-one');
+    const third = await attacker.connect(mallory, victim.id);
+    expect([first.outcome, second.outcome, third.outcome]).to.deep.equal(['open', 'open', 'open']);
+    const closedKey = await attacker.evaluate<number | 'timeout'>(`window.attacker.firstClosed([${first.key}, ${second.key}, ${third.key}])`);
+    expect(closedKey, 'the oldest closed').to.equal(first.key);
+    expect(await attacker.evaluate(`window.attacker.isOpen(${third.key})`)).to.equal(true);
+    expect(victim.plugin.stats().openConnections).to.equal(2);
+    const invitationID = idOf(mallory, 'on-the-newest');
     const rings = next(victim.plugin.invitationReceived$, (event) => event.invitationID === invitationID);
-    await attacker.send(kept.key, inviteFrame(invitationID));
+    await attacker.send(second.key, inviteFrame(invitationID));
     await rings;
-    await attacker.waitForFrame(`frame.kind === 'ack' && frame.invitationID === ${JSON.stringify(invitationID)}`);
+    // The ack goes back on the newest connection, whichever the invite came on.
+    await attacker.waitForFrame(`frame.kind === 'ack' && frame.invitationID === ${JSON.stringify(invitationID)} && key === ${third.key}`);
   });
 
   it('bounds inbound connections that never open during a burst of 200 offers, stays responsive, and still rings for an honest peer', async () => {

@@ -73,7 +73,8 @@ describe('links: a peer that comes back in a new tab', () => {
       await pageCommand({ action: 'waitFor', handle: second, expression: peerPageHas('accepted', invitationID) });
       console.log(`new tab: the accept reached it ${Math.round(performance.now() - answeredAt)} ms after Bob answered`);
       expect(acceptWrites(), 'written once').to.have.length(1);
-      expect(bob.plugin.stats().openConnections).to.equal(1);
+      // The dead tab's channel stays until the (slow) heartbeat closes it; nothing is written on it.
+      expect(bob.plugin.stats().openConnections).to.equal(2);
     } finally {
       recorder.restore();
     }
