@@ -159,6 +159,13 @@ export interface InvitationCanceledEvent {
   data: string;
 }
 
+/** Another tab of the same user answered an invitation this tab was told of (see README, "Several tabs"). */
+export interface InvitationAnsweredElsewhereEvent {
+  invitationID: string;
+  answer: 'accept' | 'refuse';
+  data: string;
+}
+
 export interface InvitationAnsweredEvent {
   invitationID: string;
   invitee: string;
