@@ -8,6 +8,8 @@ export class LeaderElection {
   readonly #name: string;
   readonly #waiting = new AbortController();
   #release: (() => void) | undefined;
+  /** Settles once the lock this tab held is released. */
+  #released: Promise<unknown> = Promise.resolve();
   #closed = false;
 
   constructor(locks: LockManager, name: string) {
@@ -18,27 +20,27 @@ export class LeaderElection {
   /** Takes the lock if no tab holds it; resolves whether this tab leads now. */
   tryLead(): Promise<boolean> {
     return new Promise<boolean>((resolve, reject) => {
-      this.#locks
-        .request(this.#name, { ifAvailable: true }, (lock) => {
-          if (!lock || this.#closed) return resolve(false);
-          resolve(true);
-          return this.#hold();
-        })
-        .catch(reject);
+      const request = this.#locks.request(this.#name, { ifAvailable: true }, (lock) => {
+        if (!lock || this.#closed) return resolve(false);
+        this.#released = request;
+        resolve(true);
+        return this.#hold();
+      });
+      request.catch(reject);
     });
   }
 
   /** Resolves once this tab holds the lock, after the tabs before it let it go; never after `close`. */
   waitToLead(): Promise<void> {
     return new Promise<void>((resolve) => {
-      this.#locks
-        .request(this.#name, { signal: this.#waiting.signal }, () => {
-          if (this.#closed) return undefined;
-          resolve();
-          return this.#hold();
-        })
-        // Aborted by close: this tab never leads.
-        .catch(() => {});
+      const request = this.#locks.request(this.#name, { signal: this.#waiting.signal }, () => {
+        if (this.#closed) return undefined;
+        this.#released = request;
+        resolve();
+        return this.#hold();
+      });
+      // Aborted by close: this tab never leads.
+      request.catch(() => {});
     });
   }
 
@@ -49,12 +51,16 @@ export class LeaderElection {
     });
   }
 
-  /** Lets the lock go (the next tab waiting leads) and stops waiting for it. Safe to call twice. */
-  close(): void {
+  /**
+   * Lets the lock go (the next tab waiting leads) and stops waiting for it; resolves once the
+   * lock is free. Safe to call twice.
+   */
+  async close(): Promise<void> {
     this.#closed = true;
     this.#waiting.abort();
     this.#release?.();
     this.#release = undefined;
+    await this.#released.catch(() => {});
   }
 }
 

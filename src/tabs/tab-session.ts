@@ -247,7 +247,7 @@ export class TabSession implements UserSession {
     this.#resolveSessionStarted(undefined);
     await this.#session?.close();
     this.#outlets.connectionState.next('disconnected');
-    this.#election.close();
     this.#channel.close();
+    await this.#election.close();
   }
 }
