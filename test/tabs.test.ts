@@ -127,9 +127,11 @@ describe('one user in several tabs', () => {
       for (const tab of [holder!, ...others]) await waitFor(tab, hasEvent('received', invitationID));
 
       const accepted = next(caller.plugin.invitationAccepted$, (event) => event.invitationID === invitationID, 20_000);
+      const closing = performance.now();
       await page({ action: 'close', handle: holder });
       expect(await answer(others[1]!, 'accept', invitationID)).to.equal(null);
       expect((await accepted).invitee).to.equal(calleeId);
+      console.log(`${browser}: holder closed mid-ring; the answer given meanwhile reached the inviter ${Math.round(performance.now() - closing)} ms after the close began`);
       await waitFor(others[0]!, hasEvent('answeredElsewhere', invitationID));
       for (const tab of others) expect(await count(tab, 'received', invitationID)).to.equal(1);
       for (const tab of others) await waitFor(tab, `window.testPeer.events.filter((e) => e.event === 'connectionState').at(-1)?.value === 'connected'`);
@@ -167,12 +169,29 @@ describe('one user in several tabs', () => {
     const caller = await harness.user('caller');
     const calleeId = uniqueId('callee');
     const [holder, survivor] = await openTabs(calleeId, 2);
+    const crashing = performance.now();
     await harness.crashPage(holder!);
     const { invitationID } = await caller.plugin.sendInvitation({ inviterName: 'C', invitees: [calleeId], timeout: 30, type: 0, data: 'after the crash' });
     await page({ action: 'waitFor', handle: survivor, expression: hasEvent('received', invitationID), timeoutMs: 19_000 });
+    console.log(`holder crashed; the next invitation rang in the surviving tab ${Math.round(performance.now() - crashing)} ms after the crash began`);
     const accepted = next(caller.plugin.invitationAccepted$, (event) => event.invitationID === invitationID, 19_000);
     expect(await answer(survivor!, 'accept', invitationID)).to.equal(null);
     await accepted;
+  });
+
+  it('without Web Locks a second tab of the user gets USER_ID_TAKEN, as before tabs were shared', async () => {
+    // Shadows Navigator.prototype.locks on this page's navigator until the test ends.
+    Object.defineProperty(navigator, 'locks', { value: undefined, configurable: true });
+    try {
+      const holder = await harness.user('holder');
+      const second = await harness.plugin({ databaseName: `test:${holder.id}:second` });
+      harness.track(`test:${holder.id}:second`);
+      const error = await second.connectUser({ id: holder.id, name: 'again' }).catch((caught: InvitationError) => caught);
+      expect((error as InvitationError).code).to.equal('USER_ID_TAKEN');
+    } finally {
+      delete (navigator as { locks?: unknown }).locks;
+    }
+    expect(navigator.locks).to.not.equal(undefined);
   });
 
   it('without tab sharing a second tab of the user gets USER_ID_TAKEN', async () => {
