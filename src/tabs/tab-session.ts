@@ -8,7 +8,7 @@
  * restoring from the shared store: what the followers were told is in their
  * `Outlets.told`, so nothing rings twice.
  */
-import { Subscription, filter, firstValueFrom, merge, map, type Observable } from 'rxjs';
+import { Subscription, filter, firstValueFrom, merge, map, timer, type Observable } from 'rxjs';
 import { toldKey, type Outlets } from '../announcer.js';
 import type { CancelInvitationResult, PluginStats, RespondInvitationResult, SendInvitationResult } from '../api.js';
 import { InvitationError } from '../errors.js';
@@ -22,6 +22,8 @@ import { SHARED_OUTLETS, TabChannel, fromWire, toWire, type CallMethod, type Tab
 
 /** Waits between attempts of a new leader to register while the server still holds the id. */
 const TAKEOVER_RETRY_MS = { initial: 250, max: 2000 };
+/** Request ids of other tabs' calls remembered: far more than tabs ever have pending. */
+const SERVED_REMEMBERED = 256;
 
 export class TabSession implements UserSession {
   readonly user: User;
@@ -40,8 +42,9 @@ export class TabSession implements UserSession {
   /** Settles once this tab's Session started, or with undefined when the tab disconnects first. */
   readonly #sessionStarted: Promise<Session | undefined>;
   #resolveSessionStarted!: (session: Session | undefined) => void;
-  readonly #promoted: Promise<void>;
-  #promotedNow!: () => void;
+  /** Settles when this tab stops waiting to hear from a leader: it leads, or it disconnected. */
+  readonly #waitEnded: Promise<void>;
+  #endWait!: () => void;
   /** Calls of other tabs this leader ran or runs, by request id: a call posted twice runs once. */
   readonly #served = new Map<string, Promise<WireResult>>();
 
@@ -60,7 +63,7 @@ export class TabSession implements UserSession {
     this.#election = new LeaderElection(platform.locks, name);
     this.#pending = new PendingCalls(this.#tabId, (message) => this.#channel.post(message));
     this.#sessionStarted = new Promise((resolve) => (this.#resolveSessionStarted = resolve));
-    this.#promoted = new Promise((resolve) => (this.#promotedNow = resolve));
+    this.#waitEnded = new Promise((resolve) => (this.#endWait = resolve));
   }
 
   get calls(): SessionCalls | undefined {
@@ -77,7 +80,7 @@ export class TabSession implements UserSession {
       const welcomed = firstValueFrom(messages$.pipe(filter((message) => message.type === 'welcome' && (message.to ?? this.#tabId) === this.#tabId)));
       void this.#election.waitToLead().then(() => this.#promote());
       this.#channel.post({ type: 'hello', from: this.#tabId });
-      await Promise.race([welcomed, this.#promoted]);
+      await Promise.race([welcomed, this.#waitEnded]);
     }
     if (this.#closed) throw new InvitationError('DISPOSED', 'disconnectUser() was called during connectUser()');
     this.#started = true;
@@ -87,7 +90,7 @@ export class TabSession implements UserSession {
   #promote(): void {
     if (this.#closed) return;
     this.#role = 'leader';
-    this.#promotedNow();
+    this.#endWait();
     this.#pending.drain((call) => this.#run(call, this.#tabId));
     void this.#lead({ firstAttemptFails: false }).catch((error: unknown) => this.#outlets.errors.next(error as InvitationError));
   }
@@ -126,7 +129,7 @@ export class TabSession implements UserSession {
         if (!reported && error instanceof InvitationError) this.#outlets.errors.next(error);
         reported = true;
         this.#outlets.connectionState.next('connecting');
-        await new Promise((resolve) => setTimeout(resolve, delay));
+        await firstValueFrom(timer(delay, this.#settings.scheduler));
         delay = Math.min(delay * 2, TAKEOVER_RETRY_MS.max);
       }
     }
@@ -191,8 +194,7 @@ export class TabSession implements UserSession {
       if (!result) {
         result = this.#run(message, message.from);
         this.#served.set(message.requestId, result);
-        // Long enough for any repost of the request to arrive.
-        void result.then(() => setTimeout(() => this.#served.delete(message.requestId), 60_000));
+        if (this.#served.size > SERVED_REMEMBERED) this.#served.delete(this.#served.keys().next().value!);
       }
       const { requestId, from } = message;
       void result.then((reply) => {
@@ -245,6 +247,7 @@ export class TabSession implements UserSession {
     this.#pending.settleAll({ invitationID: '', error: { code: 'NOT_CONNECTED', message: 'This tab disconnected' } });
     if (this.#role === 'leader') this.#channel.post({ type: 'leaving', from: this.#tabId });
     this.#resolveSessionStarted(undefined);
+    this.#endWait();
     await this.#session?.close();
     this.#outlets.connectionState.next('disconnected');
     this.#channel.close();
