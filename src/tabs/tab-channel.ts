@@ -4,7 +4,7 @@
  * id), the leading tab's events, and who leads. Tabs are a local matter: none
  * of this goes on the wire to peers.
  */
-import { Observable, share } from 'rxjs';
+import { Subject, type Observable } from 'rxjs';
 import { InvitationError, type InvitationErrorCode } from '../errors.js';
 import type { ConnectionState, InvitationAnsweredElsewhereEvent, InvitationReceivedEvent } from '../types.js';
 import type { Outlets } from '../announcer.js';
@@ -45,16 +45,14 @@ export type TabMessage =
   | { type: 'answered'; from: string; by: string; event: InvitationAnsweredElsewhereEvent };
 
 export class TabChannel {
-  readonly messages$: Observable<TabMessage>;
+  readonly #messages = new Subject<TabMessage>();
+  /** What the user's other tabs post; never what this tab posts. */
+  readonly messages$: Observable<TabMessage> = this.#messages.asObservable();
   readonly #channel: BroadcastChannel;
 
   constructor(channel: BroadcastChannel) {
     this.#channel = channel;
-    this.messages$ = new Observable<TabMessage>((subscriber) => {
-      const listener = (event: MessageEvent) => subscriber.next(event.data as TabMessage);
-      channel.addEventListener('message', listener);
-      return () => channel.removeEventListener('message', listener);
-    }).pipe(share());
+    channel.onmessage = (event: MessageEvent) => this.#messages.next(event.data as TabMessage);
   }
 
   /** Throws `DataCloneError` for what a structured clone cannot carry (functions, for one). */
@@ -63,7 +61,9 @@ export class TabChannel {
   }
 
   close(): void {
+    this.#channel.onmessage = null;
     this.#channel.close();
+    this.#messages.complete();
   }
 }
 

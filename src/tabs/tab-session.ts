@@ -8,7 +8,7 @@
  * restoring from the shared store: what the followers were told is in their
  * `Outlets.told`, so nothing rings twice.
  */
-import { Subscription, filter, firstValueFrom, merge, map, timer, type Observable } from 'rxjs';
+import { Subscription, filter, firstValueFrom, timer, type Observable } from 'rxjs';
 import { toldKey, type Outlets } from '../announcer.js';
 import type { CancelInvitationResult, PluginStats, RespondInvitationResult, SendInvitationResult } from '../api.js';
 import { InvitationError } from '../errors.js';
@@ -77,7 +77,9 @@ export class TabSession implements UserSession {
     if (await this.#election.tryLead()) {
       await this.#lead({ firstAttemptFails: true });
     } else {
-      const welcomed = firstValueFrom(messages$.pipe(filter((message) => message.type === 'welcome' && (message.to ?? this.#tabId) === this.#tabId)));
+      const welcome$ = messages$.pipe(filter((message) => message.type === 'welcome' && (message.to ?? this.#tabId) === this.#tabId));
+      // The channel completes when this tab disconnects first.
+      const welcomed = firstValueFrom(welcome$, { defaultValue: undefined });
       void this.#election.waitToLead().then(() => this.#promote());
       this.#channel.post({ type: 'hello', from: this.#tabId });
       await Promise.race([welcomed, this.#waitEnded]);
@@ -137,10 +139,12 @@ export class TabSession implements UserSession {
 
   /** Passes the Session's events to the other tabs. */
   #broadcastEvents(): Subscription {
-    const events$: Observable<TabMessage> = merge(
-      ...SHARED_OUTLETS.map((outlet) => (this.#outlets[outlet] as Observable<unknown>).pipe(map((value): TabMessage => ({ type: 'event', from: this.#tabId, outlet, value })))),
-    );
-    return events$.subscribe((message) => this.#channel.post(message));
+    const subscription = new Subscription();
+    for (const outlet of SHARED_OUTLETS) {
+      const events$ = this.#outlets[outlet] as Observable<unknown>;
+      subscription.add(events$.subscribe((value) => this.#channel.post({ type: 'event', from: this.#tabId, outlet, value })));
+    }
+    return subscription;
   }
 
   #onMessage(message: TabMessage): void {
