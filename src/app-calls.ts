@@ -36,10 +36,10 @@ export class AppCalls {
   }
 
   /**
-   * `suffix`: the invitation id's suffix, made by the tab that called (src/tabs): a call retried
+   * `made`: the invitation id's suffix, made by the tab that called (src/tabs); a call `retried`
    * after the leading tab changed finds its invitation already sent, and gets its id back.
    */
-  async sendInvitation(params: unknown, suffix?: string): Promise<SendInvitationResult> {
+  async sendInvitation(params: unknown, made?: { suffix: string; retried: boolean }): Promise<SendInvitationResult> {
     const { user, settings, deadlines, delivery, announcer } = this.#parts;
     const checked = checkInvitation(params, user.id);
     if (checked instanceof InvitationError) return { invitationID: '', errorInvitees: {}, error: checked };
@@ -53,10 +53,10 @@ export class AppCalls {
     if (settings.options.notifyWhenAppIsInTheBackgroundOrQuit && config?.notifyWhenAppIsInTheBackgroundOrQuit) {
       notification = withoutUndefined({ resourceID: config.resourceID, title: config.title, message: config.message });
     }
-    if (suffix !== undefined && this.#parts.legs.has(invitationIDOf(user.id, suffix))) {
-      return { invitationID: invitationIDOf(user.id, suffix), errorInvitees };
+    if (made?.retried && this.#parts.legs.has(invitationIDOf(user.id, made.suffix))) {
+      return { invitationID: invitationIDOf(user.id, made.suffix), errorInvitees };
     }
-    const invitationID = this.#newInvitationID(suffix);
+    const invitationID = this.#newInvitationID(made?.suffix);
     if (invitationID instanceof InvitationError) return { invitationID: '', errorInvitees, error: invitationID };
 
     const now = this.#now();

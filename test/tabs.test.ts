@@ -179,6 +179,13 @@ describe('one user in several tabs', () => {
     await accepted;
   });
 
+  it('an id generator that repeats itself is still reported when tabs are shared', async () => {
+    const inviter = await harness.user('repeats', { createInvitationID: () => 'same' });
+    const params = { inviterName: 'R', invitees: [uniqueId('nobody')], timeout: 10, type: 0, data: '' };
+    expect((await inviter.plugin.sendInvitation(params)).error).to.equal(undefined);
+    expect((await inviter.plugin.sendInvitation(params)).error?.code).to.equal('APP_CALLBACK_FAILED');
+  });
+
   it('without Web Locks a second tab of the user gets USER_ID_TAKEN, as before tabs were shared', async () => {
     // Shadows Navigator.prototype.locks on this page's navigator until the test ends.
     Object.defineProperty(navigator, 'locks', { value: undefined, configurable: true });

@@ -11,6 +11,8 @@ export interface PendingCall {
   method: CallMethod;
   params: unknown;
   suffix?: string;
+  /** Posted before, to a leader that may have run it: a send already made is not made again. */
+  retried?: boolean;
 }
 
 export class PendingCalls {
@@ -47,7 +49,7 @@ export class PendingCalls {
   /** A leader introduced itself: it may never have seen these. */
   repost(): void {
     for (const [requestId, { method, params, suffix }] of this.#calls) {
-      this.#post({ type: 'call', requestId, from: this.#tabId, method, params, ...(suffix === undefined ? {} : { suffix }) });
+      this.#post({ type: 'call', requestId, from: this.#tabId, method, params, ...(suffix === undefined ? {} : { suffix }), retried: true });
     }
   }
 
@@ -55,7 +57,7 @@ export class PendingCalls {
   drain(run: (call: PendingCall) => Promise<WireResult>): void {
     const calls = [...this.#calls.values()];
     this.#calls.clear();
-    for (const call of calls) void run(call).then(call.settle);
+    for (const call of calls) void run({ ...call, retried: true }).then(call.settle);
   }
 
   /** Settles every pending call with `result` (the tab disconnected). */

@@ -33,7 +33,7 @@ export interface WireResult {
 
 export type TabMessage =
   /** A tab that is not leading asks the leader to run one of its app's calls. */
-  | { type: 'call'; requestId: string; from: string; method: CallMethod; params: unknown; suffix?: string }
+  | { type: 'call'; requestId: string; from: string; method: CallMethod; params: unknown; suffix?: string; retried?: boolean }
   | { type: 'reply'; requestId: string; to: string; result: WireResult }
   /** A tab that follows asks who leads. */
   | { type: 'hello'; from: string }

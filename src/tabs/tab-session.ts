@@ -223,11 +223,11 @@ export class TabSession implements UserSession {
   }
 
   /** Runs a call on this leader's Session once it started; an answer is told to every other tab. */
-  async #run({ method, params, suffix }: PendingCall, by: string): Promise<WireResult> {
+  async #run({ method, params, suffix, retried = false }: PendingCall, by: string): Promise<WireResult> {
     const session = await this.#sessionStarted;
     const calls = session?.calls;
     if (!calls || this.#closed) return { invitationID: '', error: { code: 'NOT_CONNECTED', message: 'This tab disconnected' } };
-    if (method === 'send') return toWire(await calls.sendInvitation(params, suffix));
+    if (method === 'send') return toWire(await calls.sendInvitation(params, suffix === undefined ? undefined : { suffix, retried }));
     if (method === 'cancel') return toWire(await calls.cancelInvitation(params));
     const result = await calls.respond(params, method);
     if (!result.error) {

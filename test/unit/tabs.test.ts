@@ -64,7 +64,8 @@ describe('PendingCalls', () => {
     pending.reply(first!.requestId, ok);
     expect(await answer).to.deep.equal(ok);
     pending.repost();
-    expect(posted.at(-1)).to.deep.include({ type: 'call', requestId: second!.requestId, suffix: 's1', method: 'send' });
+    expect(posted.at(-1)).to.deep.include({ type: 'call', requestId: second!.requestId, suffix: 's1', method: 'send', retried: true });
+    expect(second).to.not.have.property('retried');
     expect(posted).to.have.length(3);
     pending.reply(second!.requestId, ok);
     pending.reply(second!.requestId, { invitationID: 'ignored' });
@@ -75,8 +76,9 @@ describe('PendingCalls', () => {
     const pending = new PendingCalls('tab-a', () => {});
     const call = pending.call({ method: 'cancel', params: { invitationID: 'me:2' } });
     const ran: string[] = [];
-    pending.drain(async ({ method }) => {
+    pending.drain(async ({ method, retried }) => {
       ran.push(method);
+      expect(retried).to.equal(true);
       return ok;
     });
     expect(await call).to.deep.equal(ok);
