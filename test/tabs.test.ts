@@ -20,7 +20,7 @@ describe('one user in several tabs', () => {
     harness.track(`peer-invitation:${id}`);
     const tabs: number[] = [];
     for (let index = 0; index < count; index += 1) {
-      tabs.push(await harness.peerPage(id, { tab: true, ...(browser === 'firefox' ? { browser } : {}) }));
+      tabs.push(await harness.peerPage(id, { tab: true, options: { recordNotifications: true }, ...(browser === 'firefox' ? { browser } : {}) }));
     }
     return tabs;
   }
@@ -177,6 +177,25 @@ describe('one user in several tabs', () => {
     const accepted = next(caller.plugin.invitationAccepted$, (event) => event.invitationID === invitationID, 19_000);
     expect(await answer(survivor!, 'accept', invitationID)).to.equal(null);
     await accepted;
+  });
+
+  it('one notification per invitation, shown by the holding tab, closed when another tab answers', async () => {
+    const caller = await harness.user('caller', { notifyWhenAppIsInTheBackgroundOrQuit: true });
+    const calleeId = uniqueId('callee');
+    const tabs = await openTabs(calleeId, 3);
+    const { invitationID } = await caller.plugin.sendInvitation({
+      inviterName: 'C',
+      invitees: [calleeId],
+      timeout: 30,
+      type: 0,
+      data: '',
+      notificationConfig: { resourceID: 'r', title: 'Call', message: 'from C', notifyWhenAppIsInTheBackgroundOrQuit: true },
+    });
+    for (const tab of tabs) await waitFor(tab, hasEvent('received', invitationID));
+    await waitFor(tabs[0]!, hasEvent('notified', invitationID));
+    expect(await answer(tabs[2]!, 'accept', invitationID)).to.equal(null);
+    await waitFor(tabs[0]!, hasEvent('notificationClosed', invitationID));
+    for (const tab of tabs) expect(await count(tab, 'notified', invitationID)).to.equal(tab === tabs[0] ? 1 : 0);
   });
 
   it('an id generator that repeats itself is still reported when tabs are shared', async () => {
