@@ -71,6 +71,10 @@ plugin.invitationTimeout$.subscribe(({ invitationID, inviter }) => {
   log.add('invitationTimeout$', `invitation ${shortId(invitationID)} from ${describeUser(inviter)} timed out unanswered`);
   incoming.close(invitationID, `You missed a call from ${describeUser(inviter)}.`);
 });
+plugin.invitationAnsweredElsewhere$.subscribe(({ invitationID, answer }) => {
+  log.add('invitationAnsweredElsewhere$', `invitation ${shortId(invitationID)} was ${answer === 'accept' ? 'accepted' : 'refused'} in another tab`);
+  incoming.close(invitationID, `Answered in another tab (${answer === 'accept' ? 'accepted' : 'refused'}).`);
+});
 plugin.invitationAccepted$.subscribe(({ invitationID, invitee, data }) => {
   log.add('invitationAccepted$', `${invitee} accepted invitation ${shortId(invitationID)}${data ? `, data "${data}"` : ''}`, 'good');
   // The type is in what the page stored on sending; if that is lost, a voice call asks for the least.
@@ -104,8 +108,9 @@ function setConnected(connected: boolean): void {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * After a reload the PeerServer may still hold this id for a moment (longer if
- * the old tab crashed: its alive_timeout), so USER_ID_TAKEN is retried for a while.
+ * Other tabs of this browser share the connection (see README, "Several tabs"); after a
+ * reload of the only tab the PeerServer may still hold this id for a moment (longer if
+ * it crashed: its alive_timeout), so USER_ID_TAKEN is retried for a while.
  */
 const ID_TAKEN_RETRY_MS = 20_000;
 
@@ -124,7 +129,7 @@ async function connect(user: { id: string; name: string }): Promise<void> {
       const failure = error as InvitationError;
       const wait = Math.min(4000, 500 * 2 ** attempt);
       if (failure.code === 'USER_ID_TAKEN' && Date.now() - started + wait < ID_TAKEN_RETRY_MS) {
-        connectStatus.textContent = `"${user.id}" is still registered on the server (another tab, or this one before a reload); retrying…`;
+        connectStatus.textContent = `"${user.id}" is still registered on the server (another browser, or this tab before a reload); retrying…`;
         await sleep(wait);
         continue;
       }

@@ -40,6 +40,8 @@ export class MediaCalls {
   private generation = 0;
   /** Inviters whose invitation this user accepted, with its call type: only their calls are answered. */
   private readonly expected = new Map<string, number>();
+  /** Whether the log already said that another tab of this user holds the media peer (it is retried quietly). */
+  private heldElsewhereSaid = false;
 
   constructor(
     private readonly panel: CallPanel,
@@ -60,6 +62,7 @@ export class MediaCalls {
   close(): void {
     if (this.call) this.end(this.call, `call with ${this.call.other} ended: you disconnected`);
     this.expected.clear();
+    this.heldElsewhereSaid = false;
     clearTimeout(this.retryTimer);
     this.generation += 1;
     const peer = this.peer;
@@ -119,7 +122,10 @@ export class MediaCalls {
   private registerWith(userId: string, options: PeerOptions): void {
     const peer = new Peer(mediaPeerId(userId), options);
     this.peer = peer;
-    peer.on('open', (id) => this.log.add('call', `media peer ${id} registered`));
+    peer.on('open', (id) => {
+      this.heldElsewhereSaid = false;
+      this.log.add('call', `media peer ${id} registered`);
+    });
     peer.on('call', (connection) => this.answer(connection));
     peer.on('error', (error) => this.onPeerError(error));
     // 'disconnected' alone: the server connection dropped, try it again. 'close' follows when the
@@ -145,6 +151,12 @@ export class MediaCalls {
   }
 
   private onPeerError(error: PeerError<string>): void {
+    // Another tab of this user (or this one before a reload) holds it: it takes the calls; this tab takes over when it goes.
+    if (error.type === 'unavailable-id') {
+      if (!this.heldElsewhereSaid) this.log.add('call', 'media peer held by another tab of this user: calls are placed and answered there');
+      this.heldElsewhereSaid = true;
+      return;
+    }
     this.log.add('call', `media peer: ${error.type}${error.message ? `: ${error.message}` : ''}`, 'bad');
     // A call to an id no one holds fails here, on the Peer, and never on the call itself.
     const call = this.call;

@@ -9,6 +9,7 @@ import { notificationText } from './notifications.js';
 import type { Leg } from './state-machine.js';
 import type {
   ConnectionState,
+  InvitationAnsweredElsewhereEvent,
   InvitationAnsweredEvent,
   InvitationCanceledEvent,
   InvitationReceivedEvent,
@@ -28,10 +29,16 @@ export interface Outlets {
   invitationTimeout: Subject<InvitationTimeoutEvent>;
   invitationResponseTimeout: Subject<InvitationResponseTimeoutEvent>;
   inviteeStateChanged: Subject<InviteeStateChangedEvent>;
+  invitationAnsweredElsewhere: Subject<InvitationAnsweredElsewhereEvent>;
   connectionState: BehaviorSubject<ConnectionState>;
   errors: Subject<InvitationError>;
   /** What this plugin already told the app, by user: a reconnect in the same page does not say it again. */
   readonly told: { rang: Set<string>; states: Map<string, InviteeState> };
+}
+
+/** The key of `Outlets.told`: what was said of an invitation (and of one invitee of it) to this user. */
+export function toldKey(userId: string, invitationID: string, peer = ''): string {
+  return JSON.stringify([userId, invitationID, peer]);
 }
 
 export type Notify = (request: NotificationRequest) => (() => void) | void;
@@ -135,7 +142,7 @@ export class Announcer {
   }
 
   #key(invitationID: string, peer = ''): string {
-    return JSON.stringify([this.#userId, invitationID, peer]);
+    return toldKey(this.#userId, invitationID, peer);
   }
 
   error(error: InvitationError): void {

@@ -11,6 +11,7 @@ import type {
   ConnectUserParams,
   ConnectionState,
   DeliveryOptions,
+  InvitationAnsweredElsewhereEvent,
   InvitationAnsweredEvent,
   InvitationCanceledEvent,
   InvitationReceivedEvent,
@@ -57,6 +58,13 @@ export interface SignalingPluginOptions {
   storage?: 'indexeddb' | 'memory' | OpenStore;
   /** IndexedDB database name. Default `peer-invitation:<user id>`, one database per user. */
   databaseName?: string;
+  /**
+   * Whether the tabs of one browser profile that connect as the same user share one
+   * connection (see README, "Several tabs"). Default true; it needs `storage: 'indexeddb'`,
+   * Web Locks and BroadcastChannel, and is off without them. False: a second tab of the
+   * user gets `USER_ID_TAKEN`.
+   */
+  tabs?: boolean;
   /**
    * Shows a notification for an incoming invitation that carries a `notificationConfig`.
    * Returns a function that closes it, called when the invitation ends.
@@ -126,6 +134,8 @@ export interface SignalingPlugin {
   readonly invitationTimeout$: Observable<InvitationTimeoutEvent>;
   readonly invitationResponseTimeout$: Observable<InvitationResponseTimeoutEvent>;
   readonly inviteeStateChanged$: Observable<InviteeStateChangedEvent>;
+  /** Another tab of this user answered an invitation that rang here: stop ringing. */
+  readonly invitationAnsweredElsewhere$: Observable<InvitationAnsweredElsewhereEvent>;
   /** Replays the current state to each new subscriber. */
   readonly connectionState$: Observable<ConnectionState>;
   readonly errors$: Observable<InvitationError>;

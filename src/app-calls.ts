@@ -35,7 +35,11 @@ export class AppCalls {
     return this.#parts.settings.clock.now();
   }
 
-  async sendInvitation(params: unknown): Promise<SendInvitationResult> {
+  /**
+   * `made`: the invitation id's suffix, made by the tab that called (src/tabs); a call `retried`
+   * after the leading tab changed finds its invitation already sent, and gets its id back.
+   */
+  async sendInvitation(params: unknown, made?: { suffix: string; retried: boolean }): Promise<SendInvitationResult> {
     const { user, settings, deadlines, delivery, announcer } = this.#parts;
     const checked = checkInvitation(params, user.id);
     if (checked instanceof InvitationError) return { invitationID: '', errorInvitees: {}, error: checked };
@@ -49,7 +53,10 @@ export class AppCalls {
     if (settings.options.notifyWhenAppIsInTheBackgroundOrQuit && config?.notifyWhenAppIsInTheBackgroundOrQuit) {
       notification = withoutUndefined({ resourceID: config.resourceID, title: config.title, message: config.message });
     }
-    const invitationID = this.#newInvitationID();
+    if (made?.retried && this.#parts.legs.has(invitationIDOf(user.id, made.suffix))) {
+      return { invitationID: invitationIDOf(user.id, made.suffix), errorInvitees };
+    }
+    const invitationID = this.#newInvitationID(made?.suffix);
     if (invitationID instanceof InvitationError) return { invitationID: '', errorInvitees, error: invitationID };
 
     const now = this.#now();
@@ -80,10 +87,10 @@ export class AppCalls {
   }
 
   /** `<user id>:<what the app's generator made>`, checked: a bad suffix is the app's bug, reported as a failed send. */
-  #newInvitationID(): string | InvitationError {
-    let suffix: unknown;
+  #newInvitationID(given?: string): string | InvitationError {
+    let suffix: unknown = given;
     try {
-      suffix = this.#parts.settings.createInvitationID();
+      suffix ??= this.#parts.settings.createInvitationID();
     } catch (error) {
       return new InvitationError('APP_CALLBACK_FAILED', 'createInvitationID threw', { cause: error });
     }

@@ -23,6 +23,9 @@ import type { Settings } from './parts.js';
 import { createPeerJsTransport } from './peerjs-transport.js';
 import { isRecord } from './protocol.js';
 import { Session } from './session.js';
+import { tabPlatform, type TabPlatform } from './tabs/leader-election.js';
+import { TabSession } from './tabs/tab-session.js';
+import type { UserSession } from './user-session.js';
 import { openMemoryStore } from './store.js';
 import type {
   CancelInvitationParams,
@@ -65,6 +68,7 @@ class Plugin implements SignalingPlugin {
     invitationTimeout: new Subject(),
     invitationResponseTimeout: new Subject(),
     inviteeStateChanged: new Subject(),
+    invitationAnsweredElsewhere: new Subject(),
     connectionState: new BehaviorSubject<ConnectionState>('disconnected'),
     errors: new Subject(),
     told: { rang: new Set(), states: new Map() },
@@ -76,11 +80,12 @@ class Plugin implements SignalingPlugin {
   readonly invitationTimeout$ = this.#outlets.invitationTimeout.asObservable();
   readonly invitationResponseTimeout$ = this.#outlets.invitationResponseTimeout.asObservable();
   readonly inviteeStateChanged$ = this.#outlets.inviteeStateChanged.asObservable();
+  readonly invitationAnsweredElsewhere$ = this.#outlets.invitationAnsweredElsewhere.asObservable();
   readonly connectionState$ = this.#outlets.connectionState.pipe(distinctUntilChanged());
   readonly errors$ = this.#outlets.errors.asObservable();
 
   readonly #settings: Settings;
-  #session: Session | undefined;
+  #session: UserSession | undefined;
   #starting: Promise<void> | undefined;
   #disposed = false;
 
@@ -117,7 +122,9 @@ class Plugin implements SignalingPlugin {
       if (this.#session.user.id === id && this.#starting) return this.#starting;
       throw new InvitationError('ALREADY_CONNECTED', `"${this.#session.user.id}" is connected; call disconnectUser() first`);
     }
-    const session = new Session({ id: id!, name: name! }, this.#settings, this.#outlets);
+    const user = { id: id!, name: name! };
+    const tabs = this.#sharesTabs();
+    const session: UserSession = tabs ? new TabSession(user, this.#settings, this.#outlets, tabs) : new Session(user, this.#settings, this.#outlets);
     this.#session = session;
     this.#starting = session.start().catch(async (error: unknown) => {
       if (this.#session === session) {
@@ -161,6 +168,15 @@ class Plugin implements SignalingPlugin {
     const calls = this.#calls();
     if (calls instanceof InvitationError) return { invitationID: echoedInvitationID(params), error: calls };
     return calls.respond(params, answer);
+  }
+
+  /**
+   * Tabs of one user share one Session where they can share its store (IndexedDB) and
+   * the platform can elect one of them (Web Locks) and let them talk (BroadcastChannel).
+   */
+  #sharesTabs(): TabPlatform | undefined {
+    const { storage = 'indexeddb', tabs = true } = this.#settings.options;
+    return storage === 'indexeddb' && tabs ? tabPlatform() : undefined;
   }
 
   /** The connected session's calls, or why there are none now. */

@@ -19,7 +19,7 @@ import { Persistence } from './persistence.js';
 import { MAX_TIMEOUT_SECONDS } from './protocol.js';
 import { isAnswerable, transition, type Leg } from './state-machine.js';
 import type { InvitationStore } from './store.js';
-import type { User } from './types.js';
+import type { InvitationReceivedEvent, User } from './types.js';
 
 export class Session implements DeliveryHost {
   readonly user: User;
@@ -207,6 +207,14 @@ export class Session implements DeliveryHost {
     // Kept in memory only, to spare a disk write per send: the ack's write saves it, and a leg
     // restored while still queued is taken as wired (see start).
     if (result?.ok && result.changed) this.#parts.legs.set(result.leg);
+  }
+
+  /** What rings here now, as `invitationReceived$` said it: for a tab that joins (src/tabs). */
+  ringing(): InvitationReceivedEvent[] {
+    if (!this.#parts) return [];
+    const { legs, announcer } = this.#parts;
+    const now = this.#now();
+    return [...legs.all()].filter((leg) => leg.role === 'invitee' && leg.state === 'ringing' && leg.deadline > now).map((leg) => announcer.receivedEvent(leg, now));
   }
 
   stats(): PluginStats {

@@ -170,6 +170,12 @@ export interface InvitationCanceledEvent {
 
 /** Why an invitee's plugin refused an invitation without asking its user. */
 export type RefusalReason = 'busy' | 'blocked';
+/** Another tab of the same user answered an invitation this tab was told of (see README, "Several tabs"). */
+export interface InvitationAnsweredElsewhereEvent {
+  invitationID: string;
+  answer: 'accept' | 'refuse';
+  data: string;
+}
 
 export interface InvitationAnsweredEvent {
   invitationID: string;

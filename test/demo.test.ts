@@ -96,6 +96,26 @@ describe('demo page', function () {
     expect(await tabs.errors()).to.deep.equal([]);
   });
 
+  it('rings in two tabs of one user; an answer in one closes the card in the other: answered in another tab', async () => {
+    const alice = await tabs.open(DEMO, uniqueId('alice'), 'Alice');
+    const bobId = uniqueId('bob');
+    const first = await tabs.openInProfile(DEMO, bobId, 'Bob');
+    const second = await tabs.openInProfile(DEMO, bobId, 'Bob');
+    await alice.invite({ invitees: [bobId], type: 0, timeout: TIMEOUT_S });
+    await first.waitForRinging(alice.id);
+    await second.waitForRinging(alice.id);
+
+    const card = second.incoming(alice.id);
+    await second.tab.clickInPage(`${card} [data-testid="refuse"]`);
+    await alice.waitForInviteeState(bobId, 'refused');
+    await second.tab.waitForGone(card);
+    expect(await second.tab.text('#incoming-status')).to.equal('You refused the call.');
+    await first.tab.waitForGone(first.incoming(alice.id));
+    expect(await first.tab.text('#incoming-status')).to.equal('Answered in another tab (refused).');
+    await first.waitForLog('invitationAnsweredElsewhere$');
+    expect(await tabs.errors()).to.deep.equal([]);
+  });
+
   it('invites and is refused', async () => {
     const { alice, bob } = await aliceAndBob();
     await alice.invite({ invitees: [bob.id], type: 0, timeout: TIMEOUT_S });

@@ -84,10 +84,15 @@ export class Harness {
   /**
    * Opens test/fixtures/peer-page.html in a page of its own (its own browser
    * context in Chromium, or a Firefox page) and connects a plugin there as `id`.
+   * `tab`: a tab of the browser profile the test page has (Chromium) or of Firefox's
+   * default profile, sharing Web Locks, BroadcastChannel and IndexedDB with its other tabs.
    */
-  async peerPage(id: string, { browser, options = {} }: { browser?: 'firefox'; options?: SignalingPluginOptions } = {}): Promise<number> {
+  async peerPage(
+    id: string,
+    { browser, options = {}, tab = false }: { browser?: 'firefox'; options?: SignalingPluginOptions & { recordNotifications?: boolean }; tab?: boolean } = {},
+  ): Promise<number> {
     // Chromium pages get a browser context of their own: a renderer that can crash alone, and a visible window.
-    const isolated = browser !== 'firefox';
+    const isolated = browser !== 'firefox' && !tab;
     const { handle } = await pageCommand<{ handle: number }>({ action: 'open', url: '/test/fixtures/peer-page.html', isolated, browser });
     this.pages.add(handle);
     await pageCommand({ action: 'waitFor', handle, expression: 'window.testPeer !== undefined' });

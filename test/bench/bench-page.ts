@@ -487,6 +487,70 @@ async function twoTabs({ pluginInvitee, rawInvitee, reps = 200, warmup = 10 }: {
   }
 }
 
+// ---- one user in several tabs -------------------------------------------------
+// Node opens tabs of this browser profile that connect as one user: the first holds the
+// PeerServer registration, the others work through it (README, "Several tabs of one user").
+// `userTab` runs in each of them and records when each invitation rang there; this page
+// sends (`tabsSend`). Times cross pages: wallNow(), fine-grained on a cross-origin
+// isolated page.
+
+let userTab: { scope: Scope; arrivals: Record<string, number> } | undefined;
+
+async function userTabServe({ userId }: { userId: string }) {
+  const scope = new Scope('user-tab');
+  const arrivals: Record<string, number> = {};
+  userTab = { scope, arrivals };
+  // Read by Node's waitForFunction, which wants a synchronous answer.
+  (window as unknown as { userTabArrivals: Record<string, number> }).userTabArrivals = arrivals;
+  const tab = scope.create({}, userId);
+  scope.subscriptions.add(tab.plugin.invitationReceived$.subscribe(({ data }) => (arrivals[data] = wallNow())));
+  await tab.plugin.connectUser({ id: userId, name: userId });
+  return { crossOriginIsolated, timerResolutionMs: timerResolution() };
+}
+
+async function userTabArrival({ data }: { data: string }): Promise<number | null> {
+  return userTab?.arrivals[data] ?? null;
+}
+
+async function userTabClose() {
+  await userTab?.scope.close();
+  userTab = undefined;
+}
+
+let tabsInviter: { scope: Scope; inviter: BenchUser; last?: string } | undefined;
+
+/**
+ * Sends one invitation from this page's inviter (made on first use); resolves with its start
+ * time. The one sent before is canceled first: an invitee lets few ring from one inviter.
+ */
+async function tabsSend({ invitee, data }: { invitee: string; data: string }): Promise<number> {
+  if (!tabsInviter) {
+    const scope = new Scope('tabs-inviter');
+    tabsInviter = { scope, inviter: await scope.plugin() };
+  }
+  if (tabsInviter.last) await tabsInviter.inviter.plugin.cancelInvitation({ invitationID: tabsInviter.last });
+  const start = wallNow();
+  tabsInviter.last = checkSent(await invite(tabsInviter.inviter, [invitee], data));
+  return start;
+}
+
+async function tabsInviterClose() {
+  await tabsInviter?.scope.close();
+  tabsInviter = undefined;
+}
+
+/** The smallest step `performance.now()` takes here: about 5 µs when cross-origin isolated, 100 µs otherwise. */
+function timerResolution(): number {
+  let smallest = Infinity;
+  for (let sample = 0; sample < 20; sample += 1) {
+    const first = performance.now();
+    let next = performance.now();
+    while (next === first) next = performance.now();
+    smallest = Math.min(smallest, next - first);
+  }
+  return smallest;
+}
+
 // ---- 3: cold delivery -----------------------------------------------------------
 
 async function cold({ reps = 20, warmup = 2 }: { reps?: number; warmup?: number }) {
@@ -1001,6 +1065,12 @@ const sections: Record<string, (params: never) => Promise<unknown>> = {
   collect,
   twoTabs,
   leftovers,
+  userTabServe,
+  userTabArrival,
+  userTabClose,
+  tabsSend,
+  tabsInviterClose,
+  wallNow: async () => wallNow(),
 };
 
 window.bench = {

@@ -2,6 +2,7 @@
  * Drives the demo pages as a person would, in extra browser pages opened with
  * the `page` test-runner command (test/server/pages-plugin.mjs).
  */
+import { deleteDB } from 'idb';
 import { pageCommand, peerServer } from '../helpers.js';
 
 type PageAction = 'open' | 'reload' | 'evaluate' | 'waitFor' | 'click' | 'type' | 'select' | 'screenshot' | 'errors' | 'close';
@@ -27,6 +28,21 @@ export class Tab {
   static async open(url: string): Promise<Tab> {
     const { handle } = await page<{ handle: number }>('open', { url, isolated: true });
     return new Tab(handle);
+  }
+
+  /**
+   * Opens `url` as another tab of the test page's own browser profile: it shares Web Locks,
+   * BroadcastChannel and IndexedDB with the test page and its other such tabs. A background
+   * tab renders nothing: click it with `clickInPage`.
+   */
+  static async openInProfile(url: string): Promise<Tab> {
+    const { handle } = await page<{ handle: number }>('open', { url, isolated: false });
+    return new Tab(handle);
+  }
+
+  /** Clicks from inside the page (`element.click()`), for tabs that do not render. */
+  clickInPage(selector: string): Promise<void> {
+    return this.evaluate(`document.querySelector(${JSON.stringify(selector)}).click()`);
   }
 
   click(selector: string): Promise<void> {
@@ -186,6 +202,19 @@ function hasLiveTrack(selector: string): string {
 /** The tabs one test opens, closed (with their storage) in `cleanup`. */
 export class Tabs {
   private readonly tabs: Tab[] = [];
+  /** Databases the demo made in the test page's own profile (`openInProfile`). */
+  private readonly databases = new Set<string>();
+
+  /** A tab of the test page's profile, connected as `id` from the address (`?user=`), as a second tab of a user is. */
+  async openInProfile(pagePath: string, id: string, name: string): Promise<DemoTab> {
+    const url = `${await DemoTab.url(pagePath)}&${new URLSearchParams({ user: id, name })}`;
+    const tab = await Tab.openInProfile(url);
+    this.tabs.push(tab);
+    this.databases.add(`peer-invitation:${id}`);
+    const demo = new DemoTab(tab, id, name);
+    await demo.waitForConnected();
+    return demo;
+  }
 
   /** Opens `pagePath` and connects there as `id`. */
   async open(pagePath: string, id: string, name: string): Promise<DemoTab> {
@@ -203,5 +232,7 @@ export class Tabs {
 
   async cleanup(): Promise<void> {
     await Promise.all(this.tabs.splice(0).map((tab) => tab.close()));
+    await Promise.all([...this.databases].map((name) => deleteDB(name)));
+    this.databases.clear();
   }
 }

@@ -1,0 +1,23 @@
+/**
+ * What the facade (plugin.ts) holds for one connected user: a `Session` in a
+ * tab of its own, or a `TabSession` (src/tabs) that shares one with the
+ * user's other tabs.
+ */
+import type { CancelInvitationResult, PluginStats, RespondInvitationResult, SendInvitationResult } from './api.js';
+import type { User } from './types.js';
+
+export interface SessionCalls {
+  sendInvitation(params: unknown): Promise<SendInvitationResult>;
+  cancelInvitation(params: unknown): Promise<CancelInvitationResult>;
+  respond(params: unknown, answer: 'accept' | 'refuse'): Promise<RespondInvitationResult>;
+}
+
+export interface UserSession {
+  readonly user: User;
+  /** The app's calls, once `start` resolved, until `close`. */
+  readonly calls: SessionCalls | undefined;
+  start(): Promise<void>;
+  stats(): PluginStats;
+  /** Idempotent. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,106 @@
+/**
+ * The tab layer's parts without a network: the election over this page's own
+ * Web Locks (two elections stand for two tabs), and the pending calls of a
+ * following tab over a channel the test plays.
+ */
+import { expect } from '@esm-bundle/chai';
+import { LeaderElection, tabPlatform } from '../../src/tabs/leader-election.js';
+import { PendingCalls } from '../../src/tabs/pending-calls.js';
+import type { TabMessage, WireResult } from '../../src/tabs/tab-channel.js';
+import { fromWire, toWire } from '../../src/tabs/tab-channel.js';
+import { InvitationError } from '../../src/errors.js';
+
+const lockName = () => `test-tabs:${crypto.randomUUID()}`;
+
+describe('LeaderElection', () => {
+  it('lets one tab lead, and the next in line once it lets go', async () => {
+    const { locks } = tabPlatform()!;
+    const name = lockName();
+    const first = new LeaderElection(locks, name);
+    const second = new LeaderElection(locks, name);
+    expect(await first.tryLead()).to.equal(true);
+    expect(await second.tryLead()).to.equal(false);
+    let secondLeads = false;
+    const promoted = second.waitToLead().then(() => (secondLeads = true));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(secondLeads).to.equal(false);
+    await first.close();
+    await promoted;
+    expect(secondLeads).to.equal(true);
+    await second.close();
+    const third = new LeaderElection(locks, name);
+    expect(await third.tryLead()).to.equal(true);
+    await third.close();
+  });
+
+  it('a closed election stops waiting and never leads', async () => {
+    const { locks } = tabPlatform()!;
+    const name = lockName();
+    const holder = new LeaderElection(locks, name);
+    await holder.tryLead();
+    const waiter = new LeaderElection(locks, name);
+    let led = false;
+    void waiter.waitToLead().then(() => (led = true));
+    await waiter.close();
+    await holder.close();
+    const next = new LeaderElection(locks, name);
+    expect(await next.tryLead()).to.equal(true);
+    expect(led).to.equal(false);
+    await next.close();
+  });
+});
+
+describe('PendingCalls', () => {
+  const ok: WireResult = { invitationID: 'me:1' };
+
+  it('settles a call with the reply to its request id, and posts what is pending again for a new leader', async () => {
+    const posted: TabMessage[] = [];
+    const pending = new PendingCalls('tab-a', (message) => posted.push(message));
+    const answer = pending.call({ method: 'accept', params: { invitationID: 'x:1' } });
+    const send = pending.call({ method: 'send', params: {}, suffix: 's1' });
+    expect(posted.map((message) => message.type)).to.deep.equal(['call', 'call']);
+    const [first, second] = posted as Extract<TabMessage, { type: 'call' }>[];
+    expect(first!.requestId).to.not.equal(second!.requestId);
+    pending.reply(first!.requestId, ok);
+    expect(await answer).to.deep.equal(ok);
+    pending.repost();
+    expect(posted.at(-1)).to.deep.include({ type: 'call', requestId: second!.requestId, suffix: 's1', method: 'send', retried: true });
+    expect(second).to.not.have.property('retried');
+    expect(posted).to.have.length(3);
+    pending.reply(second!.requestId, ok);
+    pending.reply(second!.requestId, { invitationID: 'ignored' });
+    expect(await send).to.deep.equal(ok);
+  });
+
+  it('hands what is pending to this tab once it leads', async () => {
+    const pending = new PendingCalls('tab-a', () => {});
+    const call = pending.call({ method: 'cancel', params: { invitationID: 'me:2' } });
+    const ran: string[] = [];
+    pending.drain(async ({ method, retried }) => {
+      ran.push(method);
+      expect(retried).to.equal(true);
+      return ok;
+    });
+    expect(await call).to.deep.equal(ok);
+    expect(ran).to.deep.equal(['cancel']);
+    pending.repost();
+  });
+
+  it('settles at once, as invalid, a call the channel cannot carry', async () => {
+    const pending = new PendingCalls('tab-a', () => {
+      throw new DOMException('could not be cloned', 'DataCloneError');
+    });
+    const result = await pending.call({ method: 'send', params: { invitees: [() => 1] } });
+    expect(result.error?.code).to.equal('INVALID_ARGUMENT');
+  });
+});
+
+describe('results between tabs', () => {
+  it('keep the error code across the structured clone', () => {
+    const wire = toWire({ invitationID: 'x:1', error: new InvitationError('ALREADY_RESPONDED', 'answered') });
+    const back = fromWire<{ invitationID: string; error?: InvitationError }>(structuredClone(wire));
+    expect(back.error).to.be.instanceOf(InvitationError);
+    expect(back.error?.code).to.equal('ALREADY_RESPONDED');
+    expect(back.invitationID).to.equal('x:1');
+  });
+});
