@@ -7,6 +7,9 @@
 //   sign    { handle, userId, expiresInSeconds?, now?, otherSecret?: true }        → { token }
 //   restart { handle, rotateSecret?: true }  same port; a crash (SIGKILL), then a new process
 //   stop    { handle }
+//   crash   { handle }  SIGKILL, and the port stays this server's (no new process until `relaunch`)
+//   relaunch { handle } a new process on the crashed server's port
+//   redisCrash / redisRelaunch  SIGKILL the run's redis-server / start a new one (empty) on its port
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
@@ -19,8 +22,8 @@ const PATH = '/peerjs';
 const APP_VERIFY = fileURLToPath(new URL('./app-verify.mjs', import.meta.url));
 
 /** A redis-server without persistence on a free port of 127.0.0.1; `stop()` kills it. */
-async function startRedis() {
-  const port = await new Promise((resolve) => {
+async function startRedis(knownPort) {
+  const port = knownPort ?? await new Promise((resolve) => {
     const probe = createServer().listen(0, HOST, () => {
       const { port: free } = probe.address();
       probe.close(() => resolve(free));
@@ -41,6 +44,7 @@ async function startRedis() {
   });
   child.stdout.resume();
   return {
+    port,
     url: `redis://${HOST}:${port}`,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -88,6 +92,25 @@ export function companionServerPlugin() {
       if (rotateSecret) entry.secret = newSecret();
       entry.process = await launch(entry);
       return { handle, host: HOST, port: entry.port, path: PATH };
+    },
+    async crash({ handle }) {
+      await serverOf(handle).process.kill();
+      return {};
+    },
+    async relaunch({ handle }) {
+      const entry = serverOf(handle);
+      entry.process = await launch(entry);
+      return { handle, host: HOST, port: entry.port, path: PATH };
+    },
+    async redisCrash() {
+      await (await redis).stop();
+      return {};
+    },
+    async redisRelaunch() {
+      const { port } = await redis;
+      redis = startRedis(port);
+      await redis;
+      return {};
     },
     async stop({ handle }) {
       const entry = servers.get(handle);

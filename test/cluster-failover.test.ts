@@ -1,0 +1,82 @@
+/**
+ * A cluster of companion servers when a process dies: a node killed with SIGKILL
+ * (its clients come back to a new process that takes over its port, as behind a
+ * load balancer's address) and a redis-server killed and started again.
+ */
+import { expect } from '@esm-bundle/chai';
+import type { SignalingPluginOptions } from '../src/index.js';
+import { companion, peerOf, sign, startCompanion, stopCompanion, type Companion } from './companion.js';
+import { Harness, next, uniqueId } from './helpers.js';
+
+describe('a cluster of companion servers when a process dies', function () {
+  this.timeout(90_000);
+  const harness = new Harness();
+  const servers: Companion[] = [];
+
+  async function twoNodes(): Promise<[Companion, Companion]> {
+    const a = await startCompanion({ secret: true, cluster: true });
+    servers.push(a);
+    const b = await startCompanion({ cluster: true, secretOf: a.handle });
+    servers.push(b);
+    return [a, b];
+  }
+
+  async function user(on: Companion, name: string, options: SignalingPluginOptions = {}) {
+    const databaseName = `test:${uniqueId('failover-db')}`;
+    harness.track(databaseName);
+    const plugin = await harness.plugin({ storage: 'memory', databaseName, peer: peerOf(on), token: (userId) => sign(on, userId), ...options });
+    const id = uniqueId(name.toLowerCase());
+    await plugin.connectUser({ id, name });
+    return { plugin, id };
+  }
+
+  afterEach(async () => {
+    await harness.cleanup();
+    for (const server of servers.splice(0)) await stopCompanion(server);
+  });
+
+  it('delivers an invitation sent while the invitee\'s node is dead (SIGKILL) once they are back on a new process', async () => {
+    const [a, b] = await twoNodes();
+    const alice = await user(a, 'Alice');
+    const bob = await user(b, 'Bob');
+
+    const bobReconnecting = next(bob.plugin.connectionState$, (state) => state === 'reconnecting', 20_000);
+    await companion({ action: 'crash', handle: b.handle });
+    await bobReconnecting;
+
+    // Bob's claim still names node b, which is gone: node a keeps the offer for him.
+    const rings = next(bob.plugin.invitationReceived$, undefined, 60_000);
+    const { invitationID, error } = await alice.plugin.sendInvitation({ inviterName: 'Alice', invitees: [bob.id], timeout: 60, type: 1, data: 'while your server was down' });
+    expect(error).to.equal(undefined);
+    const deadline = performance.now() + 10_000;
+    while (alice.plugin.stats().connectAttempts === 0 && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(alice.plugin.stats().connectAttempts).to.be.greaterThan(0);
+
+    await companion({ action: 'relaunch', handle: b.handle });
+    expect((await rings).invitationID).to.equal(invitationID);
+    await next(bob.plugin.connectionState$, (state) => state === 'connected', 30_000);
+    const accepted = next(alice.plugin.invitationAccepted$, (event) => event.invitationID === invitationID, 30_000);
+    await bob.plugin.acceptInvitation({ invitationID });
+    expect((await accepted).invitee).to.equal(bob.id);
+  });
+
+  it('keeps same-node invitations going while Redis is down, and routes across nodes again once it is back', async () => {
+    const [a, b] = await twoNodes();
+    const alice = await user(a, 'Alice');
+    const carol = await user(a, 'Carol');
+    const bob = await user(b, 'Bob');
+
+    await companion({ action: 'redisCrash' });
+    try {
+      const ringsCarol = next(carol.plugin.invitationReceived$, undefined, 20_000);
+      const toCarol = await alice.plugin.sendInvitation({ inviterName: 'Alice', invitees: [carol.id], timeout: 30, type: 0, data: 'same node, no Redis' });
+      expect((await ringsCarol).invitationID).to.equal(toCarol.invitationID);
+    } finally {
+      await companion({ action: 'redisRelaunch' });
+    }
+
+    const ringsBob = next(bob.plugin.invitationReceived$, undefined, 45_000);
+    const toBob = await alice.plugin.sendInvitation({ inviterName: 'Alice', invitees: [bob.id], timeout: 60, type: 0, data: 'across nodes, Redis back' });
+    expect((await ringsBob).invitationID).to.equal(toBob.invitationID);
+  });
+});
