@@ -6,8 +6,9 @@
 // limit for the whole run (BENCH_TIME_LIMIT_MS, default 10 minutes).
 // The companion server (dist/server/) is measured too: its 60 s mailbox (section `mailbox`, in
 // the page) and how far one server process goes (section `capacity`, scripts/bench-server.mjs,
-// a Node load generator run before the browser starts).
-//   BENCH_ONLY=warm,cold   runs some sections only (warm twoTabs userTabs cold fanout redelivery mailbox throughput memory flood capacity)
+// a Node load generator run before the browser starts), and several as one cluster over Redis
+// (section `cluster`, scripts/bench-cluster.mjs, Node clients against three node processes and a redis-server).
+//   BENCH_ONLY=warm,cold   runs some sections only (warm twoTabs userTabs cold fanout redelivery mailbox throughput memory flood capacity cluster)
 //   CHROME_PATH            another Chromium (default /usr/bin/chromium)
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
@@ -19,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import puppeteer from 'puppeteer-core';
 import { CHROMIUM_ARGS } from '../web-test-runner.config.mjs';
+import { measureCluster } from './bench-cluster.mjs';
 import { measureCapacity } from './bench-server.mjs';
 import { startCompanionServer } from './companion-server-process.mjs';
 import { startPeerServer } from './peer-server-process.mjs';
@@ -151,6 +153,7 @@ async function main() {
   const loadAtStart = loadavg();
   if (loadAtStart[0] > cpus().length) log(`warning: load average ${loadAtStart[0].toFixed(1)} on ${cpus().length} cores; figures will be noisy`);
   const capacity = await runCapacity();
+  const cluster = await runCluster();
 
   log(`PeerServer on 127.0.0.1:${PEER_PORT}`);
   const peerServer = await startPeerServer({ port: PEER_PORT, env: { PEER_HOST: '127.0.0.1', PEER_ALIVE_TIMEOUT_MS: '15000', PEER_EXPIRE_TIMEOUT_MS: '5000' } });
@@ -185,8 +188,8 @@ async function main() {
   };
   let page = await openPage();
 
-  const results = capacity.result ? { capacity: capacity.result } : {};
-  const errors = capacity.error ? { capacity: capacity.error } : {};
+  const results = { ...(capacity.result && { capacity: capacity.result }), ...(cluster.result && { cluster: cluster.result }) };
+  const errors = { ...(capacity.error && { capacity: capacity.error }), ...(cluster.error && { cluster: cluster.error }) };
   const peerConnectionsLeft = {};
   for (const section of SECTIONS) {
     if (ONLY && !ONLY.has(section.name)) continue;
@@ -319,6 +322,77 @@ async function runCapacity() {
     log(`section capacity FAILED: ${error?.message ?? error}`);
     return { error: String(error?.message ?? error) };
   }
+}
+
+// ---- several companion servers as one cluster over Redis ---------------------------------------
+
+/** Section `cluster`: Node clients against three node processes on one redis-server, before the browser starts. */
+async function runCluster() {
+  if (ONLY && !ONLY.has('cluster')) return {};
+  log('section cluster {"nodes":3,"reps":300,"pairs":100,"idlePerNode":3000,"failoverClients":200}');
+  const began = Date.now();
+  try {
+    const result = await measureCluster({ timeLimitMs: Math.min(120_000, TIME_LIMIT_MS / 4), log });
+    log(`section cluster done in ${((Date.now() - began) / 1000).toFixed(1)} s`);
+    return { result };
+  } catch (error) {
+    log(`section cluster FAILED: ${error?.message ?? error}`);
+    return { error: String(error?.message ?? error) };
+  }
+}
+
+/** Rows of the cluster section: in the latency row, plugin = across nodes, raw = within one node. */
+function clusterFigures({ cluster }) {
+  if (!cluster) return [];
+  const kib = 1024;
+  const across = stats(cluster.roundTrip.across);
+  const within = stats(cluster.roundTrip.within);
+  const { memory, registrations, perNode } = cluster.idle;
+  const reached = stats(cluster.failover.reached);
+  const reopened = stats(cluster.failover.reopened);
+  return [
+    {
+      figure: '11. Cluster: OFFER→ANSWER round trip, across nodes (plugin) vs within one (raw)',
+      unit: 'ms',
+      n: across.n,
+      plugin: across,
+      raw: within,
+      ratio: across.median / within.median,
+      target: 'info',
+      note: `Node clients speaking the PeerServer protocol, ${cluster.nodes} node processes, one redis-server, 127.0.0.1; across = client on node a → client on node b and back, through Redis both ways; interleaved reps`,
+    },
+    {
+      figure: '11. Cluster: offers routed / s across nodes (through Redis)',
+      unit: '/s',
+      plugin: { median: cluster.relay.acrossPerSecond },
+      raw: { median: cluster.relay.withinPerSecond },
+      ratio: cluster.relay.acrossPerSecond / cluster.relay.withinPerSecond,
+      target: 'info',
+      note: `raw = within one node of the same cluster; ${cluster.relay.pairs} pairs, ${cluster.relay.window} in flight each, ${cluster.relay.payloadBytes} B per OFFER, ${cluster.relay.ms / 1000} s each`,
+    },
+    {
+      figure: '11. Cluster: idle registered clients held per node',
+      unit: 'count',
+      plugin: { median: perNode },
+      target: 'info',
+      note: `on each of ${cluster.idle.nodes} nodes at once; node RSS ${memory.map((node) => `${(node.rssBefore / kib / kib).toFixed(1)} → ${(node.rssAfter / kib / kib).toFixed(1)} MiB`).join(', ')}; registrations (claimed in Redis) ${registrations.map((stage) => `${stage.perSecond.toFixed(0)}/s`).join(', ')}`,
+    },
+    {
+      figure: '11. Cluster: node memory per idle client',
+      unit: 'KiB',
+      plugin: { median: memory.reduce((sum, node) => sum + node.rssPerClientBytes, 0) / memory.length / kib },
+      target: 'info',
+      note: `mean RSS growth per client over the nodes (${memory.map((node) => (node.rssPerClientBytes / kib).toFixed(1)).join(', ')} KiB); JS heap ${memory.map((node) => (node.heapPerClientBytes / kib).toFixed(1)).join(', ')} KiB each`,
+    },
+    {
+      figure: '11. Cluster: SIGKILLed node → its clients reachable on another',
+      unit: 'ms',
+      n: reached.n,
+      plugin: reached,
+      target: 'info',
+      note: `${cluster.failover.clients} clients; from the kill to an OFFER from a client of a surviving node reaching each (re-registered: median ${reopened.median.toFixed(0)} ms, max ${reopened.max.toFixed(0)} ms); clients reconnect at once (the plugin adds its backoff), max ${reached.max.toFixed(0)} ms`,
+    },
+  ];
 }
 
 /** Rows of the mailbox and capacity sections. */
@@ -607,6 +681,7 @@ function figuresOf(results, size) {
     });
   }
   rows.push(...serverFigures(results));
+  rows.push(...clusterFigures(results));
   return rows;
 }
 
