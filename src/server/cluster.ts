@@ -190,6 +190,28 @@ export async function joinCluster({ redisUrl, expireTimeoutMs }: { redisUrl: str
     }
   }, REFRESH_MS);
 
+  /**
+   * Redis is back (after a restart without persistence it holds no claims, and a node whose
+   * subscriber was still away looked gone, so its claims may have been removed): once both
+   * connections are up again (the subscriber resubscribed), this node claims its ids again and
+   * says they are registered, and sends on what waited here meanwhile, instead of leaving
+   * routing across nodes broken until the next refresh and parked messages until they expire.
+   */
+  const recover = (): void => {
+    if (!redis.isReady || !subscriber.isReady) return;
+    for (const [userId, { socket, value }] of held) {
+      claimKey(userId, value)
+        .then(async (ours) => {
+          if (ours) await withTimeout(redis.publish(REGISTERED_CHANNEL, userId));
+          else socket.terminate(); // Claimed on another node meanwhile: that one holds it.
+        })
+        .catch(() => {}); // Down again: the next `ready` tries again.
+    }
+    for (const userId of [...parked.keys()]) void sendParked(userId);
+  };
+  // Attached after the first connection: these are reconnections.
+  redis.on('ready', recover);
+  subscriber.on('ready', recover);
 
   /**
    * A client's messages in order: those for ids registered here go to PeerServer; those for
