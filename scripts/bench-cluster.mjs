@@ -27,9 +27,9 @@ function freePort() {
   });
 }
 
-/** A redis-server without persistence on a free port; `stop()` kills it. */
-async function startRedis() {
-  const port = await freePort();
+/** A redis-server without persistence (on a free port unless given); `stop()` kills it. */
+async function startRedis(knownPort) {
+  const port = knownPort ?? (await freePort());
   const child = spawn(process.env.REDIS_SERVER_PATH || '/usr/bin/redis-server', ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -45,6 +45,7 @@ async function startRedis() {
   });
   child.stdout.resume();
   return {
+    port,
     url: `redis://${HOST}:${port}`,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -219,6 +220,40 @@ async function failover({ doomed, to, watcherOn, secret, clients, inFlight, dead
   }
 }
 
+/**
+ * Redis killed with SIGKILL and, `downMs` later, started again on its port, empty (no
+ * persistence): ms from the new redis-server being ready to an OFFER from a client on node
+ * `from`, sent at that moment, reaching a client on node `to`, in each of `reps` restarts.
+ */
+async function redisRestart({ redis, from, to, secret, reps, downMs }) {
+  const samples = [];
+  let arrived;
+  const sender = await register({ port: from.port, secret, id: 'restart-sender' });
+  const receiver = await register({ port: to.port, secret, id: 'restart-receiver', onMessage: (message) => message.type === 'OFFER' && arrived?.() });
+  try {
+    for (let rep = 0; rep < reps; rep++) {
+      await redis.current.stop();
+      await sleep(downMs);
+      redis.current = await startRedis(redis.current.port);
+      const began = performance.now();
+      await new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('cluster: no OFFER across nodes within 20 s of a Redis restart')), 20_000);
+        arrived = () => {
+          clearTimeout(timer);
+          arrived = undefined;
+          resolve();
+        };
+        sender.send(offer('restart-receiver', rep));
+      });
+      samples.push(performance.now() - began);
+    }
+    return samples;
+  } finally {
+    sender.terminate();
+    receiver.terminate();
+  }
+}
+
 function mib(bytes) {
   return bytes / 2 ** 20;
 }
@@ -226,8 +261,8 @@ function mib(bytes) {
 /**
  * Three nodes on one redis-server: round trips within a node against across nodes, offers
  * relayed per second across nodes (and within one, for scale), idle clients per node with
- * their memory, and how long the clients of a node killed with SIGKILL take to be reachable
- * again on another node.
+ * their memory, how long the clients of a node killed with SIGKILL take to be reachable
+ * again on another node, and how long routing across nodes takes to come back after Redis restarts.
  */
 export async function measureCluster({
   reps = 300,
@@ -237,20 +272,23 @@ export async function measureCluster({
   relayMs = 5000,
   idlePerNode = 3000,
   failoverClients = 200,
+  redisRestarts = 3,
+  redisDownMs = 1000,
   inFlight = 100,
   timeLimitMs = 120_000,
   log = () => {},
 } = {}) {
   const deadline = Date.now() + timeLimitMs;
   const secret = randomBytes(32).toString('base64url');
-  const redis = await startRedis();
+  // `current`: the restart figure replaces the process.
+  const redis = { current: await startRedis() };
   const nodes = [];
   const sockets = [];
   const heartbeat = setInterval(() => {
     for (const socket of sockets) if (socket.readyState === WebSocket.OPEN) socket.send('{"type":"HEARTBEAT"}');
   }, HEARTBEAT_MS);
   try {
-    const options = { port: 0, host: HOST, path: PATH, redisUrl: redis.url, concurrentLimit: idlePerNode + 2 * pairs + failoverClients + 100 };
+    const options = { port: 0, host: HOST, path: PATH, redisUrl: redis.current.url, concurrentLimit: idlePerNode + 2 * pairs + failoverClients + 100 };
     for (let n = 0; n < 3; n++) nodes.push(await startCompanionServer({ options, secret }));
     const [a, b, c] = nodes;
 
@@ -291,18 +329,22 @@ export async function measureCluster({
     const failed = await failover({ doomed: c, to: b, watcherOn: a, secret, clients: failoverClients, inFlight, deadline });
     log(`cluster: ${failoverClients} clients of a SIGKILLed node reachable on another within ${Math.max(...failed.reached).toFixed(0)} ms`);
 
+    const restart = await redisRestart({ redis, from: a, to: b, secret, reps: redisRestarts, downMs: redisDownMs });
+    log(`cluster: OFFER across nodes ${restart.map((ms) => ms.toFixed(0)).join(', ')} ms after Redis was restarted (empty)`);
+
     return {
       nodes: 3,
       roundTrip: { ...latency, reps, warmup },
       relay: { acrossPerSecond, withinPerSecond, pairs, window, ms: relayMs, payloadBytes: offer('across-to-0', 0).length },
       idle: { perNode: idlePerNode, nodes: 2, memory, registrations },
       failover: { clients: failoverClients, ...failed },
+      redisRestart: { samples: restart, downMs: redisDownMs },
     };
   } finally {
     clearInterval(heartbeat);
     for (const socket of sockets) socket.terminate();
     for (const node of nodes) await node.stop();
-    await redis.stop();
+    await redis.current.stop();
   }
 }
 
