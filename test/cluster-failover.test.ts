@@ -1,10 +1,11 @@
 /**
  * A cluster of companion servers when a process dies: a node killed with SIGKILL
- * (its clients come back to a new process that takes over its port, as behind a
- * load balancer's address) and a redis-server killed and started again.
+ * (its clients come back to another node behind one load-balanced address, or to a
+ * new process that takes over its port) and a redis-server killed and started again.
  */
 import { expect } from '@esm-bundle/chai';
 import type { SignalingPluginOptions } from '../src/index.js';
+import type { PeerServerOptions } from '../src/types.js';
 import { companion, peerOf, sign, startCompanion, stopCompanion, type Companion } from './companion.js';
 import { Harness, next, uniqueId } from './helpers.js';
 
@@ -21,6 +22,16 @@ describe('a cluster of companion servers when a process dies', function () {
     return [a, b];
   }
 
+  const balancers: { port: number }[] = [];
+
+  /** One address in front of `nodes`: a connection goes to the first that accepts it. */
+  async function balancer(...nodes: Companion[]): Promise<PeerServerOptions> {
+    const address = await companion<{ host: string; port: number; path: string }>({ action: 'balancer', handles: nodes.map((node) => node.handle) });
+    balancers.push(address);
+    return { ...address, config: { iceServers: [] }, debug: 0 };
+  }
+
+  /** A user whose plugin reaches the cluster through `on` (tokens signed with the cluster's secret), or through `peer`. */
   async function user(on: Companion, name: string, options: SignalingPluginOptions = {}) {
     const databaseName = `test:${uniqueId('failover-db')}`;
     harness.track(databaseName);
@@ -32,6 +43,7 @@ describe('a cluster of companion servers when a process dies', function () {
 
   afterEach(async () => {
     await harness.cleanup();
+    for (const { port } of balancers.splice(0)) await companion({ action: 'balancerStop', port });
     for (const server of servers.splice(0)) await stopCompanion(server);
   });
 
@@ -55,6 +67,25 @@ describe('a cluster of companion servers when a process dies', function () {
     await companion({ action: 'relaunch', handle: b.handle });
     expect((await rings).invitationID).to.equal(invitationID);
     await next(bob.plugin.connectionState$, (state) => state === 'connected', 30_000);
+    const accepted = next(alice.plugin.invitationAccepted$, (event) => event.invitationID === invitationID, 30_000);
+    await bob.plugin.acceptInvitation({ invitationID });
+    expect((await accepted).invitee).to.equal(bob.id);
+  });
+
+  it('delivers an invitation sent while the invitee\'s node is dead (SIGKILL) once they are back on another node behind the same address', async () => {
+    const [a, b] = await twoNodes();
+    const alice = await user(a, 'Alice');
+    // Bob's address leads to node b while it lives, then to node a.
+    const bob = await user(a, 'Bob', { peer: await balancer(b, a) });
+
+    const bobReconnecting = next(bob.plugin.connectionState$, (state) => state === 'reconnecting', 20_000);
+    await companion({ action: 'crash', handle: b.handle });
+    await bobReconnecting;
+
+    const rings = next(bob.plugin.invitationReceived$, undefined, 60_000);
+    const { invitationID, error } = await alice.plugin.sendInvitation({ inviterName: 'Alice', invitees: [bob.id], timeout: 60, type: 1, data: 'your server is gone' });
+    expect(error).to.equal(undefined);
+    expect((await rings).invitationID).to.equal(invitationID);
     const accepted = next(alice.plugin.invitationAccepted$, (event) => event.invitationID === invitationID, 30_000);
     await bob.plugin.acceptInvitation({ invitationID });
     expect((await accepted).invitee).to.equal(bob.id);

@@ -10,9 +10,12 @@
 //   crash   { handle }  SIGKILL, and the port stays this server's (no new process until `relaunch`)
 //   relaunch { handle } a new process on the crashed server's port
 //   redisCrash / redisRelaunch  SIGKILL the run's redis-server / start a new one (empty) on its port
+//   balancer { handles }  → { host, port, path }: one address in front of these servers (a TCP load
+//           balancer): each new connection goes to the first of them that accepts it
+//   balancerStop { port }
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { startCompanionServer } from '../../scripts/companion-server-process.mjs';
 
@@ -53,7 +56,47 @@ async function startRedis(knownPort) {
   };
 }
 
+/** Forwards each connection to the first of `ports` that accepts one; `stop()` closes it and its connections. */
+function startBalancer(ports) {
+  const sockets = new Set();
+  const server = createServer((client) => {
+    sockets.add(client);
+    client.once('close', () => sockets.delete(client));
+    client.on('error', () => {});
+    const tryPort = (index) => {
+      if (index >= ports.length) return client.destroy();
+      const upstream = connect(ports[index], HOST);
+      upstream.once('error', () => tryPort(index + 1));
+      upstream.once('connect', () => {
+        upstream.removeAllListeners('error');
+        upstream.on('error', () => client.destroy());
+        sockets.add(upstream);
+        upstream.once('close', () => {
+          sockets.delete(upstream);
+          client.destroy();
+        });
+        client.once('close', () => upstream.destroy());
+        client.pipe(upstream).pipe(client);
+      });
+    };
+    tryPort(0);
+  });
+  return new Promise((resolve) => {
+    server.listen(0, HOST, () =>
+      resolve({
+        port: server.address().port,
+        stop: () =>
+          new Promise((done) => {
+            for (const socket of sockets) socket.destroy();
+            server.close(() => done());
+          }),
+      }),
+    );
+  });
+}
+
 export function companionServerPlugin() {
+  const balancers = [];
   const servers = new Map();
   let redis;
   let nextHandle = 1;
@@ -112,6 +155,16 @@ export function companionServerPlugin() {
       await redis;
       return {};
     },
+    async balancer({ handles }) {
+      const balancer = await startBalancer(handles.map((handle) => serverOf(handle).port));
+      balancers.push(balancer);
+      return { host: HOST, port: balancer.port, path: PATH };
+    },
+    async balancerStop({ port }) {
+      const index = balancers.findIndex((balancer) => balancer.port === port);
+      if (index >= 0) await balancers.splice(index, 1)[0].stop();
+      return {};
+    },
     async stop({ handle }) {
       const entry = servers.get(handle);
       servers.delete(handle);
@@ -128,6 +181,7 @@ export function companionServerPlugin() {
       return action(payload);
     },
     async serverStop() {
+      for (const balancer of balancers.splice(0)) await balancer.stop();
       for (const handle of [...servers.keys()]) await actions.stop({ handle });
       if (redis) await (await redis.catch(() => undefined))?.stop();
     },
