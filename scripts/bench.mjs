@@ -561,8 +561,8 @@ function figuresOf(results, size) {
   }
   if (results.userTabs) {
     const { delivery, takeover, environment } = results.userTabs;
-    latency('9. One user, 2 tabs: delivery to the tab working through the holder (raw column: to the holder)', delivery.follower, delivery.holder);
-    latency('9. One user, 2 tabs: holder tab closed → next invitation rings in the other', takeover, undefined, { text: 'about 1 s', check: (value) => value < 1500 });
+    latency('11. One user, 2 tabs: delivery to the tab working through the holder (raw column: to the holder)', delivery.follower, delivery.holder);
+    latency('11. One user, 2 tabs: holder tab closed → next invitation rings in the other', takeover, undefined, { text: 'about 1 s', check: (value) => value < 1500 });
     rows.at(-1).note = `cold: the inviter never reached this user before; crossOriginIsolated ${environment.crossOriginIsolated}, performance.now() step ${(environment.timerResolutionMs * 1000).toFixed(1)} µs`;
   }
   if (cold) latency('3. Cold delivery (connect + first message)', cold.plugin, cold.raw, ratioAtMost(1.1));

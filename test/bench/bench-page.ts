@@ -718,35 +718,47 @@ async function redelivery({ reps = 10, spreadMs = 3900, firstMs = 1500, attempts
       return { before, after, windowMs, perMinute: ((after - before) * 60_000) / windowMs, pendingDeliveries: lone.plugin.stats().pendingDeliveries };
     })();
 
-    // Every invitee is invited at once and comes online at its own time, `spreadMs` apart, so that
-    // the arrivals fall at different points of the inviter's retry cycle (a parked offer lasts
-    // PeerServer's expire_timeout, then the capped backoff) without the section taking reps × cycles.
+    // A parked offer lasts PeerServer's expire_timeout, then the capped backoff: the arrivals are
+    // spread over that cycle without the section taking reps × cycles.
     const inviter = await scope.plugin();
-    const invitees = Array.from({ length: reps }, (_, rep) => ({ id: scope.id(), data: tagged(`queued-${rep}`), offlineMs: firstMs + rep * spreadMs }));
-    for (const { id, data } of invitees) checkSent(await invite(inviter, [id], data, 120));
-    const invitedAt = performance.now();
-    const samples = await Promise.all(
-      invitees.map(async ({ id, data, offlineMs }) => {
-        await sleep(invitedAt + offlineMs - performance.now());
-        const invitee = scope.create({}, id);
-        const received = when(invitee.plugin.invitationReceived$, (event) => event.data === data, 30_000, 'redelivery');
-        await invitee.plugin.connectUser({ id, name: id });
-        const connected = performance.now();
-        const at = await received;
-        return { offlineMs: connected - invitedAt, latencyMs: at - connected };
-      }),
-    );
+    const arrivals = await comeOnlineOneByOne(scope, inviter, { reps, firstMs, spreadMs, tag: 'queued', timeout: 120 });
     await quiet(inviter);
     return {
       reps,
-      samples: samples.map((sample) => sample.latencyMs),
-      offlineMs: samples.map((sample) => sample.offlineMs),
+      ...arrivals,
       attempts: await attempts,
       delivery: 'defaults, except heartbeatIntervalMs 1000 and retentionMs 2000',
     };
   } finally {
     await scope.close();
   }
+}
+
+/**
+ * Invites `reps` users who are offline, all at once; each comes online at its own time,
+ * `spreadMs` apart, so that the arrivals fall at different points of the inviter's retry
+ * cycle. Returns how soon each received its invitation after its `connectUser` resolved.
+ */
+async function comeOnlineOneByOne(
+  scope: Scope,
+  inviter: BenchUser,
+  { reps, firstMs, spreadMs, tag, timeout, peer }: { reps: number; firstMs: number; spreadMs: number; tag: string; timeout: number; peer?: PeerServerOptions },
+): Promise<{ samples: number[]; offlineMs: number[] }> {
+  const invitees = Array.from({ length: reps }, (_, rep) => ({ id: scope.id(), data: tagged(`${tag}-${rep}`), offlineMs: firstMs + rep * spreadMs }));
+  for (const { id, data } of invitees) checkSent(await invite(inviter, [id], data, timeout));
+  const invitedAt = performance.now();
+  const arrivals = await Promise.all(
+    invitees.map(async ({ id, data, offlineMs }) => {
+      await sleep(invitedAt + offlineMs - performance.now());
+      const invitee = scope.create(peer ? { peer } : {}, id);
+      const received = when(invitee.plugin.invitationReceived$, (event) => event.data === data, 30_000, `${tag} redelivery`);
+      await invitee.plugin.connectUser({ id, name: id });
+      const connected = performance.now();
+      const at = await received;
+      return { offlineMs: connected - invitedAt, latencyMs: at - connected };
+    }),
+  );
+  return { samples: arrivals.map((arrival) => arrival.latencyMs), offlineMs: arrivals.map((arrival) => arrival.offlineMs) };
 }
 
 // ---- 5b: the companion server's mailbox ------------------------------------------------
@@ -776,25 +788,11 @@ async function mailbox({ peerPort, reps = 6, firstMs = 1500, spreadMs = 9000, wi
     })();
 
     const inviter = await scope.plugin({ peer });
-    const invitees = Array.from({ length: reps }, (_, rep) => ({ id: scope.id(), data: tagged(`parked-${rep}`), offlineMs: firstMs + rep * spreadMs }));
-    for (const { id, data } of invitees) checkSent(await invite(inviter, [id], data, 300));
-    const invitedAt = performance.now();
-    const samples = await Promise.all(
-      invitees.map(async ({ id, data, offlineMs }) => {
-        await sleep(invitedAt + offlineMs - performance.now());
-        const invitee = scope.create({ peer }, id);
-        const received = when(invitee.plugin.invitationReceived$, (event) => event.data === data, 30_000, 'mailbox redelivery');
-        await invitee.plugin.connectUser({ id, name: id });
-        const connected = performance.now();
-        const at = await received;
-        return { offlineMs: connected - invitedAt, latencyMs: at - connected };
-      }),
-    );
+    const arrivals = await comeOnlineOneByOne(scope, inviter, { reps, firstMs, spreadMs, tag: 'parked', timeout: 300, peer });
     await quiet(inviter);
     return {
       reps,
-      samples: samples.map((sample) => sample.latencyMs),
-      offlineMs: samples.map((sample) => sample.offlineMs),
+      ...arrivals,
       attempts: await attempts,
       delivery: 'defaults (connectTimeoutMs 65000), except heartbeatIntervalMs 1000 and retentionMs 2000',
     };
