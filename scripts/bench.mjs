@@ -353,7 +353,7 @@ function clusterFigures({ cluster }) {
   const restart = stats(cluster.redisRestart.samples);
   return [
     {
-      figure: '11. Cluster: OFFER→ANSWER round trip, across nodes (plugin) vs within one (raw)',
+      figure: '12. Cluster: OFFER→ANSWER round trip, across nodes (plugin) vs within one (raw)',
       unit: 'ms',
       n: across.n,
       plugin: across,
@@ -363,7 +363,7 @@ function clusterFigures({ cluster }) {
       note: `Node clients speaking the PeerServer protocol, ${cluster.nodes} node processes, one redis-server, 127.0.0.1; across = client on node a → client on node b and back, through Redis both ways; interleaved reps`,
     },
     {
-      figure: '11. Cluster: offers routed / s across nodes (through Redis)',
+      figure: '12. Cluster: offers routed / s across nodes (through Redis)',
       unit: '/s',
       plugin: { median: cluster.relay.acrossPerSecond },
       raw: { median: cluster.relay.withinPerSecond },
@@ -372,21 +372,21 @@ function clusterFigures({ cluster }) {
       note: `raw = within one node of the same cluster; ${cluster.relay.pairs} pairs, ${cluster.relay.window} in flight each, ${cluster.relay.payloadBytes} B per OFFER, ${cluster.relay.ms / 1000} s each`,
     },
     {
-      figure: '11. Cluster: idle registered clients held per node',
+      figure: '12. Cluster: idle registered clients held per node',
       unit: 'count',
       plugin: { median: perNode },
       target: 'info',
       note: `on each of ${cluster.idle.nodes} nodes at once; node RSS ${memory.map((node) => `${(node.rssBefore / kib / kib).toFixed(1)} → ${(node.rssAfter / kib / kib).toFixed(1)} MiB`).join(', ')}; registrations (claimed in Redis) ${registrations.map((stage) => `${stage.perSecond.toFixed(0)}/s`).join(', ')}`,
     },
     {
-      figure: '11. Cluster: node memory per idle client',
+      figure: '12. Cluster: node memory per idle client',
       unit: 'KiB',
       plugin: { median: memory.reduce((sum, node) => sum + node.rssPerClientBytes, 0) / memory.length / kib },
       target: 'info',
       note: `mean RSS growth per client over the nodes (${memory.map((node) => (node.rssPerClientBytes / kib).toFixed(1)).join(', ')} KiB); JS heap ${memory.map((node) => (node.heapPerClientBytes / kib).toFixed(1)).join(', ')} KiB each`,
     },
     {
-      figure: '11. Cluster: SIGKILLed node → its clients reachable on another',
+      figure: '12. Cluster: SIGKILLed node → its clients reachable on another',
       unit: 'ms',
       n: reached.n,
       plugin: reached,
@@ -394,7 +394,7 @@ function clusterFigures({ cluster }) {
       note: `${cluster.failover.clients} clients; from the kill to an OFFER from a client of a surviving node reaching each (re-registered: median ${reopened.median.toFixed(0)} ms, max ${reopened.max.toFixed(0)} ms); clients reconnect at once (the plugin adds its backoff), max ${reached.max.toFixed(0)} ms`,
     },
     {
-      figure: '11. Cluster: Redis restarted (empty) → OFFER across nodes delivered',
+      figure: '12. Cluster: Redis restarted (empty) → OFFER across nodes delivered',
       unit: 'ms',
       n: restart.n,
       plugin: restart,
