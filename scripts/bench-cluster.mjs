@@ -3,13 +3,12 @@
 // (as scripts/bench-server.mjs does for one server). Bounded in count and time. Used by
 // scripts/bench.mjs (section `cluster`); alone:
 //   node scripts/bench-cluster.mjs   (run inside ../shared/netns-run; REDIS_SERVER_PATH, default /usr/bin/redis-server)
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { signToken } from '../dist/server/index.js';
 import { startCompanionServer } from './companion-server-process.mjs';
+import { startRedisServer } from './redis-server-process.mjs';
 
 const HOST = '127.0.0.1';
 const PATH = '/peerjs';
@@ -17,42 +16,6 @@ const HEARTBEAT_MS = 5000;
 const OFFER_SDP = 'v=0\r\n'.padEnd(1000, 'a');
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function freePort() {
-  return new Promise((resolve) => {
-    const probe = createServer().listen(0, HOST, () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-/** A redis-server without persistence (on a free port unless given); `stop()` kills it. */
-async function startRedis(knownPort) {
-  const port = knownPort ?? (await freePort());
-  const child = spawn(process.env.REDIS_SERVER_PATH || '/usr/bin/redis-server', ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  await new Promise((resolve, reject) => {
-    let output = '';
-    child.stdout.on('data', (data) => {
-      output += data;
-      if (output.includes('Ready to accept connections')) resolve();
-    });
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`redis-server exited (${code})`)));
-  });
-  child.stdout.resume();
-  return {
-    port,
-    url: `redis://${HOST}:${port}`,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
-    },
-  };
-}
 
 /**
  * A registered client: resolves once the server said OPEN (rejects on anything else).
@@ -234,7 +197,7 @@ async function redisRestart({ redis, from, to, secret, reps, downMs }) {
     for (let rep = 0; rep < reps; rep++) {
       await redis.current.stop();
       await sleep(downMs);
-      redis.current = await startRedis(redis.current.port);
+      redis.current = await startRedisServer(redis.current.port);
       const began = performance.now();
       await new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error('cluster: no OFFER across nodes within 20 s of a Redis restart')), 20_000);
@@ -281,7 +244,7 @@ export async function measureCluster({
   const deadline = Date.now() + timeLimitMs;
   const secret = randomBytes(32).toString('base64url');
   // `current`: the restart figure replaces the process.
-  const redis = { current: await startRedis() };
+  const redis = { current: await startRedisServer() };
   const nodes = [];
   const sockets = [];
   const heartbeat = setInterval(() => {

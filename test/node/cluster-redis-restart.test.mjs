@@ -2,46 +2,16 @@
 // restarted Redis holds no claims): same-node traffic goes on meanwhile, and routing across
 // nodes comes back as soon as the nodes reconnect, with what was sent meanwhile delivered.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { after, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { signToken } from '../../dist/server/index.js';
 import { startCompanionServer } from '../../scripts/companion-server-process.mjs';
+import { freePort, startRedisServer } from '../../scripts/redis-server-process.mjs';
 
 const REDIS_SERVER = process.env.REDIS_SERVER_PATH || '/usr/bin/redis-server';
 const secret = randomBytes(32).toString('base64url');
-
-function freePort() {
-  return new Promise((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-async function startRedis(port) {
-  const child = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  await new Promise((resolve, reject) => {
-    let output = '';
-    child.stdout.on('data', (data) => {
-      output += data;
-      if (output.includes('Ready to accept connections')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`redis-server exited (${code})`)));
-  });
-  child.stdout.resume();
-  return {
-    async kill() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
-    },
-  };
-}
 
 /** A registered client; `next(type)` resolves with its next message of that type. */
 function connect(port, id) {
@@ -82,12 +52,12 @@ describe('a cluster of companion servers across a Redis restart', { skip: !exist
   after(async () => {
     for (const socket of sockets) socket.terminate();
     for (const node of nodes) await node.kill();
-    await redis?.kill();
+    await redis?.stop();
   });
 
   it('keeps same-node traffic going while Redis is down, and routes across nodes again, with what was sent meanwhile, once it is back', { timeout: 30_000 }, async () => {
     const redisPort = await freePort();
-    redis = await startRedis(redisPort);
+    redis = await startRedisServer(redisPort);
     const options = { port: 0, host: '127.0.0.1', path: '/peerjs', redisUrl: `redis://127.0.0.1:${redisPort}` };
     for (let n = 0; n < 2; n++) nodes.push(await startCompanionServer({ options, secret }));
     const [a, b] = nodes;
@@ -96,12 +66,12 @@ describe('a cluster of companion servers across a Redis restart', { skip: !exist
     const bob = await connect(b.port, 'bob');
     sockets.push(alice.socket, carol.socket, bob.socket);
 
-    await redis.kill();
+    await redis.stop();
     alice.socket.send(offer('carol', 'same-node'));
     assert.equal((await carol.next('OFFER')).payload.connectionId, 'same-node');
 
     // Restarted empty: no claim for bob anywhere until node b claims it again.
-    redis = await startRedis(redisPort);
+    redis = await startRedisServer(redisPort);
     alice.socket.send(offer('bob', 'sent-as-redis-came-back'));
     assert.deepEqual(await bob.next('OFFER'), { type: 'OFFER', src: 'alice', dst: 'bob', payload: { connectionId: 'sent-as-redis-came-back' } });
     alice.socket.send(offer('bob', 'after'));

@@ -1,48 +1,17 @@
 // startPeerServer({ redisUrl }): companion servers as one cluster, with a real redis-server
 // (no persistence) and each server in its own Node process, on 127.0.0.1.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { signToken } from '../../dist/server/index.js';
 import { startCompanionServer } from '../../scripts/companion-server-process.mjs';
+import { freePort, startRedisServer } from '../../scripts/redis-server-process.mjs';
 
 const REDIS_SERVER = process.env.REDIS_SERVER_PATH || '/usr/bin/redis-server';
 const secret = randomBytes(32).toString('base64url');
 const token = (userId) => signToken({ secret, userId, expiresInSeconds: 60 });
-
-function freePort() {
-  return new Promise((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-/** A redis-server without persistence; resolves once it accepts connections. */
-async function startRedis(port) {
-  const child = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  await new Promise((resolve, reject) => {
-    let output = '';
-    child.stdout.on('data', (data) => {
-      output += data;
-      if (output.includes('Ready to accept connections')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`redis-server exited (${code})`)));
-  });
-  child.stdout.resume();
-  return {
-    async kill() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
-    },
-  };
-}
 
 /** A client speaking the PeerServer protocol: the first server message, then every later one in `messages`. */
 function connect(port, id, clientToken = token(id)) {
@@ -102,12 +71,12 @@ describe('a cluster of companion servers over Redis', { skip: !existsSync(REDIS_
 
   before(async () => {
     redisPort = await freePort();
-    redis = await startRedis(redisPort);
+    redis = await startRedisServer(redisPort);
   });
   after(async () => {
     for (const socket of sockets) socket.terminate();
     for (const started of nodes) await started.kill();
-    await redis?.kill();
+    await redis?.stop();
   });
 
   it('lets one client hold an id across all nodes', async () => {
@@ -198,13 +167,13 @@ describe('a cluster of companion servers over Redis', { skip: !existsSync(REDIS_
     const a = await node();
     const hana = await client(a.port, 'hana');
     assert.equal(hana.first.type, 'OPEN');
-    await redis.kill();
+    await redis.stop();
     try {
       assert.deepEqual((await client(a.port, 'ivan')).first, { type: 'ERROR', payload: { msg: 'SERVER_UNAVAILABLE: the id registry cannot be reached' } });
       // Already registered: still connected.
       assert.equal(hana.socket.readyState, WebSocket.OPEN);
     } finally {
-      redis = await startRedis(redisPort);
+      redis = await startRedisServer(redisPort);
     }
     await eventually(() => registersOn(a.port, 'ivan'), 10_000);
   });

@@ -13,48 +13,16 @@
 //   balancer { handles }  → { host, port, path }: one address in front of these servers (a TCP load
 //           balancer): each new connection goes to the first of them that accepts it
 //   balancerStop { port }
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { connect, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { startCompanionServer } from '../../scripts/companion-server-process.mjs';
+import { startRedisServer } from '../../scripts/redis-server-process.mjs';
 
 const HOST = '127.0.0.1';
 const PATH = '/peerjs';
 /** The app's own check for `verify: 'app'`: a session lookup stand-in. */
 const APP_VERIFY = fileURLToPath(new URL('./app-verify.mjs', import.meta.url));
-
-/** A redis-server without persistence on a free port of 127.0.0.1; `stop()` kills it. */
-async function startRedis(knownPort) {
-  const port = knownPort ?? await new Promise((resolve) => {
-    const probe = createServer().listen(0, HOST, () => {
-      const { port: free } = probe.address();
-      probe.close(() => resolve(free));
-    });
-  });
-  const child = spawn(process.env.REDIS_SERVER_PATH || '/usr/bin/redis-server', ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  await new Promise((resolve, reject) => {
-    let output = '';
-    child.stdout.on('data', (data) => {
-      output += data;
-      if (output.includes('Ready to accept connections')) resolve();
-    });
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`redis-server exited (${code})`)));
-  });
-  child.stdout.resume();
-  return {
-    port,
-    url: `redis://${HOST}:${port}`,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
-    },
-  };
-}
 
 /** Forwards each connection to the first of `ports` that accepts one; `stop()` closes it and its connections. */
 function startBalancer(ports) {
@@ -114,7 +82,7 @@ export function companionServerPlugin() {
     });
   const actions = {
     async start({ secret, verify, expireTimeoutMs, aliveTimeoutMs, cluster, secretOf }) {
-      if (cluster) redis ??= startRedis();
+      if (cluster) redis ??= startRedisServer();
       const redisUrl = cluster ? (await redis).url : undefined;
       const shared = secretOf === undefined ? undefined : serverOf(secretOf).secret;
       const entry = { port: 0, secret: shared ?? (secret ? newSecret() : undefined), verify, expireTimeoutMs, aliveTimeoutMs, redisUrl };
@@ -151,7 +119,7 @@ export function companionServerPlugin() {
     },
     async redisRelaunch() {
       const { port } = await redis;
-      redis = startRedis(port);
+      redis = startRedisServer(port);
       await redis;
       return {};
     },
