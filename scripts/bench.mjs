@@ -8,7 +8,7 @@
 // the page) and how far one server process goes (section `capacity`, scripts/bench-server.mjs,
 // a Node load generator run before the browser starts), and several as one cluster over Redis
 // (section `cluster`, scripts/bench-cluster.mjs, Node clients against three node processes and a redis-server).
-//   BENCH_ONLY=warm,cold   runs some sections only (warm twoTabs userTabs cold fanout redelivery mailbox throughput memory flood capacity cluster)
+//   BENCH_ONLY=warm,cold   runs some sections only (warm twoTabs userTabs cold fanout redelivery mailbox clusterDelivery throughput memory flood capacity cluster)
 //   CHROME_PATH            another Chromium (default /usr/bin/chromium)
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
@@ -21,6 +21,7 @@ import { gzipSync } from 'node:zlib';
 import puppeteer from 'puppeteer-core';
 import { CHROMIUM_ARGS } from '../web-test-runner.config.mjs';
 import { measureCluster } from './bench-cluster.mjs';
+import { startRedisServer } from './redis-server-process.mjs';
 import { measureCapacity } from './bench-server.mjs';
 import { startCompanionServer } from './companion-server-process.mjs';
 import { startPeerServer } from './peer-server-process.mjs';
@@ -42,6 +43,8 @@ const SECTIONS = [
   { name: 'redelivery', params: { reps: 10, firstMs: 1500, spreadMs: 3900, attemptsWindowMs: 30_000 }, timeoutMs: 120_000 },
   // Against the companion server (`companion: true` adds its `peerPort`).
   { name: 'mailbox', params: { reps: 6, firstMs: 1500, spreadMs: 9000, windowMs: 66_000 }, timeoutMs: 120_000, companion: true },
+  // Against two servers of a cluster over one redis-server (`cluster: true` adds their `portA` and `portB`).
+  { name: 'clusterDelivery', params: { reps: 20, warmup: 2, warmReps: 100 }, timeoutMs: 120_000, cluster: true },
   { name: 'throughput', params: { count: 1000, reps: 3 }, timeoutMs: 180_000 },
   { name: 'memory', params: { count: 1000, rounds: 2, batch: 20 }, timeoutMs: 150_000 },
   { name: 'flood', params: { invites: 1500, cancels: 1500, honestReps: 10, dataBytes: 8000 }, timeoutMs: 120_000 },
@@ -159,6 +162,7 @@ async function main() {
   const peerServer = await startPeerServer({ port: PEER_PORT, env: { PEER_HOST: '127.0.0.1', PEER_ALIVE_TIMEOUT_MS: '15000', PEER_EXPIRE_TIMEOUT_MS: '5000' } });
   teardowns.push(() => peerServer.stop());
   const companion = await startMailboxServer();
+  const clusterPair = await startClusterPair();
   const http = await serveStatic(pageDir);
   teardowns.push(() => new Promise((resolve) => http.close(resolve)));
   const url = `http://127.0.0.1:${http.address().port}/index.html?peerPort=${PEER_PORT}`;
@@ -204,7 +208,11 @@ async function main() {
     const began = Date.now();
     let timer;
     try {
-      const params = section.companion ? { ...section.params, peerPort: companion.port } : section.params;
+      const params = section.companion
+        ? { ...section.params, peerPort: companion.port }
+        : section.cluster
+          ? { ...section.params, portA: clusterPair.portA, portB: clusterPair.portB }
+          : section.params;
       const run =
         section.name === 'twoTabs'
           ? runTwoTabs(openPage, page, params)
@@ -307,6 +315,18 @@ async function startMailboxServer() {
   teardowns.push(() => server.stop());
   log(`companion PeerServer (60 s mailbox) on 127.0.0.1:${server.port}`);
   return server;
+}
+
+/** Two open companion servers on one redis-server, for the `clusterDelivery` section, if it runs. */
+async function startClusterPair() {
+  if (!SECTIONS.some((section) => section.cluster && (!ONLY || ONLY.has(section.name)))) return undefined;
+  const redis = await startRedisServer();
+  teardowns.push(() => redis.stop());
+  const options = { port: 0, host: '127.0.0.1', path: '/peerjs', aliveTimeoutMs: 15_000, redisUrl: redis.url };
+  const [a, b] = await Promise.all([startCompanionServer({ options }), startCompanionServer({ options })]);
+  teardowns.push(() => a.stop(), () => b.stop());
+  log(`cluster of two companion servers on 127.0.0.1:${a.port} and :${b.port}, redis-server on :${redis.port}`);
+  return { portA: a.port, portB: b.port };
 }
 
 /** Section `capacity`: the Node load generator against one companion server process, before the browser starts. */
@@ -691,6 +711,11 @@ function figuresOf(results, size) {
   }
   rows.push(...serverFigures(results));
   rows.push(...clusterFigures(results));
+  if (results.clusterDelivery) {
+    const { cold, warm } = results.clusterDelivery;
+    latency('12. Cluster: cold delivery in Chromium, across two servers (raw column: within one)', cold.across, cold.within);
+    latency('12. Cluster: warm delivery in Chromium, across two servers (raw column: within one)', warm.across, warm.within);
+  }
   return rows;
 }
 

@@ -1036,6 +1036,47 @@ async function flood({ invites = 1500, cancels = 1500, honestReps = 10, dataByte
   }
 }
 
+// ---- 12b: delivery across two servers of a cluster -----------------------------------------
+
+/**
+ * Invitation delivery, end to end in this page, from a plugin on cluster server A to one on
+ * server B (the connection's signaling crosses Redis) against one on A, interleaved. Cold:
+ * each rep a new invitee, so a new connection is brokered. Warm: on an open connection,
+ * where no server is involved at all (the data channel is peer to peer).
+ */
+async function clusterDelivery({ portA, portB, reps = 20, warmup = 2, warmReps = 100 }: { portA: number; portB: number; reps?: number; warmup?: number; warmReps?: number }) {
+  const scope = new Scope('cluster');
+  try {
+    const onA = { ...PEER, port: portA };
+    const onB = { ...PEER, port: portB };
+    const inviter = await scope.plugin({ peer: onA });
+    let n = 0;
+    const deliver = async (invitee: BenchUser, what: string) => {
+      const data = tagged(`cluster-${n++}`);
+      const received = when(invitee.plugin.invitationReceived$, (event) => event.data === data, 20_000, what);
+      const start = performance.now();
+      const sent = invite(inviter, [invitee.id], data, 10);
+      const at = await received;
+      checkSent(await sent);
+      await quiet(inviter, invitee);
+      return at - start;
+    };
+    const coldOn = (peer: PeerServerOptions) => async () => {
+      const invitee = await scope.plugin({ peer });
+      const ms = await deliver(invitee, 'cluster cold delivery');
+      await scope.release(invitee);
+      return ms;
+    };
+    const cold = await interleave(reps, warmup, coldOn(onB), coldOn(onA));
+    const acrossServers = await scope.plugin({ peer: onB });
+    const sameServer = await scope.plugin({ peer: onA });
+    const warm = await interleave(warmReps, warmup, () => deliver(acrossServers, 'cluster warm delivery'), () => deliver(sameServer, 'cluster warm delivery'));
+    return { reps, warmReps, cold: { across: cold.plugin, within: cold.raw }, warm: { across: warm.plugin, within: warm.raw } };
+  } finally {
+    await scope.close();
+  }
+}
+
 /** Bytes of what a plugin's IndexedDB database holds, as JSON. */
 async function storedBytes(databaseName: string): Promise<number> {
   const db = await openDB(databaseName);
@@ -1059,6 +1100,7 @@ const sections: Record<string, (params: never) => Promise<unknown>> = {
   throughput,
   memory,
   flood,
+  clusterDelivery,
   serve,
   collect,
   twoTabs,
