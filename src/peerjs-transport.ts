@@ -410,11 +410,19 @@ class PeerJsTransport implements Transport {
     return newest;
   }
 
+  /**
+   * Writes on every open link with `to`, the newest first: while two are open (a peer
+   * that came back, or both sides connecting at once) either may be the one that dies,
+   * and the receiver drops the repeat.
+   */
   send(to: string, message: Message): void {
-    const link = this.#openLink(to);
-    if (!link) throw new InvitationError('PEER_UNREACHABLE', `No open connection with "${to}"`);
-    link.lastUsed = this.#now();
-    link.connection.send(message);
+    const newest = this.#openLink(to);
+    if (!newest) throw new InvitationError('PEER_UNREACHABLE', `No open connection with "${to}"`);
+    const now = this.#now();
+    for (const link of [newest, ...[...(this.#links.get(to) ?? [])].filter((other) => other.open && other !== newest)]) {
+      link.lastUsed = now;
+      link.connection.send(message);
+    }
   }
 
   /** An open link if there is one, else one being opened, else a new one. */
@@ -573,6 +581,9 @@ class PeerJsTransport implements Transport {
     link.settle(reason);
     closeQuietly(link.connection);
     if (!link.inbound && !this.#closed) this.#nextInTurn();
+    // What was written on a link that closed may be lost: another one still open is the way to resend it now.
+    const wasOpen = link.openedAt > 0;
+    if (wasOpen && !this.#closed && this.#openLink(link.peer)) this.peerOnline$.next(link.peer);
   }
 
   /** Pings every open link, and closes the silent (dead) and the idle ones. */
