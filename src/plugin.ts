@@ -5,7 +5,7 @@
  * method resolves for any argument; none throws.
  */
 import { BehaviorSubject, Subject, asyncScheduler, distinctUntilChanged } from 'rxjs';
-import type { Outlets } from './announcer.js';
+import type { Outlets } from './session/announcer.js';
 import type {
   CancelInvitationResult,
   PluginStats,
@@ -13,20 +13,20 @@ import type {
   SendInvitationResult,
   SignalingPlugin,
   SignalingPluginOptions,
-} from './api.js';
-import { createClock } from './clock.js';
+} from './api/plugin-api.js';
+import { createClock } from './core/clock.js';
 import { InvitationError } from './errors.js';
-import { openIndexedDbStore } from './indexeddb-store.js';
-import { resolveLimits } from './limits.js';
-import { showSystemNotification } from './notifications.js';
-import type { Settings } from './parts.js';
-import { createPeerJsTransport } from './peerjs-transport.js';
-import { isRecord } from './protocol.js';
-import { Session } from './session.js';
+import { openIndexedDbStore } from './storage/indexeddb-store.js';
+import { resolveLimits } from './core/limits.js';
+import { showSystemNotification } from './session/notifications.js';
+import type { Settings } from './session/context.js';
+import { createPeerJsTransport } from './transport/peerjs/peerjs-transport.js';
+import { isRecord } from './core/protocol.js';
+import { Session } from './session/session.js';
 import { tabPlatform, type TabPlatform } from './tabs/leader-election.js';
 import { TabSession } from './tabs/tab-session.js';
-import type { UserSession } from './user-session.js';
-import { openMemoryStore } from './store.js';
+import type { UserSession } from './session/user-session.js';
+import { openMemoryStore } from './storage/store.js';
 import type {
   CancelInvitationParams,
   ConnectUserParams,
@@ -36,9 +36,9 @@ import type {
   SendInvitationParams,
   TokenSource,
   User,
-} from './types.js';
-import type { TransportFactory } from './transport.js';
-import { checkText, checkUserId, echoedInvitationID, echoedInvitees } from './validate.js';
+} from './api/types.js';
+import type { TransportFactory } from './transport/transport.js';
+import { checkText, checkUserId, echoedInvitationID, echoedInvitees } from './core/validate.js';
 
 export const DEFAULT_DELIVERY: ResolvedDeliveryOptions = {
   ackTimeoutMs: 5000,

@@ -4,8 +4,8 @@ import { deleteDB } from 'idb';
 import { Peer, type DataConnection } from 'peerjs';
 import { filter, firstValueFrom, timeout, type Observable } from 'rxjs';
 import { createSignalingPlugin, type SignalingPlugin, type SignalingPluginOptions } from '../src/index.js';
-import { deleteMemoryDatabase } from '../src/store.js';
-import type { DeliveryOptions, InvitationReceivedEvent, PeerServerOptions, SendInvitationParams } from '../src/types.js';
+import { deleteMemoryDatabase } from '../src/storage/store.js';
+import type { DeliveryOptions, InvitationReceivedEvent, PeerServerOptions, SendInvitationParams } from '../src/api/types.js';
 
 export interface PeerServerInfo {
   host: string;

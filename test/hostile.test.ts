@@ -8,11 +8,11 @@
 import { expect } from '@esm-bundle/chai';
 import { openDB } from 'idb';
 import { asyncScheduler } from 'rxjs';
-import { createClock } from '../src/clock.js';
+import { createClock } from '../src/core/clock.js';
 import { DEFAULT_DELIVERY, DEFAULT_LIMITS, PROTOCOL_VERSION, type InvitationError, type NotificationRequest, type SignalingPlugin, type SignalingPluginOptions } from '../src/index.js';
 import { Peer } from 'peerjs';
-import { BoundedPeer, MAX_OUTBOUND_OPENING, MAX_PARKED_SIGNALS, createPeerJsTransport } from '../src/peerjs-transport.js';
-import type { Leg } from '../src/state-machine.js';
+import { BoundedPeer, MAX_OUTBOUND_OPENING, MAX_PARKED_SIGNALS, createPeerJsTransport } from '../src/transport/peerjs/peerjs-transport.js';
+import type { Leg } from '../src/core/state-machine.js';
 import { FAST_DELIVERY, Harness, inviteAndRing, next, pageCommand, peerOptions, record, uniqueId } from './helpers.js';
 
 /** The version the attacker's hand-written frames claim: the one this build speaks. */

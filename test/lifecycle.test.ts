@@ -8,8 +8,8 @@ import { expect } from '@esm-bundle/chai';
 import { deleteDB } from 'idb';
 import { Peer } from 'peerjs';
 import { DEFAULT_DELIVERY, isInvitationError } from '../src/index.js';
-import { openIndexedDbStore } from '../src/indexeddb-store.js';
-import type { OpenStore } from '../src/store.js';
+import { openIndexedDbStore } from '../src/storage/indexeddb-store.js';
+import type { OpenStore } from '../src/storage/store.js';
 import { Harness, extraPeerServerOptions, inviteAndRing, next, pageCommand, peerOptions, peerPageHas, quiet, record, uniqueId } from './helpers.js';
 
 /** How late a deadline may be noticed: a timer tick (the plugin re-checks about once a second) plus the page command's polling. */

@@ -8,11 +8,11 @@
  */
 import { BehaviorSubject, Subject, timer, type SchedulerLike } from 'rxjs';
 import { InvitationError } from '../src/errors.js';
-import { DEFAULT_LIMITS } from '../src/limits.js';
-import { PeerGuard } from '../src/peer-guard.js';
-import { isPing, type Message } from '../src/protocol.js';
-import type { IncomingFrame, PeerViolation, Transport, TransportContext, TransportFactory, TransportStats } from '../src/transport.js';
-import type { ConnectionState, ResolvedLimitOptions } from '../src/types.js';
+import { DEFAULT_LIMITS } from '../src/core/limits.js';
+import { PeerGuard } from '../src/transport/peer-guard.js';
+import { isPing, type Message } from '../src/core/protocol.js';
+import type { IncomingFrame, PeerViolation, Transport, TransportContext, TransportFactory, TransportStats } from '../src/transport/transport.js';
+import type { ConnectionState, ResolvedLimitOptions } from '../src/api/types.js';
 
 /** PeerJS's JSON channel fails the connection on a frame of this many UTF-8 bytes or more. */
 export const CHANNEL_FRAME_LIMIT = 16_300;

@@ -7,9 +7,9 @@ import { expect } from '@esm-bundle/chai';
 import { openDB } from 'idb';
 import type { DataConnection } from 'peerjs';
 import { InvitationError } from '../src/index.js';
-import { PROTOCOL_VERSION } from '../src/protocol.js';
-import { openIndexedDbStore } from '../src/indexeddb-store.js';
-import type { OpenStore } from '../src/store.js';
+import { PROTOCOL_VERSION } from '../src/core/protocol.js';
+import { openIndexedDbStore } from '../src/storage/indexeddb-store.js';
+import type { OpenStore } from '../src/storage/store.js';
 import { Harness, inviteAndRing, next, quiet, record, uniqueId } from './helpers.js';
 
 const invite = (invitees: string[], timeout = 15, data = '') => ({ inviterName: 'Alice', invitees, timeout, type: 1, data });

@@ -9,13 +9,13 @@
  * `Outlets.told`, so nothing rings twice.
  */
 import { Subscription, filter, firstValueFrom, timer, type Observable } from 'rxjs';
-import { toldKey, type Outlets } from '../announcer.js';
-import type { CancelInvitationResult, PluginStats, RespondInvitationResult, SendInvitationResult } from '../api.js';
+import { toldKey, type Outlets } from '../session/announcer.js';
+import type { CancelInvitationResult, PluginStats, RespondInvitationResult, SendInvitationResult } from '../api/plugin-api.js';
 import { InvitationError } from '../errors.js';
-import type { Settings } from '../parts.js';
-import { Session } from '../session.js';
-import type { InvitationReceivedEvent, InviteeStateChangedEvent, User } from '../types.js';
-import type { SessionCalls, UserSession } from '../user-session.js';
+import type { Settings } from '../session/context.js';
+import { Session } from '../session/session.js';
+import type { InvitationReceivedEvent, InviteeStateChangedEvent, User } from '../api/types.js';
+import type { SessionCalls, UserSession } from '../session/user-session.js';
 import { LeaderElection, type TabPlatform } from './leader-election.js';
 import { PendingCalls, type PendingCall } from './pending-calls.js';
 import { SHARED_OUTLETS, TabChannel, fromWire, toWire, type CallMethod, type TabMessage, type WireResult } from './tab-channel.js';

@@ -6,9 +6,9 @@
  */
 import { expect } from '@esm-bundle/chai';
 import type { InvitationError } from '../../src/errors.js';
-import { notificationText } from '../../src/notifications.js';
-import { PROTOCOL_VERSION, type Message } from '../../src/protocol.js';
-import type { InvitationReceivedEvent, SendInvitationParams } from '../../src/types.js';
+import { notificationText } from '../../src/session/notifications.js';
+import { PROTOCOL_VERSION, type Message } from '../../src/core/protocol.js';
+import type { InvitationReceivedEvent, SendInvitationParams } from '../../src/api/types.js';
 import { World } from './world.js';
 
 let world: World;

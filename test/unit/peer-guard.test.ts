@@ -1,5 +1,5 @@
 import { expect } from '@esm-bundle/chai';
-import { PeerGuard, TokenBucket } from '../../src/peer-guard.js';
+import { PeerGuard, TokenBucket } from '../../src/transport/peer-guard.js';
 
 /** A clock the test moves by hand. */
 function manualClock(): { now: () => number; advance(ms: number): void } {

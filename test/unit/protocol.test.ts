@@ -14,7 +14,7 @@ import {
   isValidPeerId,
   utf8Length,
   type Message,
-} from '../../src/protocol.js';
+} from '../../src/core/protocol.js';
 
 const invite = {
   v: PROTOCOL_VERSION,

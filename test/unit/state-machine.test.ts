@@ -1,6 +1,6 @@
 import { expect } from '@esm-bundle/chai';
 import type { InvitationErrorCode } from '../../src/errors.js';
-import { isAnswerable, refusalCode, transition, type Leg, type LegEvent, type LegState } from '../../src/state-machine.js';
+import { isAnswerable, refusalCode, transition, type Leg, type LegEvent, type LegState } from '../../src/core/state-machine.js';
 
 const CREATED = 1_000;
 const DEADLINE = 31_000;

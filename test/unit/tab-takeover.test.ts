@@ -8,7 +8,7 @@ import { expect } from '@esm-bundle/chai';
 import { deleteDB } from 'idb';
 import type { InvitationError, SignalingPlugin, SignalingPluginOptions } from '../../src/index.js';
 import { createSignalingPlugin } from '../../src/plugin.js';
-import type { TransportFactory } from '../../src/transport.js';
+import type { TransportFactory } from '../../src/transport/transport.js';
 import { next } from '../helpers.js';
 import { createMemoryNetwork } from '../memory-transport.js';
 

@@ -1,8 +1,8 @@
 import { expect } from '@esm-bundle/chai';
 import { InvitationError, type InvitationErrorCode } from '../../src/errors.js';
-import { MAX_DATA_BYTES, MAX_TEXT_BYTES } from '../../src/protocol.js';
-import type { SendInvitationParams } from '../../src/types.js';
-import { MAX_INVITEES, MAX_USER_ID_LENGTH, checkInvitation, checkInvitationID, checkText, checkUserId, type CheckedInvitation } from '../../src/validate.js';
+import { MAX_DATA_BYTES, MAX_TEXT_BYTES } from '../../src/core/protocol.js';
+import type { SendInvitationParams } from '../../src/api/types.js';
+import { MAX_INVITEES, MAX_USER_ID_LENGTH, checkInvitation, checkInvitationID, checkText, checkUserId, type CheckedInvitation } from '../../src/core/validate.js';
 
 const SELF = 'alice';
 const base: SendInvitationParams = { inviterName: 'Alice', invitees: ['bob'], timeout: 30, type: 1, data: 'hi' };

@@ -3,12 +3,12 @@
  * clock, and everything they create removed in `cleanup`.
  */
 import { Subscription, VirtualTimeScheduler, map, merge, type Observable, type SchedulerAction, type SchedulerLike } from 'rxjs';
-import type { SignalingPlugin, SignalingPluginOptions } from '../../src/api.js';
-import { DEFAULT_LIMITS } from '../../src/limits.js';
+import type { SignalingPlugin, SignalingPluginOptions } from '../../src/api/plugin-api.js';
+import { DEFAULT_LIMITS } from '../../src/core/limits.js';
 import { DEFAULT_DELIVERY, createSignalingPlugin } from '../../src/plugin.js';
-import type { Message } from '../../src/protocol.js';
-import { deleteMemoryDatabase } from '../../src/store.js';
-import type { Transport } from '../../src/transport.js';
+import type { Message } from '../../src/core/protocol.js';
+import { deleteMemoryDatabase } from '../../src/storage/store.js';
+import type { Transport } from '../../src/transport/transport.js';
 import { createMemoryNetwork, type MemoryNetwork, type MemoryNetworkOptions } from '../memory-transport.js';
 
 /**

@@ -5,7 +5,7 @@
  * is the wall clock by default, which can be set back: a period whose start
  * is now in the future counts as over, so a clock step never stretches a ban.
  */
-import type { ResolvedLimitOptions } from './types.js';
+import type { ResolvedLimitOptions } from '../api/types.js';
 
 /** Past this many entries, expired ones are swept: a peer cannot grow these maps by changing ids. */
 const SWEEP_ABOVE = 256;

@@ -1,25 +1,25 @@
 /**
  * One connected user, from `connectUser` to `disconnectUser`: opens the store,
- * builds the parts (parts.ts) and wires them, restores what the store kept,
+ * builds the parts (context.ts) and wires them, restores what the store kept,
  * greets peers after each (re)connection, ends invitations at their deadlines,
  * and tears everything down once. The app's calls are in app-calls.ts, what
  * peers send in inbound.ts.
  */
 import { Subscription } from 'rxjs';
 import { Announcer, type Outlets } from './announcer.js';
-import type { PluginStats } from './api.js';
+import type { PluginStats } from '../api/plugin-api.js';
 import { AppCalls, composeOwed } from './app-calls.js';
 import { Deadlines } from './deadlines.js';
 import { Delivery, type DeliveryHost, type OwedMessage } from './delivery.js';
-import { InvitationError } from './errors.js';
+import { InvitationError } from '../errors.js';
 import { Inbound } from './inbound.js';
 import { LegTable } from './legs.js';
-import type { Parts, Settings } from './parts.js';
-import { Persistence } from './persistence.js';
-import { MAX_TIMEOUT_SECONDS } from './protocol.js';
-import { isAnswerable, transition, type Leg } from './state-machine.js';
-import type { InvitationStore } from './store.js';
-import type { InvitationReceivedEvent, User } from './types.js';
+import type { Parts, Settings } from './context.js';
+import { Persistence } from '../storage/persistence.js';
+import { MAX_TIMEOUT_SECONDS } from '../core/protocol.js';
+import { isAnswerable, transition, type Leg } from '../core/state-machine.js';
+import type { InvitationStore } from '../storage/store.js';
+import type { InvitationReceivedEvent, User } from '../api/types.js';
 
 export class Session implements DeliveryHost {
   readonly user: User;

@@ -2,9 +2,9 @@
  * Checks of what the app passes to the public methods. Pure: each returns the
  * cleaned value or an `InvitationError` to resolve with, never throws.
  */
-import { InvitationError } from './errors.js';
+import { InvitationError } from '../errors.js';
 import { MAX_DATA_BYTES, MAX_TEXT_BYTES, MAX_TIMEOUT_SECONDS, isRecord, isValidPeerId, utf8Length } from './protocol.js';
-import type { InviteeErrorReason, NotificationConfig, SendInvitationParams } from './types.js';
+import type { InviteeErrorReason, NotificationConfig, SendInvitationParams } from '../api/types.js';
 
 /** More invitees than this in one invitation is refused: each costs a connection. */
 export const MAX_INVITEES = 100;

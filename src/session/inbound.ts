@@ -4,8 +4,8 @@
  * acknowledge is saved here: an ack means "stored", so a sender whose message
  * was lost before the write sends it again.
  */
-import { InvitationError, type InvitationErrorCode } from './errors.js';
-import type { Parts } from './parts.js';
+import { InvitationError, type InvitationErrorCode } from '../errors.js';
+import type { Parts } from './context.js';
 import {
   PROTOCOL_VERSION,
   decodeMessage,
@@ -16,9 +16,9 @@ import {
   type InviteMessage,
   type InviteRefusal,
   isInvitationOf,
-} from './protocol.js';
+} from '../core/protocol.js';
 import { textBytes } from './legs.js';
-import { transition, type Leg, type LegEvent } from './state-machine.js';
+import { transition, type Leg, type LegEvent } from '../core/state-machine.js';
 
 export class Inbound {
   readonly #parts: Parts;

@@ -3,9 +3,9 @@
  * `createSignalingPlugin`, the results of its methods, and the plugin itself.
  */
 import type { Observable, SchedulerLike } from 'rxjs';
-import type { InvitationError } from './errors.js';
-import type { OpenStore } from './store.js';
-import type { TransportFactory, TransportStats } from './transport.js';
+import type { InvitationError } from '../errors.js';
+import type { OpenStore } from '../storage/store.js';
+import type { TransportFactory, TransportStats } from '../transport/transport.js';
 import type {
   CancelInvitationParams,
   ConnectUserParams,

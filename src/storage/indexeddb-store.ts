@@ -1,6 +1,6 @@
 /** The IndexedDB store: the only module that imports idb. */
 import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction } from 'idb';
-import type { Leg } from './state-machine.js';
+import type { Leg } from '../core/state-machine.js';
 import type { OpenStore } from './store.js';
 
 /**

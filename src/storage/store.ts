@@ -6,7 +6,7 @@
  * `openMemoryStore` is the `storage: 'memory'` store; the IndexedDB one is in
  * indexeddb-store.ts, the only module that imports idb.
  */
-import type { Leg } from './state-machine.js';
+import type { Leg } from '../core/state-machine.js';
 
 export type LegKey = readonly [invitationID: string, peer: string];
 

@@ -3,9 +3,9 @@
  * checks its parameters (any value resolves, never throws), runs the state
  * machine, commits, kicks delivery and resolves once the change is saved.
  */
-import type { CancelInvitationResult, RespondInvitationResult, SendInvitationResult } from './api.js';
-import { InvitationError, type InvitationErrorCode } from './errors.js';
-import type { Parts } from './parts.js';
+import type { CancelInvitationResult, RespondInvitationResult, SendInvitationResult } from '../api/plugin-api.js';
+import { InvitationError, type InvitationErrorCode } from '../errors.js';
+import type { Parts } from './context.js';
 import {
   MAX_INVITATION_ID_LENGTH,
   MAX_MESSAGE_BYTES,
@@ -17,9 +17,9 @@ import {
   type Message,
   type NotificationPayload,
   type OutgoingKind,
-} from './protocol.js';
-import { isAnswerable, refusalCode, transition, type Leg } from './state-machine.js';
-import { checkAnswer, checkCancel, checkInvitation, echoedInvitationID, echoedInvitees, type CheckedAnswer, type CheckedCancel } from './validate.js';
+} from '../core/protocol.js';
+import { isAnswerable, refusalCode, transition, type Leg } from '../core/state-machine.js';
+import { checkAnswer, checkCancel, checkInvitation, echoedInvitationID, echoedInvitees, type CheckedAnswer, type CheckedCancel } from '../core/validate.js';
 
 /** The longest `remainingMs` a message can carry: what size checks assume. */
 const MAX_REMAINING_MS = MAX_TIMEOUT_SECONDS * 1000;

@@ -6,7 +6,7 @@
  * even that fails, the store is emptied and the session goes on in memory, so
  * that a reload never brings back something older than what the page showed.
  */
-import type { Leg } from './state-machine.js';
+import type { Leg } from '../core/state-machine.js';
 import { legKey, legKeyString, type InvitationStore, type LegKey } from './store.js';
 
 export class Persistence {

@@ -4,11 +4,11 @@
  * It knows nothing of invitations: the plugin says what is owed and hears acks.
  */
 import { Subscription, timer, type SchedulerLike } from 'rxjs';
-import { backoffDelay } from './backoff.js';
-import type { Clock } from './clock.js';
-import { HELLO, type AckMessage, type Message, type OutgoingKind } from './protocol.js';
-import type { Transport } from './transport.js';
-import type { ResolvedDeliveryOptions } from './types.js';
+import { backoffDelay } from '../core/backoff.js';
+import type { Clock } from '../core/clock.js';
+import { HELLO, type AckMessage, type Message, type OutgoingKind } from '../core/protocol.js';
+import type { Transport } from '../transport/transport.js';
+import type { ResolvedDeliveryOptions } from '../api/types.js';
 
 export interface OwedMessage {
   kind: OutgoingKind;

@@ -1,5 +1,5 @@
 /** The default bounds on what peers may cost a plugin (see `LimitOptions`). */
-import type { LimitOptions, ResolvedLimitOptions } from './types.js';
+import type { LimitOptions, ResolvedLimitOptions } from '../api/types.js';
 
 export const DEFAULT_LIMITS: ResolvedLimitOptions = {
   maxLiveInvitationsPerInviter: 5,

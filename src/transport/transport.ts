@@ -1,13 +1,13 @@
 /**
  * What the plugin needs from a network: register an id, send a message to a
- * peer, hear frames and peers. The PeerJS implementation is peerjs-transport.ts;
+ * peer, hear frames and peers. The PeerJS implementation is peerjs/peerjs-transport.ts;
  * unit tests plug in an in-memory one.
  */
 import type { Observable, SchedulerLike } from 'rxjs';
-import type { Clock } from './clock.js';
-import type { InvitationError } from './errors.js';
-import type { Message } from './protocol.js';
-import type { ConnectionState, PeerServerOptions, ResolvedDeliveryOptions, ResolvedLimitOptions, TokenSource } from './types.js';
+import type { Clock } from '../core/clock.js';
+import type { InvitationError } from '../errors.js';
+import type { Message } from '../core/protocol.js';
+import type { ConnectionState, PeerServerOptions, ResolvedDeliveryOptions, ResolvedLimitOptions, TokenSource } from '../api/types.js';
 
 export interface IncomingFrame {
   /** The remote peer id of the connection the frame came on: the only identity we trust. */

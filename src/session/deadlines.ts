@@ -5,7 +5,7 @@
  * times are checked again against the clock, so an overdue invitation ends at once.
  */
 import { Subscription, interval, timer, type SchedulerLike } from 'rxjs';
-import type { Clock } from './clock.js';
+import type { Clock } from '../core/clock.js';
 
 export interface DeadlineHandlers {
   /** The invitation's deadline passed. Called once. */

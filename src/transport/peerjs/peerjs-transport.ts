@@ -10,12 +10,12 @@
  */
 import { BufferedConnection, DataConnectionErrorType, Peer, util, type DataConnection, type PeerError } from 'peerjs';
 import { BehaviorSubject, Subject, Subscription, filter, firstValueFrom, take, timer } from 'rxjs';
-import { backoffDelay } from './backoff.js';
-import { InvitationError } from './errors.js';
-import { PeerGuard, TokenBucket } from './peer-guard.js';
-import { NOT_JSON, PING, isPing, type Message } from './protocol.js';
-import type { IncomingFrame, PeerViolation, Transport, TransportContext, TransportFactory, TransportStats } from './transport.js';
-import type { ConnectionState, ResolvedLimitOptions } from './types.js';
+import { backoffDelay } from '../../core/backoff.js';
+import { InvitationError } from '../../errors.js';
+import { PeerGuard, TokenBucket } from '../peer-guard.js';
+import { NOT_JSON, PING, isPing, type Message } from '../../core/protocol.js';
+import type { IncomingFrame, PeerViolation, Transport, TransportContext, TransportFactory, TransportStats } from '../transport.js';
+import type { ConnectionState, ResolvedLimitOptions } from '../../api/types.js';
 
 export const createPeerJsTransport: TransportFactory = (context) => new PeerJsTransport(context);
 

@@ -4,9 +4,9 @@
  * `errors$` and changes nothing else.
  */
 import type { BehaviorSubject, Subject } from 'rxjs';
-import { InvitationError } from './errors.js';
+import { InvitationError } from '../errors.js';
 import { notificationText } from './notifications.js';
-import type { Leg } from './state-machine.js';
+import type { Leg } from '../core/state-machine.js';
 import type {
   ConnectionState,
   InvitationAnsweredElsewhereEvent,
@@ -18,7 +18,7 @@ import type {
   InviteeState,
   InviteeStateChangedEvent,
   NotificationRequest,
-} from './types.js';
+} from '../api/types.js';
 
 /** The plugin's subjects, shared by every session. */
 export interface Outlets {

@@ -5,16 +5,16 @@
  */
 import type { SchedulerLike } from 'rxjs';
 import type { Announcer, Notify } from './announcer.js';
-import type { SignalingPluginOptions } from './api.js';
-import type { Clock } from './clock.js';
+import type { SignalingPluginOptions } from '../api/plugin-api.js';
+import type { Clock } from '../core/clock.js';
 import type { Deadlines } from './deadlines.js';
 import type { Delivery } from './delivery.js';
 import type { LegTable } from './legs.js';
-import type { Persistence } from './persistence.js';
-import type { Leg } from './state-machine.js';
-import type { OpenStore } from './store.js';
-import type { Transport, TransportFactory } from './transport.js';
-import type { InvitationReceivedEvent, ResolvedDeliveryOptions, ResolvedLimitOptions, User } from './types.js';
+import type { Persistence } from '../storage/persistence.js';
+import type { Leg } from '../core/state-machine.js';
+import type { OpenStore } from '../storage/store.js';
+import type { Transport, TransportFactory } from '../transport/transport.js';
+import type { InvitationReceivedEvent, ResolvedDeliveryOptions, ResolvedLimitOptions, User } from '../api/types.js';
 
 /** The plugin's options, resolved once by the facade. */
 export interface Settings {

@@ -4,9 +4,9 @@
  * this user and one other peer: the inviter holds one leg per invitee, each
  * invitee holds one leg with the inviter. Legs are what the store persists.
  */
-import type { InvitationErrorCode } from './errors.js';
+import type { InvitationErrorCode } from '../errors.js';
 import type { AnswerRejection, NotificationPayload, OutgoingKind } from './protocol.js';
-import type { InviteeState } from './types.js';
+import type { InviteeState } from '../api/types.js';
 
 export type Role = 'inviter' | 'invitee';
 

@@ -3,8 +3,8 @@
  * tab of its own, or a `TabSession` (src/tabs) that shares one with the
  * user's other tabs.
  */
-import type { CancelInvitationResult, PluginStats, RespondInvitationResult, SendInvitationResult } from './api.js';
-import type { User } from './types.js';
+import type { CancelInvitationResult, PluginStats, RespondInvitationResult, SendInvitationResult } from '../api/plugin-api.js';
+import type { User } from '../api/types.js';
 
 export interface SessionCalls {
   sendInvitation(params: unknown): Promise<SendInvitationResult>;

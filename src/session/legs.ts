@@ -3,8 +3,8 @@
  * other part reads. Changes go through `set`; writing them to the store is
  * persistence.ts's job.
  */
-import { utf8Length } from './protocol.js';
-import { isAnswerable, type Leg } from './state-machine.js';
+import { utf8Length } from '../core/protocol.js';
+import { isAnswerable, type Leg } from '../core/state-machine.js';
 
 export class LegTable {
   /** Legs by invitation id, then by peer. */
