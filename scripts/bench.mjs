@@ -10,6 +10,9 @@
 // (section `cluster`, scripts/bench-cluster.mjs, Node clients against three node processes and a redis-server).
 //   BENCH_ONLY=warm,cold   runs some sections only (warm twoTabs userTabs cold fanout redelivery mailbox clusterDelivery throughput memory flood capacity cluster)
 //   CHROME_PATH            another Chromium (default /usr/bin/chromium)
+//   BENCH_PROFILE=1        records a CPU profile of every page during each section, written as
+//                          bench-results/<section>-<page>.cpuprofile (open in DevTools, or summarise
+//                          with scripts/profile-summary.mjs); profiling slows the figures of that run
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -31,6 +34,7 @@ const out = join(root, 'bench-results');
 const pageDir = join(out, 'page');
 const PEER_PORT = Number(process.env.BENCH_PEER_PORT ?? 9100);
 const TIME_LIMIT_MS = Number(process.env.BENCH_TIME_LIMIT_MS ?? 10 * 60_000);
+const PROFILE = process.env.BENCH_PROFILE === '1';
 const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((name) => name.trim())) : undefined;
 
 /** What runs in the page, in order, with its parameters and how long it may take. */
@@ -172,9 +176,11 @@ async function main() {
   const browser = await puppeteer.launch({ executablePath, headless: true, args: CHROMIUM_ARGS, protocolTimeout: 300_000 });
   teardowns.push(() => browser.close());
   const pageErrors = [];
+  const profiler = createProfiler(out);
   /** A new tab, so a new renderer: a reload would keep the old one's connections and its cap. */
   const openPage = async () => {
     const opened = await browser.newPage();
+    opened.once('close', () => profiler.forget(opened));
     opened.on('pageerror', (error) => pageErrors.push(String(error)));
     opened.on('console', (message) => {
       if (message.type() === 'error') pageErrors.push(`console: ${message.text()}`);
@@ -188,6 +194,7 @@ async function main() {
     });
     await opened.goto(url, { waitUntil: 'load' });
     await opened.waitForFunction(() => typeof window.bench === 'object', { timeout: 30_000 });
+    await profiler.watch(opened, cdp);
     return opened;
   };
   let page = await openPage();
@@ -207,6 +214,7 @@ async function main() {
     log(`section ${section.name} ${JSON.stringify(section.params)}`);
     const began = Date.now();
     let timer;
+    await profiler.begin(section.name);
     try {
       const params = section.companion
         ? { ...section.params, peerPort: companion.port }
@@ -237,6 +245,7 @@ async function main() {
       page = await openPage();
     } finally {
       clearTimeout(timer);
+      for (const file of await profiler.end()) log(`CPU profile ${file}`);
     }
   }
 
@@ -280,6 +289,63 @@ async function main() {
   if (pageErrors.length > 0) console.log(`Page errors (${pageErrors.length}), first: ${pageErrors[0]}`);
   console.log(`Wrote ${join(out, 'latest.json')} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
   return Object.keys(errors).length === 0 ? 0 : 1;
+}
+
+/**
+ * BENCH_PROFILE=1: the DevTools Protocol's sampling profiler on every open page while a section
+ * runs (both ends, when the section uses a second tab), one .cpuprofile per page and section.
+ */
+function createProfiler(dir) {
+  const sessions = new Map(); // page → { cdp, name, profiling }
+  const stopped = []; // profiles of pages closed during the section
+  let section;
+  let counter = 0;
+  const start = async (entry) => {
+    await entry.cdp.send('Profiler.enable');
+    await entry.cdp.send('Profiler.setSamplingInterval', { interval: 100 });
+    await entry.cdp.send('Profiler.start');
+    entry.profiling = true;
+  };
+  const stop = async (entry) => {
+    entry.profiling = false;
+    const { profile } = await entry.cdp.send('Profiler.stop').catch(() => ({}));
+    if (profile) stopped.push({ name: entry.name, profile });
+  };
+  return {
+    async watch(page, cdp) {
+      if (!PROFILE) return;
+      const entry = { cdp, name: `page${++counter}`, profiling: false };
+      sessions.set(page, entry);
+      // A page closed mid-section (the second tab of twoTabs) hands its profile over first.
+      const close = page.close.bind(page);
+      page.close = async (...args) => {
+        if (entry.profiling) await stop(entry);
+        sessions.delete(page);
+        return close(...args);
+      };
+      if (section) await start(entry);
+    },
+    forget(page) {
+      sessions.delete(page);
+    },
+    async begin(name) {
+      if (!PROFILE) return;
+      section = name;
+      for (const entry of sessions.values()) if (!entry.profiling) await start(entry);
+    },
+    async end() {
+      if (!PROFILE || !section) return [];
+      for (const entry of sessions.values()) if (entry.profiling) await stop(entry);
+      mkdirSync(dir, { recursive: true });
+      const written = stopped.splice(0).map(({ name, profile }) => {
+        const file = join(dir, `${section}-${name}.cpuprofile`);
+        writeFileSync(file, JSON.stringify(profile));
+        return file;
+      });
+      section = undefined;
+      return written;
+    },
+  };
 }
 
 /**
