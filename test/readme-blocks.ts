@@ -1,0 +1,73 @@
+/**
+ * Reads README.md the way the tests that keep it true need it: its fenced code
+ * blocks with the marker comment above each, and its tables. The test runner
+ * serves the repository, so pages fetch `/README.md`.
+ *
+ * A marker is an HTML comment on the last non-blank line before a fence (GitHub
+ * shows nothing of it): `<!-- example: server -->` (the command that starts what
+ * the examples run against), `<!-- example: page NAME -->` (an HTML page),
+ * `<!-- example: module NAME -->` (an ES module for a bundler) or
+ * `<!-- example: template -->` (a shape to fill in: your backend, your host).
+ */
+export interface ReadmeBlock {
+  /** The fence's language: `html`, `ts`, `sh`, ... */
+  readonly lang: string;
+  readonly code: string;
+  /** What the marker says after `example:`, if there is one. */
+  readonly marker: string | undefined;
+  /** The nearest heading above the block. */
+  readonly section: string;
+  /** 1-based line of the opening fence. */
+  readonly line: number;
+}
+
+export async function fetchReadme(): Promise<string> {
+  const response = await fetch('/README.md', { cache: 'no-store' });
+  if (!response.ok) throw new Error(`/README.md: HTTP ${response.status}`);
+  return response.text();
+}
+
+export function fencedBlocks(markdown: string): ReadmeBlock[] {
+  const lines = markdown.split('\n');
+  const blocks: ReadmeBlock[] = [];
+  let section = '';
+  for (let index = 0; index < lines.length; index++) {
+    const line = lines[index]!;
+    const heading = /^#{1,6}\s+(.*)$/.exec(line);
+    if (heading) section = heading[1]!.trim();
+    const fence = /^(`{3,})(\S*)\s*$/.exec(line);
+    if (!fence) continue;
+    const start = index;
+    const body: string[] = [];
+    for (index++; index < lines.length && lines[index]!.trim() !== fence[1]; index++) body.push(lines[index]!);
+    let above = start - 1;
+    while (above >= 0 && lines[above]!.trim() === '') above--;
+    const marker = above >= 0 ? /^<!--\s*example:\s*(.*?)\s*-->$/.exec(lines[above]!.trim())?.[1] : undefined;
+    blocks.push({ lang: fence[2]!, code: body.join('\n'), marker, section, line: start + 1 });
+  }
+  return blocks;
+}
+
+/**
+ * The rows of the first table after the first line that contains `after`, as
+ * cells of text (leading and trailing pipes dropped, `\|` kept as `|`).
+ */
+export function tableAfter(markdown: string, after: string): string[][] {
+  const lines = markdown.split('\n');
+  const from = lines.findIndex((line) => line.includes(after));
+  if (from < 0) throw new Error(`README has no line with "${after}"`);
+  let index = from + 1;
+  while (index < lines.length && !lines[index]!.startsWith('|')) index++;
+  const rows: string[][] = [];
+  for (; index < lines.length && lines[index]!.startsWith('|'); index++) {
+    const cells = lines[index]!
+      .replace(/^\|/, '')
+      .replace(/\|\s*$/, '')
+      .split(/(?<!\\)\|/)
+      .map((cell) => cell.trim().replace(/\\\|/g, '|'));
+    if (cells.every((cell) => /^:?-+:?$/.test(cell))) continue;
+    rows.push(cells);
+  }
+  if (rows.length === 0) throw new Error(`README has no table after "${after}"`);
+  return rows.slice(1);
+}
