@@ -1,7 +1,8 @@
 /**
- * Reads README.md the way the tests that keep it true need it: its fenced code
- * blocks with the marker comment above each, and its tables. The test runner
- * serves the repository, so pages fetch `/README.md`.
+ * Reads README.md (and PROTOCOL.md) the way the tests that keep them true need
+ * it: fenced code blocks with the marker comment above each, tables, and the
+ * defaults they write. The test runner serves the repository, so pages fetch
+ * `/README.md`.
  *
  * A marker is an HTML comment on the last non-blank line before a fence (GitHub
  * shows nothing of it): `<!-- example: server -->` (the command that starts what
@@ -21,10 +22,31 @@ export interface ReadmeBlock {
   readonly line: number;
 }
 
-export async function fetchReadme(): Promise<string> {
-  const response = await fetch('/README.md', { cache: 'no-store' });
-  if (!response.ok) throw new Error(`/README.md: HTTP ${response.status}`);
+export async function fetchDoc(path: '/README.md' | '/PROTOCOL.md' = '/README.md'): Promise<string> {
+  const response = await fetch(path, { cache: 'no-store' });
+  if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
   return response.text();
+}
+
+const UNITS: Record<string, number> = { '': 1, ms: 1, s: 1000, KiB: 1024, MiB: 1024 ** 2 };
+
+/** A default as the docs write it ("5", "4 MiB", "60000 ms", "50 per connection, bursts of 100") as a number. */
+export function parseDefault(text: string): number {
+  const match = /^(\d[\d,]*(?:\.\d+)?)\s*(ms|s|KiB|MiB)?(?![\w])/.exec(text);
+  if (!match) throw new Error(`not a default the docs can mean: "${text}"`);
+  return Number(match[1]!.replace(/,/g, '')) * UNITS[match[2] ?? '']!;
+}
+
+/** The rows of a table whose first cell is one option name in backticks, as name → its second cell. */
+export function optionRows(rows: string[][]): Map<string, string> {
+  const options = new Map<string, string>();
+  for (const [name, value] of rows) {
+    const option = /^`(\w+)`$/.exec(name ?? '')?.[1];
+    if (option === undefined) continue; // a row that is no option ("connection offers per peer")
+    if (options.has(option)) throw new Error(`${option} has two rows`);
+    options.set(option, value ?? '');
+  }
+  return options;
 }
 
 export function fencedBlocks(markdown: string): ReadmeBlock[] {

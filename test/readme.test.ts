@@ -10,7 +10,7 @@
  */
 import { expect } from '@esm-bundle/chai';
 import { executeServerCommand } from '@web/test-runner-commands';
-import { fencedBlocks, fetchReadme, type ReadmeBlock } from './readme-blocks.js';
+import { fencedBlocks, fetchDoc, type ReadmeBlock } from './readme-blocks.js';
 
 const CODE = new Set(['html', 'js', 'javascript', 'ts', 'typescript']);
 /** The runnable examples; each is run by a scenario below. */
@@ -38,7 +38,7 @@ interface Readme {
 
 let readmeText: Promise<Readme> | undefined;
 function readme(): Promise<Readme> {
-  readmeText ??= fetchReadme().then((markdown) => {
+  readmeText ??= fetchDoc().then((markdown) => {
     const blocks = fencedBlocks(markdown);
     const servers = blocks.filter((block) => block.marker === 'server');
     expect(servers, 'README has one block marked <!-- example: server -->').to.have.length(1);

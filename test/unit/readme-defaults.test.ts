@@ -5,33 +5,17 @@
  */
 import { expect } from '@esm-bundle/chai';
 import { DEFAULT_DELIVERY, DEFAULT_LIMITS } from '../../src/index.js';
-import { fetchReadme, tableAfter } from '../readme-blocks.js';
+import { fetchDoc, optionRows, parseDefault, tableAfter } from '../readme-blocks.js';
 
-const UNITS: Record<string, number> = { '': 1, ms: 1, s: 1000, KiB: 1024, MiB: 1024 ** 2 };
-
-/** A default as README writes it ("5", "4 MiB", "60000 ms", "50 per connection, bursts of 100") as a number. */
-function parseDefault(text: string): number {
-  const match = /^(\d[\d,]*(?:\.\d+)?)\s*(ms|s|KiB|MiB)?(?![\w])/.exec(text);
-  if (!match) throw new Error(`not a default README can mean: "${text}"`);
-  return Number(match[1]!.replace(/,/g, '')) * UNITS[match[2] ?? '']!;
-}
-
-/** The rows of a README table whose first cell is one option name in backticks, as name → default. */
+/** The numeric defaults of a table of options, as name → value. */
 function documentedDefaults(rows: string[][]): Record<string, number> {
-  const defaults: Record<string, number> = {};
-  for (const [name, value] of rows) {
-    const option = /^`(\w+)`$/.exec(name ?? '')?.[1];
-    if (option === undefined) continue; // a limit that is no option ("connection offers per peer")
-    expect(defaults, `${option} has two rows`).to.not.have.property(option);
-    defaults[option] = parseDefault(value ?? '');
-  }
-  return defaults;
+  return Object.fromEntries([...optionRows(rows)].map(([name, value]) => [name, parseDefault(value)]));
 }
 
 describe('README: the defaults it documents', () => {
   let readme: string;
   before(async () => {
-    readme = await fetchReadme();
+    readme = await fetchDoc();
   });
 
   it('reads the notations the tables use', () => {
