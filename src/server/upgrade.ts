@@ -100,6 +100,8 @@ function watch(webSocket: RoutedWebSocket, userId: string, { limits, counters, s
   webSocket.onSlowReader = () => counters.refusals.inc({ reason: 'slow_reader' });
   webSocket.on('error', (error: Error & { code?: string }) => {
     if (error.code !== 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return;
+    // ws would wait for the closing handshake, reading (and dropping) the rest of the frame meanwhile.
+    webSocket.terminate();
     counters.refusals.inc({ reason: 'frame_too_large' });
     if (switchboard.clients.get(userId) === webSocket) limits.violation(userId, 'a frame over maxFrameBytes');
   });
