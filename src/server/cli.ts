@@ -88,11 +88,11 @@ try {
   const { code, message } = error as NodeJS.ErrnoException;
   fail(code === 'EADDRINUSE' ? `port ${args.port ?? 9000} is taken` : message);
 }
-const cluster = args['redis-url'] === undefined ? '' : ', in the cluster of its Redis';
-console.log(`peer-invitation-server listening on port ${server.port}, path ${path}, ${secret === undefined ? 'OPEN (no tokens)' : 'tokens required'}${cluster}`);
-
+// Before the line that says it listens: whoever reads that line may signal at once.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     void server.close().then(() => process.exit(0));
   });
 }
+const cluster = args['redis-url'] === undefined ? '' : ', in the cluster of its Redis';
+console.log(`peer-invitation-server listening on port ${server.port}, path ${path}, ${secret === undefined ? 'OPEN (no tokens)' : 'tokens required'}${cluster}`);
