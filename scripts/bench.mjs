@@ -8,7 +8,7 @@
 // the page) and how far one server process goes (section `capacity`, scripts/bench-server.mjs,
 // a Node load generator run before the browser starts), and several as one cluster over Redis
 // (section `cluster`, scripts/bench-cluster.mjs, Node clients against three node processes and a redis-server).
-//   BENCH_ONLY=warm,cold   runs some sections only (warm twoTabs userTabs cold fanout redelivery mailbox clusterDelivery throughput memory flood capacity cluster)
+//   BENCH_ONLY=warm,cold   runs some sections only (warm twoTabs userTabs cold fanout redelivery mailbox clusterDelivery throughput memory flood capacity serverFlood cluster)
 //   CHROME_PATH            another Chromium (default /usr/bin/chromium)
 //   BENCH_PROFILE=1        records a CPU profile of every page during each section, written as
 //                          bench-results/<section>-<page>.cpuprofile (open in DevTools, or summarise
@@ -25,7 +25,7 @@ import puppeteer from 'puppeteer-core';
 import { CHROMIUM_ARGS } from '../web-test-runner.config.mjs';
 import { measureCluster } from './bench-cluster.mjs';
 import { startRedisServer } from './redis-server-process.mjs';
-import { measureCapacity } from './bench-server.mjs';
+import { measureCapacity, measureServerFlood } from './bench-server.mjs';
 import { startCompanionServer } from './companion-server-process.mjs';
 import { startPeerServer } from './peer-server-process.mjs';
 
@@ -160,6 +160,7 @@ async function main() {
   const loadAtStart = loadavg();
   if (loadAtStart[0] > cpus().length) log(`warning: load average ${loadAtStart[0].toFixed(1)} on ${cpus().length} cores; figures will be noisy`);
   const capacity = await runCapacity();
+  const serverFlood = await runServerFlood();
   const cluster = await runCluster();
 
   log(`PeerServer on 127.0.0.1:${PEER_PORT}`);
@@ -199,8 +200,8 @@ async function main() {
   };
   let page = await openPage();
 
-  const results = { ...(capacity.result && { capacity: capacity.result }), ...(cluster.result && { cluster: cluster.result }) };
-  const errors = { ...(capacity.error && { capacity: capacity.error }), ...(cluster.error && { cluster: cluster.error }) };
+  const results = { ...(capacity.result && { capacity: capacity.result }), ...(serverFlood.result && { serverFlood: serverFlood.result }), ...(cluster.result && { cluster: cluster.result }) };
+  const errors = { ...(capacity.error && { capacity: capacity.error }), ...(serverFlood.error && { serverFlood: serverFlood.error }), ...(cluster.error && { cluster: cluster.error }) };
   const peerConnectionsLeft = {};
   for (const section of SECTIONS) {
     if (ONLY && !ONLY.has(section.name)) continue;
@@ -410,6 +411,21 @@ async function runCapacity() {
   }
 }
 
+/** Section `serverFlood`: an honest round trip through one companion server without and during a flood from 10 registered clients. */
+async function runServerFlood() {
+  if (ONLY && !ONLY.has('serverFlood')) return {};
+  log('section serverFlood {"attackers":10,"reps":100,"floodMs":10000}');
+  const began = Date.now();
+  try {
+    const result = await measureServerFlood({ attackers: 10, reps: 100, floodMs: 10_000, log });
+    log(`section serverFlood done in ${((Date.now() - began) / 1000).toFixed(1)} s`);
+    return { result };
+  } catch (error) {
+    log(`section serverFlood FAILED: ${error?.message ?? error}`);
+    return { error: String(error?.message ?? error) };
+  }
+}
+
 // ---- several companion servers as one cluster over Redis ---------------------------------------
 
 /** Section `cluster`: Node clients against three node processes on one redis-server, before the browser starts. */
@@ -491,7 +507,7 @@ function clusterFigures({ cluster }) {
 }
 
 /** Rows of the mailbox and capacity sections. */
-function serverFigures({ mailbox, capacity }) {
+function serverFigures({ mailbox, capacity, serverFlood }) {
   const rows = [];
   if (mailbox) {
     const plugin = stats(mailbox.samples);
@@ -547,6 +563,21 @@ function serverFigures({ mailbox, capacity }) {
       plugin: { median: capacity.relayedPerSecond },
       target: 'info',
       note: `${capacity.relay.pairs} sender → receiver pairs, ${capacity.relay.window} in flight each, ${capacity.relay.payloadBytes} B per OFFER, ${capacity.relay.ms / 1000} s, beside the idle clients`,
+    });
+  }
+  if (serverFlood) {
+    const quiet = stats(serverFlood.quiet);
+    const during = stats(serverFlood.during);
+    const mib = (bytes) => (bytes / 2 ** 20).toFixed(1);
+    rows.push({
+      figure: '10b. Server flood: honest OFFER→ANSWER round trip, during a flood (plugin) vs without (raw)',
+      unit: 'ms',
+      n: during.n,
+      plugin: during,
+      raw: quiet,
+      ratio: during.median / quiet.median,
+      target: 'info',
+      note: `${serverFlood.attackers} registered attackers, default limits, ${serverFlood.floodMs / 1000} s: ${serverFlood.sent} OFFERs sent, ${serverFlood.floodReached} reached the honest receiver; ${serverFlood.cutOffs} cut-offs, ${serverFlood.refusedRegistrations} of ${serverFlood.registrations} registrations refused; server RSS ${mib(serverFlood.rssBefore)} → ${mib(serverFlood.rssAfter)} MiB (after a GC)`,
     });
   }
   return rows;

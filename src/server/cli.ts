@@ -17,8 +17,10 @@ const USAGE = `Usage: peer-invitation-server [options]
   --alive-timeout-ms N   how long a silent client keeps its id (default 30000)
   --concurrent-limit N   at most this many registered clients (default 5000)
   --redis-url URL        join the cluster of servers sharing this Redis (redis://host:port)
+  --proxied              behind a reverse proxy: a client's address is the last X-Forwarded-For entry
   --open                 no tokens: anyone may register any free id (development only)
-Environment: PEER_INVITATION_SECRET, the secret, when there is no --secret-file.`;
+Environment: PEER_INVITATION_SECRET, the secret, when there is no --secret-file;
+  PEER_INVITATION_METRICS_TOKEN (16 characters or more): serve GET <path>/metrics to "Authorization: Bearer <it>".`;
 
 function fail(message: string): never {
   console.error(`peer-invitation-server: ${message}\n\n${USAGE}`);
@@ -44,6 +46,7 @@ try {
       'alive-timeout-ms': { type: 'string' },
       'concurrent-limit': { type: 'string' },
       'redis-url': { type: 'string' },
+      proxied: { type: 'boolean' },
       open: { type: 'boolean' },
       help: { type: 'boolean' },
     },
@@ -78,16 +81,18 @@ try {
     aliveTimeoutMs: number('alive-timeout-ms', args['alive-timeout-ms']),
     concurrentLimit: number('concurrent-limit', args['concurrent-limit']),
     redisUrl: args['redis-url'],
+    proxied: args.proxied,
+    metricsToken: process.env.PEER_INVITATION_METRICS_TOKEN?.trim() || undefined,
   });
 } catch (error) {
   const { code, message } = error as NodeJS.ErrnoException;
   fail(code === 'EADDRINUSE' ? `port ${args.port ?? 9000} is taken` : message);
 }
-const cluster = args['redis-url'] === undefined ? '' : ', in the cluster of its Redis';
-console.log(`peer-invitation-server listening on port ${server.port}, path ${path}, ${secret === undefined ? 'OPEN (no tokens)' : 'tokens required'}${cluster}`);
-
+// Before the line that says it listens: whoever reads that line may signal at once.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     void server.close().then(() => process.exit(0));
   });
 }
+const cluster = args['redis-url'] === undefined ? '' : ', in the cluster of its Redis';
+console.log(`peer-invitation-server listening on port ${server.port}, path ${path}, ${secret === undefined ? 'OPEN (no tokens)' : 'tokens required'}${cluster}`);
