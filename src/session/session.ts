@@ -146,6 +146,8 @@ export class Session implements DeliveryHost {
     const now = this.#now();
     for (const { invitationID, peer } of restored) {
       const leg = legs.get(invitationID, peer);
+      // An earlier page (or this one, just now) told how it ended: this page's app hears the state, never the event again.
+      if (leg?.role === 'inviter' && leg.endTold) announcer.inviteeStateIfNew(leg);
       if (!leg || leg.deadline <= now) continue;
       if (leg.role === 'invitee' && leg.state === 'ringing') announcer.ring(leg, now, () => legs.get(invitationID, peer)?.state === 'ringing');
       if (leg.role === 'inviter' && isAnswerable(leg.state)) announcer.inviteeStateIfNew(leg);
@@ -170,8 +172,11 @@ export class Session implements DeliveryHost {
     for (const leg of legs.of(invitationID)) {
       const result = transition(leg, { type: 'deadline' }, now);
       if (!result.ok || !result.changed) continue;
-      changed.push(result.leg);
-      if (result.leg.state === 'timeout' && leg.state !== 'timeout') timedOut.push(result.leg);
+      const endsNow = result.leg.state === 'timeout' && leg.state !== 'timeout' && !leg.endTold;
+      // Saved with the leg: a later page finds it told, and says only the state.
+      const ended: Leg = endsNow ? { ...result.leg, endTold: true } : result.leg;
+      changed.push(ended);
+      if (endsNow) timedOut.push(ended);
     }
     if (changed.length === 0) return;
     void this.#parts!.commit(changed);
