@@ -1,11 +1,10 @@
-export { createSignalingPlugin, DEFAULT_DELIVERY } from './plugin.js';
-export type * from './api/plugin-api.js';
+export { createSignalingPlugin } from './plugin.js';
 export { InvitationError, isInvitationError } from './errors.js';
 export type { InvitationErrorCode } from './errors.js';
-export { DEFAULT_LIMITS } from './core/limits.js';
 export { PROTOCOL_VERSION } from './core/protocol.js';
-export { openMemoryStore } from './storage/store.js';
-export type { InvitationStore, OpenStore, LegKey } from './storage/store.js';
-export type { Leg, LegState, Role } from './core/state-machine.js';
-export type { Transport, TransportFactory, TransportContext, IncomingFrame, TransportStats, PeerViolation } from './transport/transport.js';
-export type * from './api/types.js';
+export type * from './api/options.js';
+export type * from './api/calls.js';
+export type * from './api/events.js';
+export type * from './api/plugin.js';
+export type { InvitationStore, OpenStore } from './storage/store.js';
+export type { TransportFactory } from './transport/transport.js';

@@ -8,7 +8,7 @@
  */
 import { BehaviorSubject, Subject, timer, type SchedulerLike } from 'rxjs';
 import { InvitationError } from '../src/errors.js';
-import { DEFAULT_LIMITS } from '../src/core/limits.js';
+import { DEFAULT_LIMITS } from '../src/options.js';
 import { PeerGuard } from '../src/transport/peer-guard.js';
 import { isPing, type Message } from '../src/core/protocol.js';
 import type { IncomingFrame, PeerViolation, Transport, TransportContext, TransportFactory, TransportStats } from '../src/transport/transport.js';

@@ -6,19 +6,9 @@
 import type { BehaviorSubject, Subject } from 'rxjs';
 import { InvitationError } from '../errors.js';
 import { notificationText } from './notifications.js';
+import type { Notify } from '../options.js';
 import type { Leg } from '../core/state-machine.js';
-import type {
-  ConnectionState,
-  InvitationAnsweredElsewhereEvent,
-  InvitationAnsweredEvent,
-  InvitationCanceledEvent,
-  InvitationReceivedEvent,
-  InvitationResponseTimeoutEvent,
-  InvitationTimeoutEvent,
-  InviteeState,
-  InviteeStateChangedEvent,
-  NotificationRequest,
-} from '../api/types.js';
+import type { ConnectionState, InvitationAnsweredElsewhereEvent, InvitationAnsweredEvent, InvitationCanceledEvent, InvitationReceivedEvent, InvitationResponseTimeoutEvent, InvitationTimeoutEvent, InviteeState, InviteeStateChangedEvent, RefusalReason } from '../api/events.js';
 
 /** The plugin's subjects, shared by every session. */
 export interface Outlets {
@@ -40,8 +30,6 @@ export interface Outlets {
 export function toldKey(userId: string, invitationID: string, peer = ''): string {
   return JSON.stringify([userId, invitationID, peer]);
 }
-
-export type Notify = (request: NotificationRequest) => (() => void) | void;
 
 export class Announcer {
   readonly #closeNotification = new Map<string, () => void>();
@@ -117,7 +105,7 @@ export class Announcer {
   }
 
   /** An invitee's plugin turned our invite away without ringing. */
-  refusedUnseen(leg: Leg, reason: 'busy' | 'blocked'): void {
+  refusedUnseen(leg: Leg, reason: RefusalReason): void {
     this.#outlets.invitationRefused.next({ invitationID: leg.invitationID, invitee: leg.peer, data: '', reason });
     this.inviteeState(leg);
   }

@@ -5,7 +5,7 @@
  * was lost before the write sends it again.
  */
 import { InvitationError, type InvitationErrorCode } from '../errors.js';
-import type { Parts } from './context.js';
+import type { SessionContext } from './context.js';
 import {
   PROTOCOL_VERSION,
   decodeMessage,
@@ -21,19 +21,19 @@ import { textBytes } from './legs.js';
 import { transition, type Leg, type LegEvent } from '../core/state-machine.js';
 
 export class Inbound {
-  readonly #parts: Parts;
+  readonly #context: SessionContext;
   /** Invites waiting for the app's `shouldRing`. */
   readonly #deciding = new Set<string>();
   /** Invites turned away, and why: a repeat is refused alike, unasked and unstored. */
   readonly #refused = new Map<string, InviteRefusal>();
   #closed = false;
 
-  constructor(parts: Parts) {
-    this.#parts = parts;
+  constructor(context: SessionContext) {
+    this.#context = context;
   }
 
   #now(): number {
-    return this.#parts.settings.clock.now();
+    return this.#context.settings.clock.now();
   }
 
   /** Decisions still pending when the session ends come to nothing. */
@@ -43,7 +43,7 @@ export class Inbound {
 
   receive(from: string, frame: unknown): void {
     // Frames already read from a peer that was just cut off are dropped too.
-    if (this.#parts.transport.isBanned(from)) return;
+    if (this.#context.transport.isBanned(from)) return;
     const decoded = decodeMessage(frame);
     if (!decoded.ok) return this.#violation(from, decoded.reason);
     const message = decoded.message;
@@ -68,8 +68,8 @@ export class Inbound {
   }
 
   #onAck(from: string, ack: AckMessage): void {
-    this.#parts.delivery.acked(from, ack);
-    const leg = this.#parts.legs.get(ack.invitationID, from);
+    this.#context.delivery.acked(from, ack);
+    const leg = this.#context.legs.get(ack.invitationID, from);
     // A rejection or refusal counts only for the message we still owe (PROTOCOL.md): anything else is a plain ack.
     if (ack.rejected && leg?.role === 'invitee' && leg.outbox === ack.of) return this.#onAnswerRejected(leg, ack.rejected);
     if (ack.refused && leg?.role === 'inviter' && leg.outbox === 'invite') return this.#onInviteRefused(leg, ack.refused);
@@ -80,21 +80,21 @@ export class Inbound {
   #onInviteRefused(leg: Leg, reason: InviteRefusal): void {
     const result = transition(leg, { type: 'invite-refused' }, this.#now());
     if (!result.ok || !result.changed) return;
-    void this.#parts.commit([result.leg]);
-    this.#parts.announcer.refusedUnseen(result.leg, reason);
+    void this.#context.commit([result.leg]);
+    this.#context.announcer.refusedUnseen(result.leg, reason);
   }
 
   /** Our answer came too late to count: end the invitation here as the inviter saw it end. */
   #onAnswerRejected(leg: Leg, reason: AnswerRejection): void {
     const result = transition(leg, { type: 'answer-rejected', reason }, this.#now());
     if (!result.ok || !result.changed) return;
-    void this.#parts.commit([result.leg]);
-    if (result.leg.state === 'canceled') this.#parts.announcer.canceled(result.leg, '');
-    else this.#parts.announcer.timedOut(result.leg);
+    void this.#context.commit([result.leg]);
+    if (result.leg.state === 'canceled') this.#context.announcer.canceled(result.leg, '');
+    else this.#context.announcer.timedOut(result.leg);
   }
 
   #onInvite(from: string, invite: InviteMessage): void {
-    const { legs } = this.#parts;
+    const { legs } = this.#context;
     const key = decisionKey(from, invite.invitationID);
     // The same invite again (its ack was lost): acknowledge once the first copy is saved, announce nothing.
     if (legs.get(invite.invitationID, from)) return this.#acknowledgeWhenSaved(from, invite);
@@ -116,14 +116,14 @@ export class Inbound {
       this.#violation(from, overLimit);
       return this.#refuse(from, invite, 'busy');
     }
-    const shouldRing = this.#parts.settings.shouldRing;
+    const shouldRing = this.#context.settings.shouldRing;
     if (!shouldRing) return this.#ring(from, invite, leg);
     this.#deciding.add(key);
     void this.#ask(shouldRing, leg).then((allowed) => {
       this.#deciding.delete(key);
       if (this.#closed) return;
       // A cancel overtook the invite while the app decided: it never rings.
-      if (this.#parts.legs.has(leg.invitationID)) return this.#acknowledgeWhenSaved(from, invite);
+      if (this.#context.legs.has(leg.invitationID)) return this.#acknowledgeWhenSaved(from, invite);
       if (!allowed) return this.#refuse(from, invite, 'blocked');
       // Time passed while the app decided: the invitation keeps its deadline, and the limits are checked again.
       const decided = { ...leg, createTime: this.#now() };
@@ -139,9 +139,9 @@ export class Inbound {
 
   /** Stores, arms and announces a new invitation; acks it once saved. */
   #ring(from: string, invite: InviteMessage, leg: Leg): void {
-    const { legs, deadlines, announcer } = this.#parts;
+    const { legs, deadlines, announcer } = this.#context;
     // Announced before the disk write is done; acked after it, so an unsaved invite is sent again.
-    const saved = this.#parts.commit([leg]);
+    const saved = this.#context.commit([leg]);
     deadlines.arm(leg.invitationID, leg.deadline);
     announcer.ring(leg, this.#now(), () => legs.get(leg.invitationID, from)?.state === 'ringing');
     void saved.then(() => this.#acknowledge(from, invite));
@@ -149,7 +149,7 @@ export class Inbound {
 
   /** Why a new invitation may not be held, if it may not. */
   #overLimit(leg: Leg): string | undefined {
-    const { legs, settings } = this.#parts;
+    const { legs, settings } = this.#context;
     const limits = settings.limits;
     if (legs.ringingFrom(leg.peer) >= limits.maxLiveInvitationsPerInviter) return `more than ${limits.maxLiveInvitationsPerInviter} invitations ringing at once from one inviter`;
     if (legs.invitationCount >= limits.maxStoredInvitations) return `over the ${limits.maxStoredInvitations} invitations this plugin holds`;
@@ -165,11 +165,11 @@ export class Inbound {
   }
 
   /** The app's `shouldRing`, contained: one that throws or rejects is reported, and the invitation rings. */
-  async #ask(shouldRing: NonNullable<Parts['settings']['shouldRing']>, leg: Leg): Promise<boolean> {
+  async #ask(shouldRing: NonNullable<SessionContext['settings']['shouldRing']>, leg: Leg): Promise<boolean> {
     try {
-      return (await shouldRing(this.#parts.announcer.receivedEvent(leg, this.#now()))) !== false;
+      return (await shouldRing(this.#context.announcer.receivedEvent(leg, this.#now()))) !== false;
     } catch (error) {
-      this.#parts.announcer.error(new InvitationError('APP_CALLBACK_FAILED', "The app's shouldRing callback threw; the invitation rings", { cause: error }));
+      this.#context.announcer.error(new InvitationError('APP_CALLBACK_FAILED', "The app's shouldRing callback threw; the invitation rings", { cause: error }));
       return true;
     }
   }
@@ -191,7 +191,7 @@ export class Inbound {
   }
 
   #onCancel(from: string, cancel: CancelMessage): void {
-    const { legs, deadlines, announcer } = this.#parts;
+    const { legs, deadlines, announcer } = this.#context;
     const leg = legs.get(cancel.invitationID, from);
     if (legs.has(cancel.invitationID) && leg?.role !== 'invitee') {
       return this.#violation(from, `cancel of "${cancel.invitationID}" from a peer that is not its inviter`);
@@ -199,32 +199,32 @@ export class Inbound {
     if (!leg) {
       // The cancel overtook its invite: remember it, so the invite is dropped when it comes.
       if (cancel.remainingMs <= 0) return this.#acknowledge(from, cancel);
-      const { maxUnknownCancelsPerPeer } = this.#parts.settings.limits;
+      const { maxUnknownCancelsPerPeer } = this.#context.settings.limits;
       if (legs.canceledFrom(from) >= maxUnknownCancelsPerPeer) {
         this.#violation(from, `more than ${maxUnknownCancelsPerPeer} cancels for invitations not seen here`);
         return this.#acknowledge(from, cancel);
       }
       const tombstone = this.#receivedLeg(from, cancel, { state: 'canceled', inviterName: '', type: 0, data: '' });
       deadlines.arm(tombstone.invitationID, tombstone.deadline);
-      void this.#parts.commit([tombstone]).then(() => this.#acknowledge(from, cancel));
+      void this.#context.commit([tombstone]).then(() => this.#acknowledge(from, cancel));
       return;
     }
     const result = transition(leg, { type: 'cancel-received' }, this.#now());
     if (!result.ok) return this.#acknowledgeWhenSaved(from, cancel);
-    const saved = this.#parts.commit([result.leg]);
+    const saved = this.#context.commit([result.leg]);
     announcer.canceled(result.leg, cancel.data);
     void saved.then(() => this.#acknowledge(from, cancel));
   }
 
   #onAnswer(from: string, answer: AnswerMessage): void {
-    const { legs, announcer } = this.#parts;
+    const { legs, announcer } = this.#context;
     // Unknown: answered after we forgot the invitation. Acknowledge so the invitee stops resending.
     if (!legs.has(answer.invitationID)) return this.#acknowledge(from, answer, { rejected: 'expired' });
     const leg = legs.get(answer.invitationID, from);
     if (leg?.role !== 'inviter') return this.#violation(from, `${answer.kind} of "${answer.invitationID}" from a peer that was not invited`);
     const result = transition(leg, { type: 'answer-received', answer: answer.kind }, this.#now());
     if (!result.ok) return this.#acknowledgeWhenSaved(from, answer, { rejected: rejectionOf(result.code) });
-    const saved = this.#parts.commit([result.leg]);
+    const saved = this.#context.commit([result.leg]);
     // The answer overtook the invite's ack (sent once the invitee saved it): the invite did arrive.
     if (leg.state === 'queued') announcer.inviteeState({ ...leg, state: 'delivered' });
     announcer.answered(result.leg, answer.kind, answer.data);
@@ -234,17 +234,17 @@ export class Inbound {
 
   /** Runs a state-machine event on one leg and commits the change, if any. */
   #apply(invitationID: string, peer: string, event: LegEvent): void {
-    const leg = this.#parts.legs.get(invitationID, peer);
+    const leg = this.#context.legs.get(invitationID, peer);
     if (!leg) return;
     const result = transition(leg, event, this.#now());
     if (!result.ok || !result.changed) return;
-    void this.#parts.commit([result.leg]);
-    if (leg.role === 'inviter' && result.leg.state !== leg.state) this.#parts.announcer.inviteeState(result.leg);
+    void this.#context.commit([result.leg]);
+    if (leg.role === 'inviter' && result.leg.state !== leg.state) this.#context.announcer.inviteeState(result.leg);
   }
 
   /** A repeat: its first copy may still be on its way to the store, and an ack must mean "stored". */
   #acknowledgeWhenSaved(to: string, message: InviteMessage | CancelMessage | AnswerMessage, outcome: AckOutcome = {}): void {
-    void this.#parts.persistence.saved().then(() => this.#acknowledge(to, message, outcome));
+    void this.#context.persistence.saved().then(() => this.#acknowledge(to, message, outcome));
   }
 
   #acknowledge(to: string, message: InviteMessage | CancelMessage | AnswerMessage, { rejected, refused }: AckOutcome = {}): void {
@@ -252,14 +252,14 @@ export class Inbound {
     if (rejected) ack.rejected = rejected;
     if (refused) ack.refused = refused;
     try {
-      this.#parts.transport.send(to, ack);
+      this.#context.transport.send(to, ack);
     } catch {
       // The connection is gone (or the session closed); the sender times out waiting and sends again, and we ack that.
     }
   }
 
   #violation(from: string, reason: string): void {
-    this.#parts.transport.reportViolation({ peer: from, reason });
+    this.#context.transport.reportViolation({ peer: from, reason });
   }
 }
 

@@ -1,32 +1,35 @@
 /**
  * One connected user, from `connectUser` to `disconnectUser`: opens the store,
- * builds the parts (context.ts) and wires them, restores what the store kept,
+ * builds the context (context.ts) and wires them, restores what the store kept,
  * greets peers after each (re)connection, ends invitations at their deadlines,
  * and tears everything down once. The app's calls are in app-calls.ts, what
  * peers send in inbound.ts.
  */
 import { Subscription } from 'rxjs';
 import { Announcer, type Outlets } from './announcer.js';
-import type { PluginStats } from '../api/plugin-api.js';
+import type { PluginStats } from '../api/calls.js';
 import { AppCalls, composeOwed } from './app-calls.js';
 import { Deadlines } from './deadlines.js';
 import { Delivery, type DeliveryHost, type OwedMessage } from './delivery.js';
 import { InvitationError } from '../errors.js';
 import { Inbound } from './inbound.js';
 import { LegTable } from './legs.js';
-import type { Parts, Settings } from './context.js';
+import type { SessionContext } from './context.js';
+import type { Settings } from '../options.js';
+import { idleStats } from './user-session.js';
 import { Persistence } from '../storage/persistence.js';
 import { MAX_TIMEOUT_SECONDS } from '../core/protocol.js';
 import { isAnswerable, transition, type Leg } from '../core/state-machine.js';
 import type { InvitationStore } from '../storage/store.js';
-import type { InvitationReceivedEvent, User } from '../api/types.js';
+import type { User } from '../api/calls.js';
+import type { InvitationReceivedEvent } from '../api/events.js';
 
 export class Session implements DeliveryHost {
   readonly user: User;
   /** True once `start` resolved, until `close`. */
   started = false;
   #closed = false;
-  #parts: Parts | undefined;
+  #context: SessionContext | undefined;
   #calls: AppCalls | undefined;
   readonly #lifetime = new Subscription();
 
@@ -49,9 +52,9 @@ export class Session implements DeliveryHost {
   }
 
   async start(): Promise<void> {
-    const { options, delivery: deliveryOptions, scheduler, clock } = this.#settings;
+    const { delivery: deliveryOptions, scheduler, clock } = this.#settings;
     this.#outlets.connectionState.next('connecting');
-    const { store, restored } = await this.#openStore(options.databaseName ?? `peer-invitation:${this.user.id}`);
+    const { store, restored } = await this.#openStore(this.#settings.databaseName(this.user.id));
     if (this.#closed) {
       store?.close();
       throw disposedDuringConnect();
@@ -64,9 +67,9 @@ export class Session implements DeliveryHost {
       expire: (invitationID) => this.#expire(invitationID),
       purge: (invitationID) => this.#purge(invitationID),
     });
-    const transport = this.#settings.createTransport({ id: this.user.id, peer: options.peer ?? {}, delivery: deliveryOptions, limits: this.#settings.limits, scheduler, clock });
+    const transport = this.#settings.createTransport({ id: this.user.id, peer: this.#settings.peer, delivery: deliveryOptions, limits: this.#settings.limits, scheduler, clock });
     const delivery = new Delivery(transport, this, deliveryOptions, scheduler, clock);
-    const parts: Parts = {
+    const context: SessionContext = {
       user: this.user,
       settings: this.#settings,
       legs,
@@ -80,9 +83,9 @@ export class Session implements DeliveryHost {
         return persistence.save(changed);
       },
     };
-    this.#parts = parts;
-    this.#calls = new AppCalls(parts);
-    const inbound = new Inbound(parts);
+    this.#context = context;
+    this.#calls = new AppCalls(context);
+    const inbound = new Inbound(context);
     this.#lifetime.add(() => transport.close());
     this.#lifetime.add(() => delivery.close());
     this.#lifetime.add(() => deadlines.close());
@@ -141,7 +144,7 @@ export class Session implements DeliveryHost {
 
   /** Re-arms deadlines and tells the app what it held before the reload (once per plugin). */
   #restore(restored: Leg[]): void {
-    const { legs, deadlines, announcer } = this.#parts!;
+    const { legs, deadlines, announcer } = this.#context!;
     for (const leg of restored) deadlines.arm(leg.invitationID, leg.deadline);
     const now = this.#now();
     for (const { invitationID, peer } of restored) {
@@ -156,7 +159,7 @@ export class Session implements DeliveryHost {
 
   /** Flushes everything owed, and says hello to peers that may owe us something. */
   #greet(): void {
-    const { legs, delivery } = this.#parts!;
+    const { legs, delivery } = this.#context!;
     const { owed, live } = legs.peersToGreet(this.#now());
     for (const peer of owed) delivery.kick(peer);
     for (const peer of live) delivery.hello(peer);
@@ -165,7 +168,7 @@ export class Session implements DeliveryHost {
   // ---- deadlines ----------------------------------------------------------
 
   #expire(invitationID: string): void {
-    const { legs, announcer } = this.#parts!;
+    const { legs, announcer } = this.#context!;
     const now = this.#now();
     const changed: Leg[] = [];
     const timedOut: Leg[] = [];
@@ -179,14 +182,14 @@ export class Session implements DeliveryHost {
       if (endsNow) timedOut.push(ended);
     }
     if (changed.length === 0) return;
-    void this.#parts!.commit(changed);
+    void this.#context!.commit(changed);
     announcer.stopRinging(invitationID);
     announcer.responseTimedOut(invitationID, timedOut.filter((leg) => leg.role === 'inviter'));
     for (const leg of timedOut) if (leg.role === 'invitee') announcer.timedOut(leg);
   }
 
   #purge(invitationID: string): void {
-    const { legs, persistence, announcer } = this.#parts!;
+    const { legs, persistence, announcer } = this.#context!;
     const removed = legs.remove(invitationID);
     persistence.forget(removed);
     announcer.forget(removed);
@@ -197,7 +200,7 @@ export class Session implements DeliveryHost {
   owed(peer: string): OwedMessage[] {
     const now = this.#now();
     const owed: OwedMessage[] = [];
-    for (const leg of this.#parts?.legs.owedTo(peer) ?? []) {
+    for (const leg of this.#context?.legs.owedTo(peer) ?? []) {
       if (!leg.outbox || leg.deadline <= now) continue;
       const kind = leg.outbox;
       owed.push({ kind, invitationID: leg.invitationID, compose: () => composeOwed(leg, kind, Math.max(1, leg.deadline - this.#now())) });
@@ -206,25 +209,25 @@ export class Session implements DeliveryHost {
   }
 
   wired(peer: string, message: OwedMessage): void {
-    if (message.kind !== 'invite' || !this.#parts) return;
-    const leg = this.#parts.legs.get(message.invitationID, peer);
+    if (message.kind !== 'invite' || !this.#context) return;
+    const leg = this.#context.legs.get(message.invitationID, peer);
     const result = leg && transition(leg, { type: 'wired' }, this.#now());
     // Kept in memory only, to spare a disk write per send: the ack's write saves it, and a leg
     // restored while still queued is taken as wired (see start).
-    if (result?.ok && result.changed) this.#parts.legs.set(result.leg);
+    if (result?.ok && result.changed) this.#context.legs.set(result.leg);
   }
 
   /** What rings here now, as `invitationReceived$` said it: for a tab that joins (src/tabs). */
   ringing(): InvitationReceivedEvent[] {
-    if (!this.#parts) return [];
-    const { legs, announcer } = this.#parts;
+    if (!this.#context) return [];
+    const { legs, announcer } = this.#context;
     const now = this.#now();
     return [...legs.all()].filter((leg) => leg.role === 'invitee' && leg.state === 'ringing' && leg.deadline > now).map((leg) => announcer.receivedEvent(leg, now));
   }
 
   stats(): PluginStats {
-    const transport = this.#parts?.transport.stats() ?? { connectAttempts: 0, openConnections: 0 };
-    return { ...transport, invitations: this.#parts?.legs.invitationCount ?? 0, pendingDeliveries: this.#parts?.legs.owedCount ?? 0 };
+    if (!this.#context) return idleStats();
+    return { ...this.#context.transport.stats(), invitations: this.#context.legs.invitationCount, pendingDeliveries: this.#context.legs.owedCount };
   }
 
   /** Stops everything at once; resolves when the last changes are on disk and the store is closed. */
@@ -234,7 +237,7 @@ export class Session implements DeliveryHost {
     this.started = false;
     this.#lifetime.unsubscribe();
     this.#outlets.connectionState.next('disconnected');
-    await this.#parts?.persistence.close();
+    await this.#context?.persistence.close();
   }
 }
 

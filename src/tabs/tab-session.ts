@@ -10,12 +10,13 @@
  */
 import { Subscription, filter, firstValueFrom, timer, type Observable } from 'rxjs';
 import { toldKey, type Outlets } from '../session/announcer.js';
-import type { CancelInvitationResult, PluginStats, RespondInvitationResult, SendInvitationResult } from '../api/plugin-api.js';
+import type { CancelInvitationResult, PluginStats, RespondInvitationResult, SendInvitationResult } from '../api/calls.js';
 import { InvitationError } from '../errors.js';
-import type { Settings } from '../session/context.js';
+import type { Settings } from '../options.js';
 import { Session } from '../session/session.js';
-import type { InvitationReceivedEvent, InviteeStateChangedEvent, User } from '../api/types.js';
-import type { SessionCalls, UserSession } from '../session/user-session.js';
+import type { User } from '../api/calls.js';
+import type { InvitationReceivedEvent, InviteeStateChangedEvent } from '../api/events.js';
+import { idleStats, type SessionCalls, type UserSession } from '../session/user-session.js';
 import { LeaderElection, type TabPlatform } from './leader-election.js';
 import { PendingCalls, type PendingCall } from './pending-calls.js';
 import { SHARED_OUTLETS, TabChannel, fromWire, toWire, type CallMethod, type TabMessage, type WireResult } from './tab-channel.js';
@@ -240,7 +241,7 @@ export class TabSession implements UserSession {
   }
 
   stats(): PluginStats {
-    return this.#session?.stats() ?? { connectAttempts: 0, openConnections: 0, invitations: 0, pendingDeliveries: 0 };
+    return this.#session?.stats() ?? idleStats();
   }
 
   /** Disconnects this tab only: a leader lets the next tab lead once its store is closed. */
