@@ -9,7 +9,7 @@ import type { Deadlines } from './deadlines.js';
 import type { Delivery } from './delivery.js';
 import type { LegTable } from './legs.js';
 import type { Persistence } from '../storage/persistence.js';
-import type { Leg } from '../core/state-machine.js';
+import type { Leg, LegEvent } from '../core/state-machine.js';
 import type { Settings } from '../options.js';
 import type { Transport } from '../transport/transport.js';
 import type { User } from '../api/calls.js';
@@ -28,4 +28,6 @@ export interface SessionContext {
    * event handler sees them) and queues them for the store; settles once saved.
    */
   commit(legs: readonly Leg[]): Promise<void>;
+  /** Runs a state-machine event on a leg; if it changed, commits it and returns the next leg. */
+  advance(leg: Leg, event: LegEvent): Leg | undefined;
 }

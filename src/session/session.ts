@@ -82,6 +82,12 @@ export class Session implements DeliveryHost {
         for (const leg of changed) legs.set(leg);
         return persistence.save(changed);
       },
+      advance(leg, event) {
+        const result = transition(leg, event, clock.now());
+        if (!result.ok || !result.changed) return undefined;
+        void this.commit([result.leg]);
+        return result.leg;
+      },
     };
     this.#context = context;
     this.#calls = new AppCalls(context);
