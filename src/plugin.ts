@@ -12,7 +12,7 @@ import type { SignalingPlugin } from './api/plugin.js';
 import { InvitationError } from './errors.js';
 import { resolveSettings, type Settings } from './options.js';
 import { isRecord } from './core/protocol.js';
-import { Session } from './session/session.js';
+import { Session } from './session/lifecycle.js';
 import { tabPlatform, type TabPlatform } from './tabs/leader-election.js';
 import { TabSession } from './tabs/tab-session.js';
 import { idleStats, type UserSession } from './session/user-session.js';

@@ -13,7 +13,7 @@ import { toldKey, type Outlets } from '../session/announcer.js';
 import type { CancelInvitationResult, PluginStats, RespondInvitationResult, SendInvitationResult } from '../api/calls.js';
 import { InvitationError } from '../errors.js';
 import type { Settings } from '../options.js';
-import { Session } from '../session/session.js';
+import { Session } from '../session/lifecycle.js';
 import type { User } from '../api/calls.js';
 import type { InvitationReceivedEvent, InviteeStateChangedEvent } from '../api/events.js';
 import { idleStats, type SessionCalls, type UserSession } from '../session/user-session.js';
