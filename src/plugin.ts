@@ -5,7 +5,8 @@
  * method resolves for any argument; none throws.
  */
 import { BehaviorSubject, Subject, distinctUntilChanged } from 'rxjs';
-import type { Outlets } from './session/announcer.js';
+import { completeOutlets, type Outlets } from './session/announcer.js';
+import { Told } from './session/told.js';
 import type { CancelInvitationResult, PluginStats, RespondInvitationResult, SendInvitationResult } from './api/calls.js';
 import type { SignalingPluginOptions } from './api/options.js';
 import type { SignalingPlugin } from './api/plugin.js';
@@ -36,7 +37,7 @@ class Plugin implements SignalingPlugin {
     invitationAnsweredElsewhere: new Subject(),
     connectionState: new BehaviorSubject<ConnectionState>('disconnected'),
     errors: new Subject(),
-    told: { rang: new Set(), states: new Map() },
+    told: new Told(),
   };
   readonly invitationReceived$ = this.#outlets.invitationReceived.asObservable();
   readonly invitationCanceled$ = this.#outlets.invitationCanceled.asObservable();
@@ -141,7 +142,7 @@ class Plugin implements SignalingPlugin {
     if (this.#disposed) return;
     this.#disposed = true;
     await this.disconnectUser();
-    for (const subject of Object.values(this.#outlets)) if (subject instanceof Subject) subject.complete();
+    completeOutlets(this.#outlets);
   }
 }
 
