@@ -6,5 +6,6 @@ export type * from './api/options.js';
 export type * from './api/calls.js';
 export type * from './api/events.js';
 export type * from './api/plugin.js';
+export type { ConnectionState, DeliveryOptions, InviteeState, LimitOptions, PeerServerOptions, RefusalReason, TokenSource } from './api/types.js';
 export type { InvitationStore, OpenStore } from './storage/store.js';
 export type { TransportFactory } from './transport/transport.js';

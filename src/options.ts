@@ -5,7 +5,8 @@
  */
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import type { InvitationReceivedEvent } from './api/events.js';
-import type { DeliveryOptions, LimitOptions, NotificationRequest, PeerServerOptions, SignalingPluginOptions, TokenSource } from './api/options.js';
+import type { NotificationRequest, SignalingPluginOptions } from './api/options.js';
+import type { PeerServerOptions, ResolvedDeliveryOptions, ResolvedLimitOptions, TokenSource } from './api/types.js';
 import { createClock, type Clock } from './core/clock.js';
 import { withoutUndefined } from './core/objects.js';
 import { showSystemNotification } from './session/notifications.js';
@@ -13,9 +14,6 @@ import { openIndexedDbStore } from './storage/indexeddb-store.js';
 import { openMemoryStore, type OpenStore } from './storage/store.js';
 import { createPeerJsTransport } from './transport/peerjs/peerjs-transport.js';
 import type { TransportFactory } from './transport/transport.js';
-
-export type ResolvedDeliveryOptions = Required<DeliveryOptions>;
-export type ResolvedLimitOptions = Required<LimitOptions>;
 
 export const DEFAULT_DELIVERY: ResolvedDeliveryOptions = {
   ackTimeoutMs: 5000,

@@ -18,7 +18,7 @@ import { tabPlatform, type TabPlatform } from './tabs/leader-election.js';
 import { TabSession } from './tabs/tab-session.js';
 import { idleStats, type UserSession } from './session/user-session.js';
 import type { CancelInvitationParams, ConnectUserParams, RespondInvitationParams, SendInvitationParams, User } from './api/calls.js';
-import type { ConnectionState } from './api/events.js';
+import type { ConnectionState } from './api/types.js';
 import { checkText, checkUserId, echoedInvitationID, echoedInvitees } from './core/validate.js';
 
 export function createSignalingPlugin(options: SignalingPluginOptions = {}): SignalingPlugin {

@@ -5,7 +5,7 @@
  */
 import { expect } from '@esm-bundle/chai';
 import type { SignalingPluginOptions } from '../src/index.js';
-import type { PeerServerOptions } from '../src/api/options.js';
+import type { PeerServerOptions } from '../src/api/types.js';
 import { companion, peerOf, sign, startCompanion, stopCompanion, type Companion } from './companion.js';
 import { Harness, next, uniqueId } from './helpers.js';
 

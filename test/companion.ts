@@ -1,6 +1,6 @@
 /** The test runner's `companion-server` command (test/server/companion-server-plugin.mjs), typed for the browser tests. */
 import { executeServerCommand } from '@web/test-runner-commands';
-import type { PeerServerOptions } from '../src/api/options.js';
+import type { PeerServerOptions } from '../src/api/types.js';
 
 export interface Companion {
   handle: number;

@@ -7,7 +7,7 @@ import { createSignalingPlugin, type SignalingPlugin, type SignalingPluginOption
 import { deleteMemoryDatabase } from '../src/storage/store.js';
 import type { SendInvitationParams } from '../src/api/calls.js';
 import type { InvitationReceivedEvent } from '../src/api/events.js';
-import type { DeliveryOptions, PeerServerOptions } from '../src/api/options.js';
+import type { DeliveryOptions, PeerServerOptions } from '../src/api/types.js';
 
 export interface PeerServerInfo {
   host: string;

@@ -1,11 +1,6 @@
 /** What the plugin's observables say: states and events. */
 import type { User } from './calls.js';
-
-/** What `connectionState$` reports about our registration with the PeerServer. */
-export type ConnectionState = 'disconnected' | 'connecting' | 'connected' | 'reconnecting';
-
-/** An invitee's state as the inviter sees it. */
-export type InviteeState = 'queued' | 'delivered' | 'accepted' | 'refused' | 'canceled' | 'timeout';
+import type { InviteeState, RefusalReason } from './types.js';
 
 export interface InvitationReceivedEvent {
   invitationID: string;
@@ -26,8 +21,6 @@ export interface InvitationCanceledEvent {
   data: string;
 }
 
-/** Why an invitee's plugin refused an invitation without asking its user. */
-export type RefusalReason = 'busy' | 'blocked';
 /** Another tab of the same user answered an invitation this tab was told of (see README, "Several tabs"). */
 export interface InvitationAnsweredElsewhereEvent {
   invitationID: string;

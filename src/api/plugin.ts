@@ -3,7 +3,6 @@ import type { Observable } from 'rxjs';
 import type { InvitationError } from '../errors.js';
 import type { CancelInvitationParams, CancelInvitationResult, ConnectUserParams, PluginStats, RespondInvitationParams, RespondInvitationResult, SendInvitationParams, SendInvitationResult, User } from './calls.js';
 import type {
-  ConnectionState,
   InvitationAnsweredElsewhereEvent,
   InvitationAnsweredEvent,
   InvitationCanceledEvent,
@@ -12,6 +11,7 @@ import type {
   InvitationTimeoutEvent,
   InviteeStateChangedEvent,
 } from './events.js';
+import type { ConnectionState } from './types.js';
 
 export interface SignalingPlugin {
   readonly invitationReceived$: Observable<InvitationReceivedEvent>;

@@ -2,7 +2,7 @@
  * The wire protocol: message shapes, limits, and the one decoder every incoming
  * frame goes through. Pure: no network, no storage, no clock. See PROTOCOL.md.
  */
-import type { RefusalReason } from '../api/events.js';
+import type { RefusalReason } from '../api/types.js';
 
 export const PROTOCOL_VERSION = 2;
 

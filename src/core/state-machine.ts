@@ -6,7 +6,7 @@
  */
 import type { InvitationErrorCode } from '../errors.js';
 import type { AnswerRejection, NotificationPayload, OutgoingKind } from './protocol.js';
-import type { InviteeState } from '../api/events.js';
+import type { InviteeState } from '../api/types.js';
 
 export type Role = 'inviter' | 'invitee';
 

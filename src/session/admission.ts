@@ -5,7 +5,7 @@
  * it answers with a verdict, at once where it can.
  */
 import { InvitationError } from '../errors.js';
-import type { RefusalReason } from '../api/events.js';
+import type { RefusalReason } from '../api/types.js';
 import type { Leg } from '../core/state-machine.js';
 import type { SessionContext } from './context.js';
 import { textBytes } from './legs.js';

@@ -9,7 +9,8 @@ import { notificationText } from './notifications.js';
 import type { Told } from './told.js';
 import type { Notify } from '../options.js';
 import type { Leg } from '../core/state-machine.js';
-import type { ConnectionState, InvitationAnsweredElsewhereEvent, InvitationAnsweredEvent, InvitationCanceledEvent, InvitationReceivedEvent, InvitationResponseTimeoutEvent, InvitationTimeoutEvent, InviteeState, InviteeStateChangedEvent, RefusalReason } from '../api/events.js';
+import type { InvitationAnsweredElsewhereEvent, InvitationAnsweredEvent, InvitationCanceledEvent, InvitationReceivedEvent, InvitationResponseTimeoutEvent, InvitationTimeoutEvent, InviteeStateChangedEvent } from '../api/events.js';
+import type { ConnectionState, InviteeState, RefusalReason } from '../api/types.js';
 
 /** The plugin's subjects, shared by every session. */
 export interface Outlets {

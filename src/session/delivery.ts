@@ -8,7 +8,7 @@ import { backoffDelay } from '../core/backoff.js';
 import type { Clock } from '../core/clock.js';
 import { HELLO, type AckMessage, type Message, type OutgoingKind } from '../core/protocol.js';
 import type { Transport } from '../transport/transport.js';
-import type { ResolvedDeliveryOptions } from '../options.js';
+import type { ResolvedDeliveryOptions } from '../api/types.js';
 
 export interface OwedMessage {
   kind: OutgoingKind;

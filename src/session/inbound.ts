@@ -17,7 +17,7 @@ import {
   type InviteMessage,
   isInvitationOf,
 } from '../core/protocol.js';
-import type { RefusalReason } from '../api/events.js';
+import type { RefusalReason } from '../api/types.js';
 import { transition, type Leg } from '../core/state-machine.js';
 import { Admission, type Verdict } from './admission.js';
 

@@ -4,7 +4,7 @@
  * does not say it again. The one duplicate filter: the announcer and a
  * following tab's echo of its leader's events both go through it.
  */
-import type { InviteeState } from '../api/events.js';
+import type { InviteeState } from '../api/types.js';
 
 export class Told {
   readonly #rang = new Set<string>();
