@@ -4,56 +4,22 @@
  * work to the current `Session` (session.ts), one per `connectUser`. Every
  * method resolves for any argument; none throws.
  */
-import { BehaviorSubject, Subject, asyncScheduler, distinctUntilChanged } from 'rxjs';
-import type { Outlets } from './session/announcer.js';
-import type {
-  CancelInvitationResult,
-  PluginStats,
-  RespondInvitationResult,
-  SendInvitationResult,
-  SignalingPlugin,
-  SignalingPluginOptions,
-} from './api/plugin-api.js';
-import { createClock } from './core/clock.js';
+import { BehaviorSubject, Subject, distinctUntilChanged } from 'rxjs';
+import { completeOutlets, type Outlets } from './session/announcer.js';
+import { Told } from './session/told.js';
+import type { CancelInvitationResult, PluginStats, RespondInvitationResult, SendInvitationResult } from './api/calls.js';
+import type { SignalingPluginOptions } from './api/options.js';
+import type { SignalingPlugin } from './api/plugin.js';
 import { InvitationError } from './errors.js';
-import { openIndexedDbStore } from './storage/indexeddb-store.js';
-import { resolveLimits } from './core/limits.js';
-import { showSystemNotification } from './session/notifications.js';
-import type { Settings } from './session/context.js';
-import { createPeerJsTransport } from './transport/peerjs/peerjs-transport.js';
+import { resolveSettings, type Settings } from './options.js';
 import { isRecord } from './core/protocol.js';
-import { Session } from './session/session.js';
+import { Session } from './session/lifecycle.js';
 import { tabPlatform, type TabPlatform } from './tabs/leader-election.js';
 import { TabSession } from './tabs/tab-session.js';
-import type { UserSession } from './session/user-session.js';
-import { openMemoryStore } from './storage/store.js';
-import type {
-  CancelInvitationParams,
-  ConnectUserParams,
-  ConnectionState,
-  ResolvedDeliveryOptions,
-  RespondInvitationParams,
-  SendInvitationParams,
-  TokenSource,
-  User,
-} from './api/types.js';
-import type { TransportFactory } from './transport/transport.js';
+import { idleStats, type UserSession } from './session/user-session.js';
+import type { CancelInvitationParams, ConnectUserParams, RespondInvitationParams, SendInvitationParams, User } from './api/calls.js';
+import type { ConnectionState } from './api/types.js';
 import { checkText, checkUserId, echoedInvitationID, echoedInvitees } from './core/validate.js';
-
-export const DEFAULT_DELIVERY: ResolvedDeliveryOptions = {
-  ackTimeoutMs: 5000,
-  retryInitialDelayMs: 500,
-  retryMaxDelayMs: 3000,
-  connectTimeoutMs: 65_000,
-  heartbeatIntervalMs: 2000,
-  idleTimeoutMs: 30_000,
-  maxConnections: 64,
-  retentionMs: 60_000,
-  idTakenRetryMs: 3000,
-  reconnectTimeoutMs: 5000,
-  reconnectMaxDelayMs: 10_000,
-};
-
 
 export function createSignalingPlugin(options: SignalingPluginOptions = {}): SignalingPlugin {
   return new Plugin(options);
@@ -71,7 +37,7 @@ class Plugin implements SignalingPlugin {
     invitationAnsweredElsewhere: new Subject(),
     connectionState: new BehaviorSubject<ConnectionState>('disconnected'),
     errors: new Subject(),
-    told: { rang: new Set(), states: new Map() },
+    told: new Told(),
   };
   readonly invitationReceived$ = this.#outlets.invitationReceived.asObservable();
   readonly invitationCanceled$ = this.#outlets.invitationCanceled.asObservable();
@@ -90,23 +56,7 @@ class Plugin implements SignalingPlugin {
   #disposed = false;
 
   constructor(options: SignalingPluginOptions) {
-    const storage = options.storage ?? 'indexeddb';
-    const scheduler = options.scheduler ?? asyncScheduler;
-    // A scheduler given for tests is their monotonic clock; otherwise timers run on the page's.
-    const monotonic = options.scheduler ? () => scheduler.now() : () => performance.now();
-    const wall = options.wallClock ?? (options.scheduler ? () => scheduler.now() : () => Date.now());
-    this.#settings = {
-      options,
-      delivery: { ...DEFAULT_DELIVERY, ...options.delivery },
-      scheduler,
-      clock: createClock(monotonic, wall),
-      openStore: storage === 'memory' ? openMemoryStore : storage === 'indexeddb' ? openIndexedDbStore : storage,
-      createTransport: withToken(options.transport ?? createPeerJsTransport, options.token),
-      createInvitationID: options.createInvitationID ?? (() => crypto.randomUUID()),
-      notify: options.notify ?? showSystemNotification,
-      limits: resolveLimits(options.limits),
-      shouldRing: options.shouldRing,
-    };
+    this.#settings = resolveSettings(options);
   }
 
   get user(): User | undefined {
@@ -175,8 +125,7 @@ class Plugin implements SignalingPlugin {
    * the platform can elect one of them (Web Locks) and let them talk (BroadcastChannel).
    */
   #sharesTabs(): TabPlatform | undefined {
-    const { storage = 'indexeddb', tabs = true } = this.#settings.options;
-    return storage === 'indexeddb' && tabs ? tabPlatform() : undefined;
+    return this.#settings.tabs ? tabPlatform() : undefined;
   }
 
   /** The connected session's calls, or why there are none now. */
@@ -186,20 +135,15 @@ class Plugin implements SignalingPlugin {
   }
 
   stats(): PluginStats {
-    return this.#session?.stats() ?? { connectAttempts: 0, openConnections: 0, invitations: 0, pendingDeliveries: 0 };
+    return this.#session?.stats() ?? idleStats();
   }
 
   async dispose(): Promise<void> {
     if (this.#disposed) return;
     this.#disposed = true;
     await this.disconnectUser();
-    for (const subject of Object.values(this.#outlets)) if (subject instanceof Subject) subject.complete();
+    completeOutlets(this.#outlets);
   }
-}
-
-/** Hands the `token` option to the transport, which asks it for each registration. */
-function withToken(createTransport: TransportFactory, token: TokenSource | undefined): TransportFactory {
-  return token === undefined ? createTransport : (context) => createTransport({ ...context, token });
 }
 
 function disposedError(): InvitationError {

@@ -2,6 +2,7 @@
  * The wire protocol: message shapes, limits, and the one decoder every incoming
  * frame goes through. Pure: no network, no storage, no clock. See PROTOCOL.md.
  */
+import type { RefusalReason } from '../api/types.js';
 
 export const PROTOCOL_VERSION = 2;
 
@@ -76,7 +77,8 @@ export type AnswerRejection = 'expired' | 'canceled';
  * (too many live invitations from this inviter, or stored in total); `blocked`, its
  * app's `shouldRing` said no.
  */
-export type InviteRefusal = 'busy' | 'blocked';
+export type InviteRefusal = RefusalReason;
+const INVITE_REFUSALS: Record<InviteRefusal, true> = { busy: true, blocked: true };
 
 export interface AckMessage {
   v: typeof PROTOCOL_VERSION;
@@ -158,8 +160,8 @@ export function decodeMessage(frame: unknown): DecodeResult {
         message.rejected = rejected;
       }
       if (refused !== undefined) {
-        if ((refused !== 'busy' && refused !== 'blocked') || of !== 'invite') return fail(`ack with an invalid refused ${describe(refused)}`);
-        message.refused = refused;
+        if (typeof refused !== 'string' || !Object.hasOwn(INVITE_REFUSALS, refused) || of !== 'invite') return fail(`ack with an invalid refused ${describe(refused)}`);
+        message.refused = refused as InviteRefusal;
       }
       return { ok: true, message };
     }

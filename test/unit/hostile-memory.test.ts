@@ -8,7 +8,8 @@ import { expect } from '@esm-bundle/chai';
 import type { InvitationError } from '../../src/errors.js';
 import { notificationText } from '../../src/session/notifications.js';
 import { PROTOCOL_VERSION, type Message } from '../../src/core/protocol.js';
-import type { InvitationReceivedEvent, SendInvitationParams } from '../../src/api/types.js';
+import type { SendInvitationParams } from '../../src/api/calls.js';
+import type { InvitationReceivedEvent } from '../../src/api/events.js';
 import { World } from './world.js';
 
 let world: World;
