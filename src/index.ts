@@ -1,5 +1,6 @@
 export { createSignalingPlugin, DEFAULT_DELIVERY } from './plugin.js';
 export type * from './api/plugin-api.js';
+export type * from './api/history.js';
 export { InvitationError, isInvitationError } from './errors.js';
 export type { InvitationErrorCode } from './errors.js';
 export { DEFAULT_LIMITS } from './core/limits.js';

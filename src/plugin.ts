@@ -15,6 +15,8 @@ import type {
   SignalingPluginOptions,
 } from './api/plugin-api.js';
 import { createClock } from './core/clock.js';
+import type { ListInvitationsParams, ListInvitationsResult, MarkSeenResult } from './api/history.js';
+import { recordHistory, type HistoryRecorder } from './history/recorder.js';
 import { InvitationError } from './errors.js';
 import { openIndexedDbStore } from './storage/indexeddb-store.js';
 import { resolveLimits } from './core/limits.js';
@@ -86,6 +88,7 @@ class Plugin implements SignalingPlugin {
 
   readonly #settings: Settings;
   #session: UserSession | undefined;
+  #history: HistoryRecorder | undefined;
   #starting: Promise<void> | undefined;
   #disposed = false;
 
@@ -126,12 +129,15 @@ class Plugin implements SignalingPlugin {
     const tabs = this.#sharesTabs();
     const session: UserSession = tabs ? new TabSession(user, this.#settings, this.#outlets, tabs) : new Session(user, this.#settings, this.#outlets);
     this.#session = session;
+    const history = (this.#history = recordHistory(this.#settings.options, user, () => this.#settings.clock.now(), this, (error) => this.#outlets.errors.next(error)));
     this.#starting = session.start().catch(async (error: unknown) => {
       if (this.#session === session) {
         this.#session = undefined;
+        this.#history = undefined;
         this.#starting = undefined;
       }
       await session.close();
+      await history.close();
       throw error;
     });
     return this.#starting;
@@ -139,15 +145,20 @@ class Plugin implements SignalingPlugin {
 
   async disconnectUser(): Promise<void> {
     const session = this.#session;
+    const history = this.#history;
     this.#session = undefined;
+    this.#history = undefined;
     this.#starting = undefined;
     await session?.close();
+    await history?.close();
   }
 
   async sendInvitation(params: SendInvitationParams): Promise<SendInvitationResult> {
     const calls = this.#calls();
     if (calls instanceof InvitationError) return { invitationID: '', errorInvitees: {}, error: calls };
-    return calls.sendInvitation(params);
+    const result = await calls.sendInvitation(params);
+    this.#history?.sent(params, result);
+    return result;
   }
 
   async cancelInvitation(params: CancelInvitationParams): Promise<CancelInvitationResult> {
@@ -167,7 +178,24 @@ class Plugin implements SignalingPlugin {
   async #respond(params: RespondInvitationParams, answer: 'accept' | 'refuse'): Promise<RespondInvitationResult> {
     const calls = this.#calls();
     if (calls instanceof InvitationError) return { invitationID: echoedInvitationID(params), error: calls };
-    return calls.respond(params, answer);
+    const result = await calls.respond(params, answer);
+    this.#history?.answered(result, answer);
+    return result;
+  }
+
+  async listInvitations(params?: ListInvitationsParams): Promise<ListInvitationsResult> {
+    const history = this.#connectedHistory();
+    return history instanceof InvitationError ? { invitations: [], error: history } : history.list(params);
+  }
+
+  async markSeen(invitationIDs: readonly string[]): Promise<MarkSeenResult> {
+    const history = this.#connectedHistory();
+    return history instanceof InvitationError ? { error: history } : history.markSeen(invitationIDs);
+  }
+
+  #connectedHistory(): HistoryRecorder | InvitationError {
+    const calls = this.#calls();
+    return calls instanceof InvitationError ? calls : this.#history!;
   }
 
   /**

@@ -4,6 +4,7 @@
  */
 import type { Observable, SchedulerLike } from 'rxjs';
 import type { InvitationError } from '../errors.js';
+import type { HistoryMethods, HistoryOptions } from './history.js';
 import type { OpenStore } from '../storage/store.js';
 import type { TransportFactory, TransportStats } from '../transport/transport.js';
 import type {
@@ -29,7 +30,7 @@ import type {
 } from './types.js';
 
 /** Options for `createSignalingPlugin`. Every field is optional. */
-export interface SignalingPluginOptions {
+export interface SignalingPluginOptions extends HistoryOptions {
   /**
    * PeerJS options, passed through to `new Peer(id, options)`: host, port, path, key, secure, config...
    * Point them at your own PeerServer. Without them PeerJS uses its public cloud server
@@ -126,7 +127,7 @@ export interface PluginStats extends TransportStats {
   pendingDeliveries: number;
 }
 
-export interface SignalingPlugin {
+export interface SignalingPlugin extends HistoryMethods {
   readonly invitationReceived$: Observable<InvitationReceivedEvent>;
   readonly invitationCanceled$: Observable<InvitationCanceledEvent>;
   readonly invitationAccepted$: Observable<InvitationAnsweredEvent>;
