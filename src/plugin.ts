@@ -17,6 +17,7 @@ import type {
 import { createClock } from './core/clock.js';
 import type { ListInvitationsParams, ListInvitationsResult, MarkSeenResult } from './api/history.js';
 import { recordHistory, type HistoryRecorder } from './history/recorder.js';
+import { BusyState } from './busy/busy.js';
 import { InvitationError } from './errors.js';
 import { openIndexedDbStore } from './storage/indexeddb-store.js';
 import { resolveLimits } from './core/limits.js';
@@ -89,6 +90,7 @@ class Plugin implements SignalingPlugin {
   readonly #settings: Settings;
   #session: UserSession | undefined;
   #history: HistoryRecorder | undefined;
+  readonly #busy: BusyState;
   #starting: Promise<void> | undefined;
   #disposed = false;
 
@@ -108,8 +110,9 @@ class Plugin implements SignalingPlugin {
       createInvitationID: options.createInvitationID ?? (() => crypto.randomUUID()),
       notify: options.notify ?? showSystemNotification,
       limits: resolveLimits(options.limits),
-      shouldRing: options.shouldRing,
+      shouldRing: options.refuseWhenBusy ? this.#refuseWhenBusy(options.shouldRing) : options.shouldRing,
     };
+    this.#busy = new BusyState(this.#sharesTabs()?.locks);
   }
 
   get user(): User | undefined {
@@ -130,8 +133,10 @@ class Plugin implements SignalingPlugin {
     const session: UserSession = tabs ? new TabSession(user, this.#settings, this.#outlets, tabs) : new Session(user, this.#settings, this.#outlets);
     this.#session = session;
     const history = (this.#history = recordHistory(this.#settings.options, user, () => this.#settings.clock.now(), this, (error) => this.#outlets.errors.next(error)));
+    void this.#busy.attach(user.id);
     this.#starting = session.start().catch(async (error: unknown) => {
       if (this.#session === session) {
+        void this.#busy.attach(undefined);
         this.#session = undefined;
         this.#history = undefined;
         this.#starting = undefined;
@@ -149,6 +154,7 @@ class Plugin implements SignalingPlugin {
     this.#session = undefined;
     this.#history = undefined;
     this.#starting = undefined;
+    await this.#busy.attach(undefined);
     await session?.close();
     await history?.close();
   }
@@ -191,6 +197,15 @@ class Plugin implements SignalingPlugin {
   async markSeen(invitationIDs: readonly string[]): Promise<MarkSeenResult> {
     const history = this.#connectedHistory();
     return history instanceof InvitationError ? { error: history } : history.markSeen(invitationIDs);
+  }
+
+  async setBusy(busy: boolean): Promise<void> {
+    await this.#busy.set(busy === true);
+  }
+
+  /** `refuseWhenBusy`: an invitation that comes while this user is busy in any tab is refused as busy, before the app's `shouldRing`. */
+  #refuseWhenBusy(shouldRing: SignalingPluginOptions['shouldRing']): Settings['shouldRing'] {
+    return async (invitation) => ((await this.#busy.anyBusy()) ? 'busy' : (shouldRing?.(invitation) ?? true));
   }
 
   #connectedHistory(): HistoryRecorder | InvitationError {

@@ -99,6 +99,12 @@ export interface SignalingPluginOptions extends HistoryOptions {
    * throws is reported on `errors$`, and the invitation rings.
    */
   shouldRing?: (invitation: InvitationReceivedEvent) => boolean | Promise<boolean>;
+  /**
+   * While this user is busy (`setBusy(true)` in any of its tabs), a new invitation is refused on the
+   * wire without ringing or asking `shouldRing`: the inviter sees `invitationRefused$` with
+   * `reason: 'busy'`. Default false.
+   */
+  refuseWhenBusy?: boolean;
 }
 
 export interface SendInvitationResult {
@@ -149,6 +155,12 @@ export interface SignalingPlugin extends HistoryMethods {
   cancelInvitation(params: CancelInvitationParams): Promise<CancelInvitationResult>;
   acceptInvitation(params: RespondInvitationParams): Promise<RespondInvitationResult>;
   refuseInvitation(params: RespondInvitationParams): Promise<RespondInvitationResult>;
+  /**
+   * Says this user is in a call the plugin does not track, or no longer is. With `refuseWhenBusy`,
+   * every tab of the user refuses new invitations while any tab is busy; a tab that closes or
+   * crashes is busy no more. Kept across `connectUser`; resolves once every tab can see it.
+   */
+  setBusy(busy: boolean): Promise<void>;
   stats(): PluginStats;
   /** Disconnects and completes every observable; safe to call twice. */
   dispose(): Promise<void>;

@@ -73,9 +73,9 @@ export type ResolvedDeliveryOptions = Required<DeliveryOptions>;
  * (or the protocol) `violationsBeforeCooldown` times is cut off for `cooldownMs`.
  */
 export interface LimitOptions {
-  /** Invitations from one inviter that may ring at once; more are refused as `busy`. Default 5. */
+  /** Invitations from one inviter that may ring at once; more are refused as `overloaded` (`busy` to a v2 inviter). Default 5. */
   maxLiveInvitationsPerInviter?: number;
-  /** Invitations held in memory and storage, sent and received together; more are refused as `busy`. Default 500. */
+  /** Invitations held in memory and storage, sent and received together; more are refused as `overloaded` (`busy` to a v2 inviter). Default 500. */
   maxStoredInvitations?: number;
   /** UTF-8 bytes of the texts held (data, names, notification texts), all invitations together. Default 4 MiB. */
   maxStoredBytes?: number;
@@ -169,7 +169,7 @@ export interface InvitationCanceledEvent {
 }
 
 /** Why an invitee's plugin refused an invitation without asking its user. */
-export type RefusalReason = 'busy' | 'blocked';
+export type RefusalReason = 'busy' | 'blocked' | 'overloaded';
 /** Another tab of the same user answered an invitation this tab was told of (see README, "Several tabs"). */
 export interface InvitationAnsweredElsewhereEvent {
   invitationID: string;
@@ -182,7 +182,8 @@ export interface InvitationAnsweredEvent {
   invitee: string;
   data: string;
   /**
-   * Only on `invitationRefused$`, when the invitee's plugin refused by itself: `busy` (over one
+   * Only on `invitationRefused$`, when the invitee's plugin refused by itself: `busy` (the invitee
+   * is busy: `refuseWhenBusy`; a v2 invitee also says it when over a limit), `overloaded` (over one
    * of its `limits`) or `blocked` (its app's `shouldRing` said no). Absent: a person refused.
    */
   reason?: RefusalReason;

@@ -4,6 +4,11 @@
  */
 
 export const PROTOCOL_VERSION = 2;
+/**
+ * Protocol v3 keeps every basic-mode frame at `v: 2`, so v2 peers read them; an invite says
+ * `speaks: 3`, and only a peer that said so is sent what v2 does not know (`refused: 'overloaded'`).
+ */
+export const SPEAKS_VERSION = 3;
 
 /**
  * Every invitation id is `<inviter id>:<suffix>`. User ids cannot contain ':', so the
@@ -50,6 +55,8 @@ export interface InviteMessage {
   /** Milliseconds left before the invitation expires, measured by the sender as it sends. */
   remainingMs: number;
   notification?: NotificationPayload;
+  /** v3: the highest protocol version the inviter reads. Absent from v2 inviters. */
+  speaks?: number;
 }
 
 export interface CancelMessage {
@@ -76,7 +83,12 @@ export type AnswerRejection = 'expired' | 'canceled';
  * (too many live invitations from this inviter, or stored in total); `blocked`, its
  * app's `shouldRing` said no.
  */
-export type InviteRefusal = 'busy' | 'blocked';
+export type InviteRefusal = 'busy' | 'blocked' | 'overloaded';
+
+/** v3: `overloaded` for an invite over a limit; `busy`, as v2 said, to an inviter that did not say it speaks v3. */
+export function limitRefusal(invite: InviteMessage): InviteRefusal {
+  return (invite.speaks ?? 2) >= 3 ? 'overloaded' : 'busy';
+}
 
 export interface AckMessage {
   v: typeof PROTOCOL_VERSION;
@@ -158,7 +170,7 @@ export function decodeMessage(frame: unknown): DecodeResult {
         message.rejected = rejected;
       }
       if (refused !== undefined) {
-        if ((refused !== 'busy' && refused !== 'blocked') || of !== 'invite') return fail(`ack with an invalid refused ${describe(refused)}`);
+        if ((refused !== 'busy' && refused !== 'blocked' && refused !== 'overloaded') || of !== 'invite') return fail(`ack with an invalid refused ${describe(refused)}`);
         message.refused = refused;
       }
       return { ok: true, message };
@@ -174,6 +186,7 @@ export function decodeMessage(frame: unknown): DecodeResult {
       if (notification === null) return fail('invite with an invalid notification');
       const message: InviteMessage = { v: PROTOCOL_VERSION, kind, ...common, inviterName, type: type as number };
       if (notification) message.notification = notification;
+      if (Number.isSafeInteger(frame['speaks']) && (frame['speaks'] as number) >= 2) message.speaks = frame['speaks'] as number;
       return { ok: true, message };
     }
     case 'cancel':

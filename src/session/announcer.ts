@@ -18,6 +18,7 @@ import type {
   InviteeState,
   InviteeStateChangedEvent,
   NotificationRequest,
+  RefusalReason,
 } from '../api/types.js';
 
 /** The plugin's subjects, shared by every session. */
@@ -117,7 +118,7 @@ export class Announcer {
   }
 
   /** An invitee's plugin turned our invite away without ringing. */
-  refusedUnseen(leg: Leg, reason: 'busy' | 'blocked'): void {
+  refusedUnseen(leg: Leg, reason: RefusalReason): void {
     this.#outlets.invitationRefused.next({ invitationID: leg.invitationID, invitee: leg.peer, data: '', reason });
     this.inviteeState(leg);
   }

@@ -27,7 +27,8 @@ export interface Settings {
   createInvitationID: () => string;
   notify: Notify;
   limits: ResolvedLimitOptions;
-  shouldRing: ((invitation: InvitationReceivedEvent) => boolean | Promise<boolean>) | undefined;
+  /** The app's `shouldRing`, with `refuseWhenBusy` before it: `'busy'` refuses as busy. */
+  shouldRing: ((invitation: InvitationReceivedEvent) => boolean | 'busy' | Promise<boolean | 'busy'>) | undefined;
 }
 
 export interface Parts {

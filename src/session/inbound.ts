@@ -16,6 +16,7 @@ import {
   type InviteMessage,
   type InviteRefusal,
   isInvitationOf,
+  limitRefusal,
 } from '../core/protocol.js';
 import { textBytes } from './legs.js';
 import { transition, type Leg, type LegEvent } from '../core/state-machine.js';
@@ -114,7 +115,7 @@ export class Inbound {
     const overLimit = this.#overLimit(leg);
     if (overLimit) {
       this.#violation(from, overLimit);
-      return this.#refuse(from, invite, 'busy');
+      return this.#refuse(from, invite, limitRefusal(invite));
     }
     const shouldRing = this.#parts.settings.shouldRing;
     if (!shouldRing) return this.#ring(from, invite, leg);
@@ -124,14 +125,14 @@ export class Inbound {
       if (this.#closed) return;
       // A cancel overtook the invite while the app decided: it never rings.
       if (this.#parts.legs.has(leg.invitationID)) return this.#acknowledgeWhenSaved(from, invite);
-      if (!allowed) return this.#refuse(from, invite, 'blocked');
+      if (allowed !== true) return this.#refuse(from, invite, allowed === 'busy' ? 'busy' : 'blocked');
       // Time passed while the app decided: the invitation keeps its deadline, and the limits are checked again.
       const decided = { ...leg, createTime: this.#now() };
       if (decided.deadline <= decided.createTime) return this.#acknowledge(from, invite);
       const stillOver = this.#overLimit(decided);
       if (stillOver) {
         this.#violation(from, stillOver);
-        return this.#refuse(from, invite, 'busy');
+        return this.#refuse(from, invite, limitRefusal(invite));
       }
       this.#ring(from, invite, decided);
     });
@@ -165,9 +166,10 @@ export class Inbound {
   }
 
   /** The app's `shouldRing`, contained: one that throws or rejects is reported, and the invitation rings. */
-  async #ask(shouldRing: NonNullable<Parts['settings']['shouldRing']>, leg: Leg): Promise<boolean> {
+  async #ask(shouldRing: NonNullable<Parts['settings']['shouldRing']>, leg: Leg): Promise<boolean | 'busy'> {
     try {
-      return (await shouldRing(this.#parts.announcer.receivedEvent(leg, this.#now()))) !== false;
+      const verdict = await shouldRing(this.#parts.announcer.receivedEvent(leg, this.#now()));
+      return verdict === 'busy' ? verdict : verdict !== false;
     } catch (error) {
       this.#parts.announcer.error(new InvitationError('APP_CALLBACK_FAILED', "The app's shouldRing callback threw; the invitation rings", { cause: error }));
       return true;

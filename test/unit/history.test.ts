@@ -101,8 +101,8 @@ describe('history: outcomes', () => {
   it('gives each invitee of an outgoing invitation its own outcome, busy for a plugin that refused by itself', async () => {
     const alice = await user('alice');
     const bob = await user('bob');
-    await user('carol', undefined, { limits: { maxLiveInvitationsPerInviter: 1 } });
-    await invite(alice, ['carol']);
+    const carol = await user('carol', undefined, { refuseWhenBusy: true });
+    await carol.setBusy(true);
     const id = await invite(alice, ['bob', 'carol', 'dave']);
     await bob.acceptInvitation({ invitationID: id });
     await world.clock.advance(31_000);
