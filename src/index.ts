@@ -1,4 +1,5 @@
 export { createSignalingPlugin } from './plugin.js';
+export type * from './api/history.js';
 export { InvitationError, isInvitationError } from './errors.js';
 export type { InvitationErrorCode } from './errors.js';
 export { PROTOCOL_VERSION } from './core/protocol.js';

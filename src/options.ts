@@ -59,7 +59,8 @@ export interface Settings {
   createTransport: TransportFactory;
   createInvitationID: () => string;
   notify: Notify;
-  shouldRing: ((invitation: InvitationReceivedEvent) => boolean | Promise<boolean>) | undefined;
+  /** The app's `shouldRing`, with `refuseWhenBusy` before it (plugin.ts): `'busy'` refuses as busy. */
+  shouldRing: ((invitation: InvitationReceivedEvent) => boolean | 'busy' | Promise<boolean | 'busy'>) | undefined;
 }
 
 /** The one rule: what is given and not `undefined`, over the defaults. */

@@ -8,8 +8,11 @@ import { BehaviorSubject, Subject, distinctUntilChanged } from 'rxjs';
 import { completeOutlets, type Outlets } from './session/announcer.js';
 import { Told } from './session/told.js';
 import type { CancelInvitationResult, PluginStats, RespondInvitationResult, SendInvitationResult } from './api/calls.js';
+import type { ListInvitationsParams, ListInvitationsResult, MarkSeenResult } from './api/history.js';
 import type { SignalingPluginOptions } from './api/options.js';
 import type { SignalingPlugin } from './api/plugin.js';
+import { BusyState } from './busy/busy.js';
+import { recordHistory, type HistoryRecorder } from './history/recorder.js';
 import { InvitationError } from './errors.js';
 import { resolveSettings, type Settings } from './options.js';
 import { isRecord } from './core/protocol.js';
@@ -52,11 +55,18 @@ class Plugin implements SignalingPlugin {
 
   readonly #settings: Settings;
   #session: UserSession | undefined;
+  #history: HistoryRecorder | undefined;
+  /** What the history needs of the options (storage, databaseName, historyDays, maxHistoryRecords). */
+  readonly #historyOptions: SignalingPluginOptions;
+  readonly #busy: BusyState;
   #starting: Promise<void> | undefined;
   #disposed = false;
 
   constructor(options: SignalingPluginOptions) {
-    this.#settings = resolveSettings(options);
+    this.#historyOptions = options;
+    const resolved = resolveSettings(options);
+    this.#settings = { ...resolved, shouldRing: options.refuseWhenBusy ? this.#refuseWhenBusy(resolved.shouldRing) : resolved.shouldRing };
+    this.#busy = new BusyState(this.#sharesTabs()?.locks);
   }
 
   get user(): User | undefined {
@@ -76,12 +86,17 @@ class Plugin implements SignalingPlugin {
     const tabs = this.#sharesTabs();
     const session: UserSession = tabs ? new TabSession(user, this.#settings, this.#outlets, tabs) : new Session(user, this.#settings, this.#outlets);
     this.#session = session;
+    const history = (this.#history = recordHistory(this.#historyOptions, user, () => this.#settings.clock.now(), this, (error) => this.#outlets.errors.next(error)));
+    void this.#busy.attach(user.id);
     this.#starting = session.start().catch(async (error: unknown) => {
       if (this.#session === session) {
+        void this.#busy.attach(undefined);
         this.#session = undefined;
+        this.#history = undefined;
         this.#starting = undefined;
       }
       await session.close();
+      await history.close();
       throw error;
     });
     return this.#starting;
@@ -89,15 +104,21 @@ class Plugin implements SignalingPlugin {
 
   async disconnectUser(): Promise<void> {
     const session = this.#session;
+    const history = this.#history;
     this.#session = undefined;
+    this.#history = undefined;
     this.#starting = undefined;
+    await this.#busy.attach(undefined);
     await session?.close();
+    await history?.close();
   }
 
   async sendInvitation(params: SendInvitationParams): Promise<SendInvitationResult> {
     const calls = this.#calls();
     if (calls instanceof InvitationError) return { invitationID: '', errorInvitees: {}, error: calls };
-    return calls.sendInvitation(params);
+    const result = await calls.sendInvitation(params);
+    this.#history?.sent(params, result);
+    return result;
   }
 
   async cancelInvitation(params: CancelInvitationParams): Promise<CancelInvitationResult> {
@@ -117,7 +138,33 @@ class Plugin implements SignalingPlugin {
   async #respond(params: RespondInvitationParams, answer: 'accept' | 'refuse'): Promise<RespondInvitationResult> {
     const calls = this.#calls();
     if (calls instanceof InvitationError) return { invitationID: echoedInvitationID(params), error: calls };
-    return calls.respond(params, answer);
+    const result = await calls.respond(params, answer);
+    this.#history?.answered(result, answer);
+    return result;
+  }
+
+  async listInvitations(params?: ListInvitationsParams): Promise<ListInvitationsResult> {
+    const history = this.#connectedHistory();
+    return history instanceof InvitationError ? { invitations: [], error: history } : history.list(params);
+  }
+
+  async markSeen(invitationIDs: readonly string[]): Promise<MarkSeenResult> {
+    const history = this.#connectedHistory();
+    return history instanceof InvitationError ? { error: history } : history.markSeen(invitationIDs);
+  }
+
+  async setBusy(busy: boolean): Promise<void> {
+    await this.#busy.set(busy === true);
+  }
+
+  /** `refuseWhenBusy`: an invitation that comes while this user is busy in any tab is refused as busy, before the app's `shouldRing`. */
+  #refuseWhenBusy(shouldRing: Settings['shouldRing']): Settings['shouldRing'] {
+    return async (invitation) => ((await this.#busy.anyBusy()) ? 'busy' : (shouldRing?.(invitation) ?? true));
+  }
+
+  #connectedHistory(): HistoryRecorder | InvitationError {
+    const calls = this.#calls();
+    return calls instanceof InvitationError ? calls : this.#history!;
   }
 
   /**

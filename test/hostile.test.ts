@@ -339,7 +339,7 @@ describe('hostile peers: refusals on the wire', () => {
     const refused = next(alice.plugin.invitationRefused$);
     const third = await alice.plugin.sendInvitation(params);
     expect(third.error).to.equal(undefined);
-    expect(await refused).to.deep.equal({ invitationID: third.invitationID, invitee: bob.id, data: '', reason: 'busy' });
+    expect(await refused).to.deep.equal({ invitationID: third.invitationID, invitee: bob.id, data: '', reason: 'overloaded' });
     expect(states.values.filter((event) => event.invitationID === third.invitationID).map((event) => event.state)).to.include('refused');
     expect(rings.values.map((event) => event.invitationID)).to.not.include(third.invitationID);
     expect(alice.plugin.stats().pendingDeliveries, 'nothing left to retry').to.equal(0);

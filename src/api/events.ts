@@ -33,7 +33,8 @@ export interface InvitationAnsweredEvent {
   invitee: string;
   data: string;
   /**
-   * Only on `invitationRefused$`, when the invitee's plugin refused by itself: `busy` (over one
+   * Only on `invitationRefused$`, when the invitee's plugin refused by itself: `busy` (the invitee
+   * is busy: `refuseWhenBusy`; a v2 invitee also says it when over a limit), `overloaded` (over one
    * of its `limits`) or `blocked` (its app's `shouldRing` said no). Absent: a person refused.
    */
   reason?: RefusalReason;

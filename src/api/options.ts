@@ -3,11 +3,12 @@ import type { SchedulerLike } from 'rxjs';
 import type { OpenStore } from '../storage/store.js';
 import type { TransportFactory } from '../transport/transport.js';
 import type { InvitationReceivedEvent } from './events.js';
+import type { HistoryOptions } from './history.js';
 import type { User } from './calls.js';
 import type { DeliveryOptions, LimitOptions, PeerServerOptions, TokenSource } from './types.js';
 
 /** Options for `createSignalingPlugin`. Every field is optional. */
-export interface SignalingPluginOptions {
+export interface SignalingPluginOptions extends HistoryOptions {
   /**
    * PeerJS options, passed through to `new Peer(id, options)`: host, port, path, key, secure, config...
    * Point them at your own PeerServer. Without them PeerJS uses its public cloud server
@@ -76,6 +77,12 @@ export interface SignalingPluginOptions {
    * throws is reported on `errors$`, and the invitation rings.
    */
   shouldRing?: (invitation: InvitationReceivedEvent) => boolean | Promise<boolean>;
+  /**
+   * While this user is busy (`setBusy(true)` in any of its tabs), a new invitation is refused on the
+   * wire without ringing or asking `shouldRing`: the inviter sees `invitationRefused$` with
+   * `reason: 'busy'`. Default false.
+   */
+  refuseWhenBusy?: boolean;
 }
 
 /** What `notify` is asked to show. Only `inviter.id` is verified; everything else is the inviter's word. */

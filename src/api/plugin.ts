@@ -11,9 +11,10 @@ import type {
   InvitationTimeoutEvent,
   InviteeStateChangedEvent,
 } from './events.js';
+import type { HistoryMethods } from './history.js';
 import type { ConnectionState } from './types.js';
 
-export interface SignalingPlugin {
+export interface SignalingPlugin extends HistoryMethods {
   readonly invitationReceived$: Observable<InvitationReceivedEvent>;
   readonly invitationCanceled$: Observable<InvitationCanceledEvent>;
   readonly invitationAccepted$: Observable<InvitationAnsweredEvent>;
@@ -35,6 +36,12 @@ export interface SignalingPlugin {
   cancelInvitation(params: CancelInvitationParams): Promise<CancelInvitationResult>;
   acceptInvitation(params: RespondInvitationParams): Promise<RespondInvitationResult>;
   refuseInvitation(params: RespondInvitationParams): Promise<RespondInvitationResult>;
+  /**
+   * Says this user is in a call the plugin does not track, or no longer is. With `refuseWhenBusy`,
+   * every tab of the user refuses new invitations while any tab is busy; a tab that closes or
+   * crashes is busy no more. Kept across `connectUser`; resolves once every tab can see it.
+   */
+  setBusy(busy: boolean): Promise<void>;
   stats(): PluginStats;
   /** Disconnects and completes every observable; safe to call twice. */
   dispose(): Promise<void>;

@@ -10,7 +10,7 @@ export type ConnectionState = 'disconnected' | 'connecting' | 'connected' | 'rec
 export type InviteeState = 'queued' | 'delivered' | 'accepted' | 'refused' | 'canceled' | 'timeout';
 
 /** Why an invitee's plugin refused an invitation without asking its user. */
-export type RefusalReason = 'busy' | 'blocked';
+export type RefusalReason = 'busy' | 'blocked' | 'overloaded';
 
 /** A registration token, or a function that gets one for a user id (for example from your backend). */
 export type TokenSource = string | ((userId: string) => string | Promise<string>);
@@ -72,9 +72,9 @@ export type ResolvedDeliveryOptions = Required<DeliveryOptions>;
  * (or the protocol) `violationsBeforeCooldown` times is cut off for `cooldownMs`.
  */
 export interface LimitOptions {
-  /** Invitations from one inviter that may ring at once; more are refused as `busy`. Default 5. */
+  /** Invitations from one inviter that may ring at once; more are refused as `overloaded` (`busy` to a v2 inviter). Default 5. */
   maxLiveInvitationsPerInviter?: number;
-  /** Invitations held in memory and storage, sent and received together; more are refused as `busy`. Default 500. */
+  /** Invitations held in memory and storage, sent and received together; more are refused as `overloaded` (`busy` to a v2 inviter). Default 500. */
   maxStoredInvitations?: number;
   /** UTF-8 bytes of the texts held (data, names, notification texts), all invitations together. Default 4 MiB. */
   maxStoredBytes?: number;

@@ -6,6 +6,7 @@
  */
 import { InvitationError } from '../errors.js';
 import type { RefusalReason } from '../api/types.js';
+import { limitRefusal } from '../core/protocol.js';
 import type { Leg } from '../core/state-machine.js';
 import type { SessionContext } from './context.js';
 import { textBytes } from './legs.js';
@@ -43,29 +44,32 @@ export class Admission {
     return this.#deciding.has(key) ? 'deciding' : this.#refused.get(key);
   }
 
-  /** The verdict on a new invitation: at once, unless the app's `shouldRing` has to decide. */
-  admit(leg: Leg): Verdict | Promise<Verdict> {
+  /**
+   * The verdict on a new invitation: at once, unless the app's `shouldRing` has to decide.
+   * `speaks`: the highest protocol version the inviter said it reads (over a limit, v3 hears `overloaded`).
+   */
+  admit(leg: Leg, speaks: number | undefined): Verdict | Promise<Verdict> {
     const overLimit = this.#overLimit(leg);
-    if (overLimit) return this.#refuse(leg, 'busy', overLimit);
+    if (overLimit) return this.#refuse(leg, limitRefusal(speaks), overLimit);
     const shouldRing = this.#context.settings.shouldRing;
     if (!shouldRing) return { ring: leg };
     const key = decisionKey(leg.peer, leg.invitationID);
     this.#deciding.add(key);
     return this.#ask(shouldRing, leg).then((allowed) => {
       this.#deciding.delete(key);
-      return this.#decided(leg, allowed);
+      return this.#decided(leg, allowed, speaks);
     });
   }
 
-  #decided(leg: Leg, allowed: boolean): Verdict {
+  #decided(leg: Leg, allowed: boolean | 'busy', speaks: number | undefined): Verdict {
     if (this.#closed) return 'closed';
     if (this.#context.legs.has(leg.invitationID)) return 'overtaken';
-    if (!allowed) return this.#refuse(leg, 'blocked');
+    if (allowed !== true) return this.#refuse(leg, allowed === 'busy' ? 'busy' : 'blocked');
     // Time passed while the app decided: the invitation keeps its deadline, and the limits are checked again.
     const decided = { ...leg, createTime: this.#context.settings.clock.now() };
     if (decided.deadline <= decided.createTime) return 'expired';
     const stillOver = this.#overLimit(decided);
-    return stillOver ? this.#refuse(decided, 'busy', stillOver) : { ring: decided };
+    return stillOver ? this.#refuse(decided, limitRefusal(speaks), stillOver) : { ring: decided };
   }
 
   /** Why a new invitation may not be held, if it may not. */
@@ -86,10 +90,11 @@ export class Admission {
   }
 
   /** The app's `shouldRing`, contained: one that throws or rejects is reported, and the invitation rings. */
-  async #ask(shouldRing: NonNullable<SessionContext['settings']['shouldRing']>, leg: Leg): Promise<boolean> {
+  async #ask(shouldRing: NonNullable<SessionContext['settings']['shouldRing']>, leg: Leg): Promise<boolean | 'busy'> {
     const { announcer, settings } = this.#context;
     try {
-      return (await shouldRing(announcer.receivedEvent(leg, settings.clock.now()))) !== false;
+      const verdict = await shouldRing(announcer.receivedEvent(leg, settings.clock.now()));
+      return verdict === 'busy' ? verdict : verdict !== false;
     } catch (error) {
       announcer.error(new InvitationError('APP_CALLBACK_FAILED', "The app's shouldRing callback threw; the invitation rings", { cause: error }));
       return true;

@@ -11,6 +11,7 @@ import {
   MAX_MESSAGE_BYTES,
   MAX_TIMEOUT_SECONDS,
   PROTOCOL_VERSION,
+  SPEAKS_VERSION,
   encodedSize,
   invitationIDOf,
   type InviteMessage,
@@ -170,6 +171,7 @@ export function inviteMessage(leg: Leg, remainingMs: number): InviteMessage {
     type: leg.type,
     data: leg.data,
     remainingMs,
+    speaks: SPEAKS_VERSION,
   };
   if (leg.notification) message.notification = leg.notification;
   return message;

@@ -104,7 +104,7 @@ export class Inbound {
       data: invite.data,
       ...(invite.notification ? { notification: invite.notification } : {}),
     });
-    const verdict = this.#admission.admit(leg);
+    const verdict = this.#admission.admit(leg, invite.speaks);
     if (verdict instanceof Promise) void verdict.then((decided) => this.#onVerdict(from, invite, decided));
     else this.#onVerdict(from, invite, verdict);
   }
