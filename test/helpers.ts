@@ -223,6 +223,15 @@ export function record<T>(source: Observable<T>): { values: T[]; stop(): void } 
   return { values, stop: () => subscription.unsubscribe() };
 }
 
+/** Resolves once `condition()` holds (checked every 50 ms); rejects loudly, naming `what`, after `ms`. */
+export async function waitUntil(condition: () => boolean | Promise<boolean>, what: string, ms = 15_000): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!(await condition())) {
+    if (performance.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 /** Lets timers and the network run for `ms`; only where a test must show that nothing happens. */
 export function quiet(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
