@@ -55,6 +55,8 @@ export const DEFAULT_DELIVERY: ResolvedDeliveryOptions = {
 };
 
 
+const NO_STATS: Required<PluginStats> = { connectAttempts: 0, openConnections: 0, openingConnections: 0, refusedOffers: 0, bannedPeers: 0, invitations: 0, pendingDeliveries: 0 };
+
 export function createSignalingPlugin(options: SignalingPluginOptions = {}): SignalingPlugin {
   return new Plugin(options);
 }
@@ -186,7 +188,8 @@ class Plugin implements SignalingPlugin {
   }
 
   stats(): PluginStats {
-    return this.#session?.stats() ?? { connectAttempts: 0, openConnections: 0, invitations: 0, pendingDeliveries: 0 };
+    // Every field README lists, also before connectUser and over a transport that counts fewer.
+    return { ...NO_STATS, ...this.#session?.stats() };
   }
 
   async dispose(): Promise<void> {
