@@ -365,8 +365,10 @@ describe('#8.8 lifecycle: leaks and app callbacks that throw', () => {
       },
     });
     world.record(bob.invitationReceived$.pipe(tap(({ invitationID }) => void bob.acceptInvitation({ invitationID }))));
+    const accepted = world.record(alice.invitationAccepted$);
     const id = await invite(alice, ['bob'], { timeout: 30, notificationConfig: notification });
     await world.clock.advance(1000);
+    expect(accepted.map((event) => event.invitationID), 'answered inside the handler').to.deep.equal([id]);
     // Answered before its notification was due: never shown, so none is left open.
     expect(shown, 'notifications shown').to.deep.equal([]);
     expect(closed, 'notifications closed').to.deep.equal([]);
