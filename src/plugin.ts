@@ -19,6 +19,7 @@ import { InvitationError } from './errors.js';
 import { openIndexedDbStore } from './storage/indexeddb-store.js';
 import { resolveLimits } from './core/limits.js';
 import { showSystemNotification } from './session/notifications.js';
+import { randomId } from './core/random-id.js';
 import type { Settings } from './session/context.js';
 import { createPeerJsTransport } from './transport/peerjs/peerjs-transport.js';
 import { isRecord } from './core/protocol.js';
@@ -102,7 +103,7 @@ class Plugin implements SignalingPlugin {
       clock: createClock(monotonic, wall),
       openStore: storage === 'memory' ? openMemoryStore : storage === 'indexeddb' ? openIndexedDbStore : storage,
       createTransport: withToken(options.transport ?? createPeerJsTransport, options.token),
-      createInvitationID: options.createInvitationID ?? (() => crypto.randomUUID()),
+      createInvitationID: options.createInvitationID ?? randomId,
       notify: options.notify ?? showSystemNotification,
       limits: resolveLimits(options.limits),
       shouldRing: options.shouldRing,

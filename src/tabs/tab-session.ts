@@ -12,6 +12,7 @@ import { Subscription, filter, firstValueFrom, timer, type Observable } from 'rx
 import { toldKey, type Outlets } from '../session/announcer.js';
 import type { CancelInvitationResult, PluginStats, RespondInvitationResult, SendInvitationResult } from '../api/plugin-api.js';
 import { InvitationError } from '../errors.js';
+import { randomId } from '../core/random-id.js';
 import type { Settings } from '../session/context.js';
 import { Session } from '../session/session.js';
 import type { InvitationReceivedEvent, InviteeStateChangedEvent, User } from '../api/types.js';
@@ -27,7 +28,7 @@ const SERVED_REMEMBERED = 256;
 
 export class TabSession implements UserSession {
   readonly user: User;
-  readonly #tabId = crypto.randomUUID();
+  readonly #tabId = randomId();
   readonly #settings: Settings;
   readonly #outlets: Outlets;
   readonly #channel: TabChannel;
