@@ -36,8 +36,8 @@ interface Relayed {
 }
 
 const ROUTED_TYPES = new Set(['OFFER', 'ANSWER', 'CANDIDATE', 'LEAVE']);
-/** LEAVE for an id registered nowhere is dropped, as PeerServer does. */
-const PARKED_TYPES = new Set(['OFFER', 'ANSWER', 'CANDIDATE']);
+/** LEAVE for an id registered nowhere is dropped, as PeerServer does. RELAY (relay.ts) waits like an OFFER. */
+const PARKED_TYPES = new Set(['OFFER', 'ANSWER', 'CANDIDATE', 'RELAY']);
 const PREFIX = 'peer-invitation:';
 /** Carries the id of each new registration, so that nodes holding messages for it send them on. */
 const REGISTERED_CHANNEL = `${PREFIX}registered`;
@@ -63,6 +63,8 @@ export interface Cluster {
   hold(userId: string, token: string, socket: RoutedWebSocket): void;
   /** Gives a claim back when its client went away before registering. */
   release(userId: string, token: string): Promise<void>;
+  /** Sends a message (a RELAY) to the node holding its `dst`, or parks it until that id registers somewhere. */
+  send(message: Relayed): Promise<'sent' | 'parked'>;
   /** Releases every id held here and leaves Redis. */
   close(): Promise<void>;
 }
@@ -269,6 +271,11 @@ export async function joinCluster({ redisUrl, expireTimeoutMs }: { redisUrl: str
         held.delete(userId);
         void release(userId, value);
       });
+    },
+    async send(message) {
+      if (await forward(message).catch(() => false)) return 'sent';
+      park(message);
+      return 'parked';
     },
     release(userId, token) {
       return held.has(userId) ? Promise.resolve() : release(userId, valueOf(token));

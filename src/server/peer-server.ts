@@ -12,6 +12,8 @@ import type { Duplex } from 'node:stream';
 import { PeerServer } from 'peer';
 import { WebSocketServer, type ServerOptions } from 'ws';
 import { RoutedWebSocket, joinCluster, type Cluster, type ClaimResult } from './cluster.js';
+import { createReach } from './reach.js';
+import { checkTurnOptions, type TurnOptions } from './server-info.js';
 import { verifyToken } from './tokens.js';
 
 export interface StartPeerServerOptions {
@@ -38,6 +40,13 @@ export interface StartPeerServerOptions {
    * unreachable. Needs the `redis` package.
    */
   redisUrl?: string;
+  /**
+   * Relay protocol messages between registered clients through this server, for peers no data
+   * channel reaches (PROTOCOL.md, The relay). The server can read what it relays. Default true.
+   */
+  relay?: boolean;
+  /** Hand each registered client short-lived credentials for these TURN servers, in its SERVER-INFO. */
+  turn?: TurnOptions;
 }
 
 export interface RunningPeerServer {
@@ -52,13 +61,14 @@ export const UNAUTHORIZED_MESSAGE = 'UNAUTHORIZED: no valid token for this id';
 /** The text of the `ERROR` a client receives when the cluster's registry (Redis) cannot be reached: no id registers then. */
 export const REGISTRY_UNAVAILABLE_MESSAGE = 'SERVER_UNAVAILABLE: the id registry cannot be reached';
 
-const DEFAULTS = { path: '/peerjs', expireTimeoutMs: 60_000, aliveTimeoutMs: 30_000, concurrentLimit: 5000 };
+const DEFAULTS = { path: '/peerjs', expireTimeoutMs: 60_000, aliveTimeoutMs: 30_000, concurrentLimit: 5000, relay: true };
 
 /** Starts a PeerServer that registers an id only for a client whose token verifies (when `secret` or `verify` is given). */
 export function startPeerServer(options: StartPeerServerOptions): Promise<RunningPeerServer> {
   const { secret, verify } = options;
   if (secret !== undefined && verify !== undefined) throw new TypeError('startPeerServer: give `secret` or `verify`, not both');
   if (secret !== undefined) verifyToken({ secret, userId: 'check', token: '' }); // throws on a secret too short to be safe
+  if (options.turn !== undefined) checkTurnOptions(options.turn);
   const check = secret !== undefined ? (userId: string, token: string) => verifyToken({ secret, userId, token }) : verify;
   const settings = { ...DEFAULTS, ...definedOnly(options), port: options.port, check };
   return options.redisUrl === undefined ? listen(settings, undefined) : joinCluster({ redisUrl: options.redisUrl, expireTimeoutMs: settings.expireTimeoutMs }).then((cluster) => listen(settings, cluster));
@@ -67,7 +77,7 @@ export function startPeerServer(options: StartPeerServerOptions): Promise<Runnin
 type Check = (userId: string, token: string) => boolean | Promise<boolean>;
 
 function listen(
-  { port, host, path, expireTimeoutMs, aliveTimeoutMs, concurrentLimit, check }: typeof DEFAULTS & StartPeerServerOptions & { check: Check | undefined },
+  { port, host, path, expireTimeoutMs, aliveTimeoutMs, concurrentLimit, check, relay, turn }: typeof DEFAULTS & StartPeerServerOptions & { check: Check | undefined },
   cluster: Cluster | undefined,
 ): Promise<RunningPeerServer> {
   return new Promise((resolve, reject) => {
@@ -76,10 +86,12 @@ function listen(
     let httpServer: Server | undefined;
     let sockets: WebSocketServer | undefined;
     let closing: Promise<void> | undefined;
+    const reach = createReach({ relay, turn, expireTimeoutMs, cluster });
 
     const close = (): Promise<void> => {
       closing ??= (async () => {
         timers.stop();
+        reach.close();
         // Released first: other nodes may register these ids at once.
         await cluster?.close();
         for (const socket of waiting) socket.destroy();
@@ -99,6 +111,7 @@ function listen(
       httpServer = server;
       const webSockets = new WebSocketServer({ noServer: true, ...(cluster ? { WebSocket: RoutedWebSocket } : {}) });
       sockets = webSockets;
+      reach.watch(webSockets);
       server.on('error', (error) => {
         // Before it listens (a port in use, say) the start fails; later errors are the connection's own.
         if (server.listening) return;
@@ -130,6 +143,7 @@ function listen(
     );
     // One client's socket failing (a reset, a frame that is not JSON) is that client's problem, not the server's.
     app.on('error', () => {});
+    reach.attach(app);
   });
 }
 
