@@ -22,8 +22,10 @@ const USAGE = `Usage: peer-invitation-server [options]
   --turn-secret-file FILE  that TURN server's shared secret (coturn: static-auth-secret)
   --turn-ttl-seconds N   how long each client's TURN credentials are valid (default 86400)
   --no-relay             do not relay protocol messages between clients (the server could read them)
+  --proxied              behind a reverse proxy: a client's address is the last X-Forwarded-For entry
   --open                 no tokens: anyone may register any free id (development only)
-Environment: PEER_INVITATION_SECRET, the secret, when there is no --secret-file.`;
+Environment: PEER_INVITATION_SECRET, the secret, when there is no --secret-file;
+  PEER_INVITATION_METRICS_TOKEN (16 characters or more): serve GET <path>/metrics to "Authorization: Bearer <it>".`;
 
 function fail(message: string): never {
   console.error(`peer-invitation-server: ${message}\n\n${USAGE}`);
@@ -53,6 +55,7 @@ try {
       'turn-secret-file': { type: 'string' },
       'turn-ttl-seconds': { type: 'string' },
       'no-relay': { type: 'boolean' },
+      proxied: { type: 'boolean' },
       open: { type: 'boolean' },
       help: { type: 'boolean' },
     },
@@ -98,17 +101,19 @@ try {
     redisUrl: args['redis-url'],
     relay: !args['no-relay'],
     turn: turnSecret === undefined ? undefined : { urls: turnUrls, secret: turnSecret, ttlSeconds: number('turn-ttl-seconds', args['turn-ttl-seconds']) },
+    proxied: args.proxied,
+    metricsToken: process.env.PEER_INVITATION_METRICS_TOKEN?.trim() || undefined,
   });
 } catch (error) {
   const { code, message } = error as NodeJS.ErrnoException;
   fail(code === 'EADDRINUSE' ? `port ${args.port ?? 9000} is taken` : message);
 }
-const cluster = args['redis-url'] === undefined ? '' : ', in the cluster of its Redis';
-const reach = `${args['no-relay'] ? ', no relay' : ', relay on'}${turnUrls.length > 0 ? `, TURN credentials for ${turnUrls.join(' ')}` : ''}`;
-console.log(`peer-invitation-server listening on port ${server.port}, path ${path}, ${secret === undefined ? 'OPEN (no tokens)' : 'tokens required'}${cluster}${reach}`);
-
+// Before the line that says it listens: whoever reads that line may signal at once.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     void server.close().then(() => process.exit(0));
   });
 }
+const cluster = args['redis-url'] === undefined ? '' : ', in the cluster of its Redis';
+const reach = `${args['no-relay'] ? ', no relay' : ', relay on'}${turnUrls.length > 0 ? `, TURN credentials for ${turnUrls.join(' ')}` : ''}`;
+console.log(`peer-invitation-server listening on port ${server.port}, path ${path}, ${secret === undefined ? 'OPEN (no tokens)' : 'tokens required'}${cluster}${reach}`);

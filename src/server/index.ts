@@ -1,7 +1,10 @@
 export { signToken, verifyToken } from './tokens.js';
 export type { SignTokenOptions, VerifyTokenOptions } from './tokens.js';
-export { startPeerServer, UNAUTHORIZED_MESSAGE, REGISTRY_UNAVAILABLE_MESSAGE } from './peer-server.js';
+export { startPeerServer, UNAUTHORIZED_MESSAGE, REGISTRY_UNAVAILABLE_MESSAGE, RATE_LIMITED_MESSAGE } from './peer-server.js';
 export type { StartPeerServerOptions, RunningPeerServer } from './peer-server.js';
 export { turnCredentials } from './turn.js';
 export type { TurnCredentials, TurnCredentialsOptions } from './turn.js';
 export type { TurnOptions } from './server-info.js';
+export { DEFAULT_SERVER_LIMITS } from './limits.js';
+export type { ServerLimits, ServerLimitOptions, LimitKind, Rate, MailboxQuota } from './limits.js';
+export type { Metrics, Counter, Labels } from './metrics.js';

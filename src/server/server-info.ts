@@ -43,31 +43,34 @@ export function checkTurnOptions(turn: TurnOptions): void {
   if (turn.ttlSeconds !== undefined && !(turn.ttlSeconds >= 1 && Number.isFinite(turn.ttlSeconds))) throw new TypeError('turn.ttlSeconds must be at least 1');
 }
 
-/** Sends each registered client its SERVER-INFO, and again before its credentials expire, until it leaves. */
+/** Sends each registered client its SERVER-INFO, and again before its credentials expire, until its socket closes. */
 export class ServerInfoSender {
   readonly #make: ReturnType<typeof serverInfoFor>;
-  readonly #timers = new Map<string, NodeJS.Timeout>();
+  readonly #timers = new Map<string, { owner: object; timer: NodeJS.Timeout | undefined }>();
 
   constructor(make: ReturnType<typeof serverInfoFor>) {
     this.#make = make;
   }
 
-  registered(userId: string, send: (message: object) => void): void {
-    this.unregistered(userId);
+  /** `userId` registered on the socket `owner`; `send` writes to it. */
+  registered(userId: string, owner: object, send: (message: object) => void): void {
+    clearTimeout(this.#timers.get(userId)?.timer);
     const { payload, renewAt } = this.#make(userId);
     send({ type: 'SERVER-INFO', payload });
-    if (renewAt === undefined) return;
-    const timer = setTimeout(() => this.registered(userId, send), renewAt - Date.now());
-    this.#timers.set(userId, timer.unref());
+    const timer = renewAt === undefined ? undefined : setTimeout(() => this.registered(userId, owner, send), renewAt - Date.now()).unref();
+    this.#timers.set(userId, { owner, timer });
   }
 
-  unregistered(userId: string): void {
-    clearTimeout(this.#timers.get(userId));
+  /** The socket `owner` closed: its renewals stop (unless the id registered again on another socket). */
+  left(userId: string, owner: object): void {
+    const entry = this.#timers.get(userId);
+    if (entry?.owner !== owner) return;
+    clearTimeout(entry.timer);
     this.#timers.delete(userId);
   }
 
   close(): void {
-    for (const timer of this.#timers.values()) clearTimeout(timer);
+    for (const { timer } of this.#timers.values()) clearTimeout(timer);
     this.#timers.clear();
   }
 }
