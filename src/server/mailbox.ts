@@ -19,8 +19,8 @@ export interface Parked {
   bytes: number;
 }
 
-/** LEAVE (and anything else) for an id registered nowhere is dropped, as PeerServer does. */
-export const PARKED_TYPES = new Set(['OFFER', 'ANSWER', 'CANDIDATE']);
+/** LEAVE (and anything else) for an id registered nowhere is dropped, as PeerServer does; a RELAY waits like an OFFER. */
+export const PARKED_TYPES = new Set(['OFFER', 'ANSWER', 'CANDIDATE', 'RELAY']);
 
 export type ParkOutcome = 'parked' | 'full' | 'not-parked';
 

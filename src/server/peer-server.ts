@@ -14,6 +14,8 @@ import { WebSocketServer, type ServerOptions } from 'ws';
 import { joinCluster, type Cluster } from './cluster/index.js';
 import { ClientLimits, definedOnly, resolveServerLimits, type ServerLimitOptions } from './limits.js';
 import { Mailbox } from './mailbox.js';
+import { createReach } from './reach.js';
+import { checkTurnOptions, type TurnOptions } from './server-info.js';
 import { createMetrics, serverCounters, type Metrics } from './metrics.js';
 import { RoutedWebSocket } from './routed-web-socket.js';
 import { Switchboard } from './switchboard.js';
@@ -52,6 +54,13 @@ export interface StartPeerServerOptions {
   metricsToken?: string;
   /** Behind a reverse proxy: a client's address (for the handshake rate) is the last `X-Forwarded-For` entry. Default false. */
   proxied?: boolean;
+  /**
+   * Relay protocol messages between registered clients through this server, for peers no data
+   * channel reaches (PROTOCOL.md, RELAY). The server can read what it relays. Default true.
+   */
+  relay?: boolean;
+  /** Hand each registered client short-lived credentials for these TURN servers, in its SERVER-INFO. */
+  turn?: TurnOptions;
 }
 
 export interface RunningPeerServer {
@@ -63,7 +72,7 @@ export interface RunningPeerServer {
   close(): Promise<void>;
 }
 
-const DEFAULTS = { path: '/peerjs', expireTimeoutMs: 60_000, aliveTimeoutMs: 30_000, concurrentLimit: 5000, proxied: false };
+const DEFAULTS = { path: '/peerjs', expireTimeoutMs: 60_000, aliveTimeoutMs: 30_000, concurrentLimit: 5000, proxied: false, relay: true };
 
 type Settings = typeof DEFAULTS & StartPeerServerOptions & { check: Check | undefined };
 
@@ -82,6 +91,7 @@ export function startPeerServer(options: StartPeerServerOptions): Promise<Runnin
   const { secret, verify } = options;
   if (secret !== undefined && verify !== undefined) throw new TypeError('startPeerServer: give `secret` or `verify`, not both');
   if (secret !== undefined) verifyToken({ secret, userId: 'check', token: '' }); // throws on a secret too short to be safe
+  if (options.turn !== undefined) checkTurnOptions(options.turn);
   if (options.metricsToken !== undefined && options.metricsToken.length < 16) throw new TypeError('startPeerServer: `metricsToken` must be at least 16 characters');
   const check = secret !== undefined ? (userId: string, token: string) => verifyToken({ secret, userId, token }) : verify;
   const settings: Settings = { ...DEFAULTS, ...definedOnly(options), port: options.port, check };
@@ -124,10 +134,12 @@ async function listen(settings: Settings, parts: Omit<Parts, 'cluster'>): Promis
     let httpServer: Server | undefined;
     let sockets: WebSocketServer | undefined;
     let closing: Promise<void> | undefined;
+    const reach = createReach({ relay: settings.relay, turn: settings.turn, limits, switchboard, counters });
 
     const close = (): Promise<void> => {
       closing ??= (async () => {
         timers.stop();
+        reach.close();
         limits.close();
         mailbox.close();
         // Released first: other nodes may register these ids at once.
@@ -149,6 +161,7 @@ async function listen(settings: Settings, parts: Omit<Parts, 'cluster'>): Promis
       httpServer = server;
       const webSockets = new WebSocketServer({ noServer: true, WebSocket: RoutedWebSocket, maxPayload: limits.limits.maxFrameBytes });
       sockets = webSockets;
+      reach.watch(webSockets);
       server.on('error', (error) => {
         // Before it listens (a port in use, say) the start fails; later errors are the connection's own.
         if (server.listening) return;

@@ -5,7 +5,7 @@
  * Every frame is admitted by the client limits first; PeerServer never parks anything itself.
  */
 import type { RawData } from 'ws';
-import type { ClientLimits, LimitKind } from './limits.js';
+import type { Admission, ClientLimits, LimitKind } from './limits.js';
 import type { Mailbox, Relayed } from './mailbox.js';
 import type { ServerCounters } from './metrics.js';
 import type { RoutedWebSocket } from './routed-web-socket.js';
@@ -16,7 +16,7 @@ export interface Onward {
 }
 
 /** What a client may send, and what each costs; anything else is dropped as a violation. */
-const KIND_OF: Record<string, LimitKind> = { OFFER: 'offer', ANSWER: 'answer', CANDIDATE: 'candidate', LEAVE: 'leave', HEARTBEAT: 'heartbeat' };
+const KIND_OF: Record<string, LimitKind> = { OFFER: 'offer', ANSWER: 'answer', CANDIDATE: 'candidate', LEAVE: 'leave', HEARTBEAT: 'heartbeat', RELAY: 'relay' };
 const ROUTED_TYPES = new Set(['OFFER', 'ANSWER', 'CANDIDATE', 'LEAVE']);
 /** A sender refused by a full mailbox hears EXPIRE for a destination at most this often. */
 const EXPIRE_REPEAT_MS = 1000;
@@ -25,6 +25,8 @@ export class Switchboard {
   /** Ids registered on this node, and their sockets. */
   readonly clients = new Map<string, RoutedWebSocket>();
   onward: Onward | undefined;
+  /** Reads a client's RELAY frames (relay.ts), admitted or not by its `relay` rate, in order with its other frames. */
+  onRelay: ((src: string, frame: { dst?: unknown; payload?: unknown }, admission: Admission) => void | Promise<void>) | undefined;
   readonly #limits: ClientLimits;
   readonly #mailbox: Mailbox;
   readonly #counters: ServerCounters;
@@ -53,6 +55,18 @@ export class Switchboard {
     const holder = this.clients.get(message.dst);
     if (holder) return this.#sendHere(holder, message), true;
     return (await this.onward?.forward(message)) ?? false;
+  }
+
+  /** Sends a RELAY to its `dst`, or parks it for an id registered nowhere; 'full' when the mailbox refuses it (the relay tells the sender). */
+  async relay(message: Relayed): Promise<'sent' | 'parked' | 'full'> {
+    if (await this.send(message).catch(() => false)) return 'sent';
+    const outcome = this.#mailbox.park(message);
+    if (outcome === 'parked') {
+      this.#counters.parked.inc({ type: message.type });
+      return 'parked';
+    }
+    this.#counters.refusals.inc({ reason: 'mailbox_full' });
+    return 'full';
   }
 
   /** A message from another node for a client of this one. */
@@ -125,6 +139,15 @@ export class Switchboard {
         return;
       }
       const admission = this.#limits.admit(userId, kind);
+      if (message.type === 'RELAY') {
+        const relay = () => this.onRelay?.(userId, message, admission);
+        if (waiting === 0) return void relay();
+        waiting++;
+        queue = queue.then(relay).finally(() => {
+          waiting--;
+        });
+        return;
+      }
       if (admission !== 'admitted') {
         this.#counters.refusals.inc({ reason: admission === 'limited' ? 'rate_limited' : 'cut_off' });
         // Cut off: the limits' listener closed this client; frames still in its pipe go nowhere.
