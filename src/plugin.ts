@@ -20,7 +20,7 @@ import { openIndexedDbStore } from './storage/indexeddb-store.js';
 import { resolveLimits } from './core/limits.js';
 import { showSystemNotification } from './session/notifications.js';
 import type { Settings } from './session/context.js';
-import { createPeerJsTransport } from './transport/peerjs/peerjs-transport.js';
+import { peerJsTransport } from './transport/peerjs/peerjs-transport.js';
 import { isRecord } from './core/protocol.js';
 import { Session } from './session/session.js';
 import { tabPlatform, type TabPlatform } from './tabs/leader-election.js';
@@ -101,7 +101,7 @@ class Plugin implements SignalingPlugin {
       scheduler,
       clock: createClock(monotonic, wall),
       openStore: storage === 'memory' ? openMemoryStore : storage === 'indexeddb' ? openIndexedDbStore : storage,
-      createTransport: withToken(options.transport ?? createPeerJsTransport, options.token),
+      createTransport: withToken(options.transport ?? peerJsTransport({ relay: options.relay ?? true }), options.token),
       createInvitationID: options.createInvitationID ?? (() => crypto.randomUUID()),
       notify: options.notify ?? showSystemNotification,
       limits: resolveLimits(options.limits),

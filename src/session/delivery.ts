@@ -87,9 +87,15 @@ export class Delivery {
       this.#write(peer, courier, pending);
       return;
     }
+    // No open channel: through the server's relay at once if it has one, and in any case on the
+    // offer of a new connection, which carries everything owed (it rings even if ICE never completes).
+    if (this.#transport.canRelay()) this.#write(peer, courier, pending);
+    const owed = this.#host.owed(peer);
+    // What rides on an offer may ring there even if no channel ever opens (or the server parks the offer).
+    if (this.#transport.offersCarryRing) for (const message of owed) this.#host.wired(peer, message);
     courier.connecting = true;
     courier.attemptStartedAt = this.#clock.now();
-    this.#transport.connect(peer).then(
+    this.#transport.connect(peer, owed.map((message) => message.compose())).then(
       () => {
         courier.connecting = false;
         // What is owed may have changed while connecting (an answer, a cancel, the deadline).
@@ -105,16 +111,16 @@ export class Delivery {
   /** Says hello to a peer that may owe us something (the transport paces connections to offline peers). */
   hello(peer: string): void {
     if (this.#closed) return;
-    this.#transport.connect(peer).then(
-      () => {
-        try {
-          this.#transport.send(peer, HELLO);
-        } catch {
-          // The connection closed in between; hello is a courtesy, not a promise.
-        }
-      },
-      () => {},
-    );
+    if (!this.#transport.isOpen(peer) && this.#transport.canRelay()) this.#sayHello(peer);
+    this.#transport.connect(peer, [HELLO]).then(() => this.#sayHello(peer), () => {});
+  }
+
+  #sayHello(peer: string): void {
+    try {
+      this.#transport.send(peer, HELLO);
+    } catch {
+      // The connection closed in between; hello is a courtesy, not a promise.
+    }
   }
 
   /**

@@ -21,6 +21,14 @@ import type { PeerViolation, TransportContext } from '../transport.js';
  */
 const OPEN_LINKS_PER_PEER = 2;
 
+/**
+ * A connection the peer answered (so it is online) but that is not open this
+ * long after it was made cannot open: there is no path between the two browsers
+ * (with no path, Firefox's ICE fails at ~11 s, Chromium's `connectionState` at
+ * ~15 s). Capped by `connectTimeoutMs`.
+ */
+export const UNREACHABLE_AFTER_MS = 20_000;
+
 /** One DataConnection and what we know of it. */
 export interface Link {
   readonly peer: string;
@@ -54,6 +62,8 @@ export interface LinkHost {
   /** A frame arrived on a link, within its allowance. */
   frame(from: string, frame: unknown): void;
   violation(violation: PeerViolation): void;
+  /** A link with an online peer cannot open: no network path between us. */
+  unreachable(peer: string, reason: string): void;
 }
 
 export class Links {
@@ -167,9 +177,17 @@ export class Links {
     set.add(link);
     this.#listen(link);
     const { connectTimeoutMs } = this.#context.delivery;
+    const stuckAfter = Math.min(UNREACHABLE_AFTER_MS, connectTimeoutMs);
+    link.teardown.add(
+      timer(stuckAfter, this.#context.scheduler).subscribe(() => {
+        if (!link.open && link.connection.peerConnection?.remoteDescription) this.#cannotOpen(link, `did not open within ${stuckAfter} ms of the answer`);
+      }),
+    );
     link.teardown.add(
       timer(connectTimeoutMs, this.#context.scheduler).subscribe(() => {
-        if (!link.open) this.drop(link, unreachable(`The connection to "${link.peer}" did not open within ${connectTimeoutMs} ms`));
+        if (link.open) return;
+        if (link.connection.peerConnection?.remoteDescription) this.#cannotOpen(link, `did not open within ${connectTimeoutMs} ms`);
+        else this.drop(link, unreachable(`The connection to "${link.peer}" did not open within ${connectTimeoutMs} ms`));
       }),
     );
     return link;
@@ -195,11 +213,30 @@ export class Links {
     connection.on('data', (frame) => this.#onData(link, frame));
     connection.on('open', () => this.#onOpen(link));
     connection.on('close', () => this.drop(link, unreachable(`The connection to "${peer}" closed`)));
-    connection.on('error', (error) => this.drop(link, unreachable(`The connection to "${peer}" failed (${error.type})`, error)));
+    connection.on('error', (error) => {
+      if (error.type === 'negotiation-failed' && !link.open) return this.#cannotOpen(link, 'failed to negotiate');
+      this.drop(link, unreachable(`The connection to "${peer}" failed (${error.type})`, error));
+    });
     connection.on('iceStateChanged', (state) => {
-      if (state === 'failed' || state === 'closed') this.drop(link, unreachable(`The connection to "${peer}" ${state}`));
+      if (state === 'failed' && !link.open) this.#cannotOpen(link, 'failed (ICE)');
+      else if (state === 'failed' || state === 'closed') this.drop(link, unreachable(`The connection to "${peer}" ${state}`));
     });
     link.teardown.add(() => connection.removeAllListeners());
+    // Chromium says `failed` here, not on the ICE state, when no path exists (BROWSER-TESTING.md item 28).
+    const peerConnection = connection.peerConnection as RTCPeerConnection | undefined;
+    const onState = () => {
+      if (peerConnection?.connectionState === 'failed' && !link.open) this.#cannotOpen(link, 'failed (no path)');
+    };
+    peerConnection?.addEventListener('connectionstatechange', onState);
+    link.teardown.add(() => peerConnection?.removeEventListener('connectionstatechange', onState));
+  }
+
+  /** A link that will not open although the peer is online: say so, then tear it down. */
+  #cannotOpen(link: Link, what: string): void {
+    if (link.dropped) return;
+    const reason = `The connection to "${link.peer}" ${what}`;
+    this.drop(link, unreachable(reason));
+    this.#host.unreachable(link.peer, reason);
   }
 
   #onData(link: Link, frame: unknown): void {
