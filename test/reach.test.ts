@@ -102,6 +102,107 @@ describe('reach: ring on the offer (plain PeerServer)', () => {
   });
 });
 
+/**
+ * A test-only stand-in for the companion server's side of CONTRACT.md §2–3, in this page:
+ * every PeerServer socket opened here gets `info` as SERVER-INFO right after OPEN, and a
+ * RELAY a socket sends goes to the socket of its `dst` with `src` set from the sender's
+ * registration (instead of to the real, plain PeerServer). Also records each new
+ * RTCPeerConnection's configuration.
+ */
+function fakeCompanion(info: object): { relayed: { from: string; to: string; kind: unknown }[]; configs: (RTCConfiguration | undefined)[]; restore(): void } {
+  const OriginalSocket = window.WebSocket;
+  const OriginalConnection = window.RTCPeerConnection;
+  const sockets = new Map<string, WebSocket>();
+  const relayed: { from: string; to: string; kind: unknown }[] = [];
+  const configs: (RTCConfiguration | undefined)[] = [];
+  const deliver = (socket: WebSocket | undefined, message: object) =>
+    setTimeout(() => socket?.dispatchEvent(new MessageEvent('message', { data: JSON.stringify(message) })));
+  class Companion extends OriginalSocket {
+    readonly #id: string;
+    constructor(url: string | URL, protocols?: string | string[]) {
+      super(url, protocols);
+      this.#id = new URL(url).searchParams.get('id') ?? '';
+      sockets.set(this.#id, this);
+      this.addEventListener('message', (event) => {
+        if (typeof event.data === 'string' && JSON.parse(event.data).type === 'OPEN') deliver(this, { type: 'SERVER-INFO', payload: info });
+      });
+    }
+    override send(data: string): void {
+      const message = JSON.parse(data) as { type?: string; dst?: string; payload?: { kind?: unknown } };
+      if (message.type !== 'RELAY') return super.send(data);
+      relayed.push({ from: this.#id, to: message.dst ?? '', kind: message.payload?.kind });
+      deliver(sockets.get(message.dst ?? ''), { type: 'RELAY', src: this.#id, dst: message.dst, payload: message.payload });
+    }
+  }
+  class Recorded extends OriginalConnection {
+    constructor(configuration?: RTCConfiguration) {
+      super(configuration);
+      configs.push(configuration);
+    }
+  }
+  window.WebSocket = Companion;
+  window.RTCPeerConnection = Recorded;
+  return {
+    relayed,
+    configs,
+    restore() {
+      window.WebSocket = OriginalSocket;
+      window.RTCPeerConnection = OriginalConnection;
+    },
+  };
+}
+
+describe('reach: the relay client (against a stand-in for the companion server)', () => {
+  const harness = new Harness();
+  afterEach(() => harness.cleanup());
+
+  it('acks and answers go through the relay when no channel opens; TURN servers are used after the app\'s', async () => {
+    const turn = { urls: ['turn:127.0.0.1:3478?transport=udp'], username: '1:alice', credential: 'c' };
+    const companion = fakeCompanion({ relay: true, iceServers: [turn] });
+    const ice = withoutIce();
+    try {
+      const alice = await harness.user('alice', { storage: 'memory' });
+      const bob = await harness.user('bob', { storage: 'memory' });
+      const rings = next(bob.plugin.invitationReceived$);
+      const delivered = next(alice.plugin.inviteeStateChanged$, (event) => event.state === 'delivered');
+      const { invitationID } = await alice.plugin.sendInvitation({ inviterName: 'Alice', invitees: [bob.id], timeout: 60, type: 0, data: 'hi' });
+      expect((await rings).invitationID).to.equal(invitationID);
+      // Only the relay can bring the invite's ack back: no channel opens, and offers carry no acks.
+      expect((await delivered).invitee).to.equal(bob.id);
+      const accepted = next(alice.plugin.invitationAccepted$);
+      expect((await bob.plugin.acceptInvitation({ invitationID, data: 'yes' })).error).to.equal(undefined);
+      expect((await accepted).data).to.equal('yes');
+      expect(alice.plugin.stats().openConnections + bob.plugin.stats().openConnections, 'open data channels').to.equal(0);
+      const kinds = (from: string) => companion.relayed.filter((entry) => entry.from === from).map((entry) => entry.kind);
+      expect(kinds(bob.id), 'relayed by the invitee').to.include('ack');
+      expect(kinds(alice.id), 'relayed by the inviter').to.include('invite');
+      // The app's iceServers ([] here), then the server's.
+      expect(companion.configs.length).to.be.greaterThan(0);
+      for (const config of companion.configs) expect(config?.iceServers).to.deep.equal([turn]);
+    } finally {
+      ice.restore();
+      companion.restore();
+    }
+  });
+
+  it('relay: false sends nothing through the server', async () => {
+    const companion = fakeCompanion({ relay: true });
+    const ice = withoutIce();
+    try {
+      const alice = await harness.user('alice', { storage: 'memory', relay: false });
+      const bob = await harness.user('bob', { storage: 'memory', relay: false });
+      const rings = next(bob.plugin.invitationReceived$);
+      await alice.plugin.sendInvitation({ inviterName: 'Alice', invitees: [bob.id], timeout: 60, type: 0, data: 'hi' });
+      await rings;
+      await quiet(1000);
+      expect(companion.relayed).to.deep.equal([]);
+    } finally {
+      ice.restore();
+      companion.restore();
+    }
+  });
+});
+
 describe('reach: a browser without WebRTC', () => {
   const harness = new Harness();
   afterEach(() => harness.cleanup());
