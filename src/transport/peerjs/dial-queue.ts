@@ -8,7 +8,8 @@
  * attempts on peers not called offline, never wait. Waiting ones go first come
  * first served, except that peers still called offline go after the others.
  */
-import type { Link, Links } from './links.js';
+import type { Link } from './link.js';
+import type { Links } from './links.js';
 
 export const MAX_OUTBOUND_OPENING = 8;
 

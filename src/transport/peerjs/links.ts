@@ -11,15 +11,8 @@ import { InvitationError } from '../../errors.js';
 import { PING, isPing, type Message } from '../../core/protocol.js';
 import { TokenBucket } from '../peer-guard.js';
 import type { PeerViolation, TransportContext } from '../transport.js';
-
-/**
- * Open connections kept per peer. Two, not one: when both sides connect at once,
- * or a reloaded page connects while its old channel still looks open, each end
- * would have to guess which one the other keeps, and a wrong guess closes both.
- * With two, nothing is guessed: we write on every open one (newest first), read
- * from both, and the heartbeat closes a stale one; a third closes the oldest.
- */
-const OPEN_LINKS_PER_PEER = 2;
+import { closeQuietly, unreachable, type Link } from './link.js';
+import { beyondNewest, connectionExcess, pendingInboundExcess } from './link-bounds.js';
 
 /**
  * A connection the peer answered (so it is online) but that is not open this
@@ -28,31 +21,6 @@ const OPEN_LINKS_PER_PEER = 2;
  * ~15 s). Capped by `connectTimeoutMs`.
  */
 export const UNREACHABLE_AFTER_MS = 20_000;
-
-/** One DataConnection and what we know of it. */
-export interface Link {
-  readonly peer: string;
-  readonly connection: DataConnection;
-  /** Opened by the remote peer. */
-  readonly inbound: boolean;
-  /** Creation order, across all links. */
-  readonly serial: number;
-  open: boolean;
-  /** When it opened (clock ms); the newest open link is the one to write on first. */
-  openedAt: number;
-  dropped: boolean;
-  /** The remote's message allowance. */
-  readonly bucket: TokenBucket;
-  /** Settles when the connection opens or fails. */
-  readonly opened: Promise<void>;
-  /** Last frame of any kind, pings included: is the other end alive? */
-  lastHeard: number;
-  /** Last real message either way: is the link still worth keeping? */
-  lastUsed: number;
-  /** Timers and listeners, released once in `drop`. */
-  readonly teardown: Subscription;
-  settle(error?: InvitationError): void;
-}
 
 export interface LinkHost {
   /** A link opened (after the per-peer bound was applied). */
@@ -266,50 +234,17 @@ export class Links {
     this.#keepNewest(link.peer);
   }
 
-  /** At most OPEN_LINKS_PER_PEER open connections with a peer: the newest stay. */
   #keepNewest(peer: string): void {
-    const open = this.of(peer).filter((link) => link.open).sort((a, b) => b.openedAt - a.openedAt || b.serial - a.serial);
-    for (const link of open.slice(OPEN_LINKS_PER_PEER)) this.drop(link, unreachable(`Newer connections with "${peer}" replaced this one`));
+    for (const link of beyondNewest(this.of(peer))) this.drop(link, unreachable(`Newer connections with "${peer}" replaced this one`));
   }
 
-  /**
-   * Closes the oldest inbound connections still opening beyond `maxPendingInboundConnections`.
-   * Oldest, not newest: offers that will never open would otherwise hold every place until
-   * `connectTimeoutMs`, and an honest peer's offer made during a flood could never get in.
-   */
   #limitPendingInbound(): void {
-    const pending = this.all().filter((link) => link.inbound && !link.open).sort((a, b) => a.serial - b.serial);
-    const excess = pending.length - this.#context.limits.maxPendingInboundConnections;
-    for (const link of pending.slice(0, Math.max(0, excess))) this.drop(link, unreachable('Closed to stay under maxPendingInboundConnections'));
+    for (const link of pendingInboundExcess(this.all(), this.#context.limits.maxPendingInboundConnections)) {
+      this.drop(link, unreachable('Closed to stay under maxPendingInboundConnections'));
+    }
   }
 
-  /**
-   * At most `maxConnections` links, opening ones included. To make room, inbound
-   * links still opening go first (oldest first), then idle open ones (least
-   * recently used first), then our own still opening.
-   */
   #enforceConnectionLimit(keep: Link): void {
-    const others = this.all().filter((link) => link !== keep);
-    const excess = others.length + 1 - this.#context.delivery.maxConnections;
-    if (excess <= 0) return;
-    const bySerial = (a: Link, b: Link) => a.serial - b.serial;
-    const order = [
-      ...others.filter((link) => link.inbound && !link.open).sort(bySerial),
-      ...others.filter((link) => link.open).sort((a, b) => a.lastUsed - b.lastUsed),
-      ...others.filter((link) => !link.inbound && !link.open).sort(bySerial),
-    ];
-    for (const link of order.slice(0, excess)) this.drop(link, unreachable('Closed to stay under maxConnections'));
-  }
-}
-
-export function unreachable(message: string, cause?: unknown): InvitationError {
-  return new InvitationError('PEER_UNREACHABLE', message, cause === undefined ? undefined : { cause });
-}
-
-export function closeQuietly(connection: DataConnection): void {
-  try {
-    connection.close();
-  } catch {
-    // Closing a connection that never opened can throw inside PeerJS; it is gone either way.
+    for (const link of connectionExcess(this.all(), keep, this.#context.delivery.maxConnections)) this.drop(link, unreachable('Closed to stay under maxConnections'));
   }
 }

@@ -16,7 +16,8 @@ import { InvitationError } from '../../errors.js';
 import type { Message } from '../../core/protocol.js';
 import { ViolationPolicy } from '../violation-policy.js';
 import { DialQueue } from './dial-queue.js';
-import { Links, unreachable, type Link } from './links.js';
+import { unreachable, type Link } from './link.js';
+import { Links } from './links.js';
 import { OfferGate } from './offer-gate.js';
 import type { BoundedPeer } from './patches.js';
 import { Registration } from './registration.js';
@@ -172,6 +173,7 @@ class PeerJsTransport implements Transport {
   /** Listens to a new Peer before it registers. */
   #adoptPeer(peer: BoundedPeer): void {
     this.#server.attach(peer);
+    peer.on('open', () => this.#signals.registered());
     peer.admitOffer = (from) => this.#gate.admit(from);
     peer.on('connection', (connection) => this.#onInbound(connection));
     peer.on('call', (call) => {

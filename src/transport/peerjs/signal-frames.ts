@@ -14,6 +14,15 @@ export const MAX_RING_BYTES = 16_000;
 /** The most messages one offer may carry. */
 export const MAX_RING_MESSAGES = 16;
 
+/**
+ * Invites beside a channel this soon after we registered are not read. The server hands
+ * over what it parked for us (offers: `expire_timeout`, 5 s on a plain PeerServer, 60 s in
+ * the companion's mailbox; relayed messages too) right after OPEN, and an invite parked
+ * for an unknown time carries a stale `remainingMs`: it would ring past the inviter's
+ * deadline. The channel, or the inviter's next offer, brings a fresh copy.
+ */
+export const PARKED_WINDOW_MS = 1000;
+
 export interface SignalFrameHost {
   frame(from: string, frame: unknown): void;
   violation(violation: PeerViolation): void;
@@ -31,6 +40,7 @@ export function ringMetadata(ring: readonly unknown[]): { peerInvitation: unknow
 
 export class SignalFrames {
   readonly #buckets = new Map<string, TokenBucket>();
+  #registeredAt = -Infinity;
   readonly #context: TransportContext;
   readonly #host: SignalFrameHost;
 
@@ -49,12 +59,18 @@ export class SignalFrames {
     for (const frame of ring) this.#accept(peer, frame);
   }
 
+  /** The server just accepted our registration (the Peer's `open`): what it parked for us follows. */
+  registered(): void {
+    this.#registeredAt = this.#context.clock.now();
+  }
+
   /** A message the server relayed from `peer`. */
   fromRelay(peer: string, payload: unknown): void {
     this.#accept(peer, payload);
   }
 
   #accept(peer: string, frame: unknown): void {
+    if (isInvite(frame) && this.#context.clock.now() - this.#registeredAt < PARKED_WINDOW_MS) return;
     if (this.#bucket(peer).take()) return this.#host.frame(peer, frame);
     const { maxMessagesPerSecond } = this.#context.limits;
     this.#host.violation({ peer, reason: `sent more than ${maxMessagesPerSecond} messages per second beside a data channel; the excess was dropped` });
@@ -70,6 +86,10 @@ export class SignalFrames {
     }
     return bucket;
   }
+}
+
+function isInvite(frame: unknown): boolean {
+  return typeof frame === 'object' && frame !== null && (frame as { kind?: unknown }).kind === 'invite';
 }
 
 function jsonBytes(value: unknown): number {
