@@ -51,11 +51,14 @@ describe('reach: ring on the offer (plain PeerServer)', () => {
       const unreachable = next(alice.plugin.inviteeStateChanged$, (event) => event.state === 'unreachable', 30_000);
       const error = next(alice.plugin.errors$, (error) => error.code === 'PEER_UNREACHABLE', 30_000);
       const rings = next(bob.plugin.invitationReceived$);
+      const sentAt = performance.now();
       const { invitationID, error: sendError } = await alice.plugin.sendInvitation({ inviterName: 'Alice', invitees: [bob.id], timeout: 60, type: 0, data: 'hi' });
       expect(sendError).to.equal(undefined);
       expect((await rings).invitationID).to.equal(invitationID);
+      console.log(`ring on the offer, no ICE: rang ${Math.round(performance.now() - sentAt)} ms after sendInvitation`);
       expect(bob.plugin.stats().openConnections, 'rang with no connection open').to.equal(0);
       expect((await unreachable).invitee).to.equal(bob.id);
+      console.log(`ring on the offer, no ICE: unreachable ${Math.round(performance.now() - sentAt)} ms after sendInvitation`);
       const reported = await error;
       expect(reported.message).to.contain(bob.id).and.contain('TURN');
       // The inviter retries (each offer carrying the invite again): it rings once.
