@@ -70,6 +70,22 @@ describe('reach over the memory network: ring on the offer', () => {
   });
 });
 
+describe('reach over the memory network: an answer on the offer', () => {
+  it("the invitee's answer reaches the inviter on its own offers, with no relay and no connection", async () => {
+    world = new World({ offers: true });
+    const alice = await world.user('alice');
+    const bob = await world.user('bob');
+    world.network.setPath('alice', 'bob', false);
+    const accepted = world.record(alice.invitationAccepted$);
+    const { invitationID } = await alice.sendInvitation({ inviterName: 'Alice', invitees: ['bob'], timeout: 30, type: 1, data: 'hi' });
+    await world.clock.settle();
+    await bob.acceptInvitation({ invitationID, data: 'yes' });
+    await world.clock.advance(2 * retryMaxDelayMs);
+    expect(accepted.map((event) => (event as { data: string }).data), 'counted once').to.deep.equal(['yes']);
+    expect(kinds('offer', 'bob')).to.include('accept');
+  });
+});
+
 describe('reach over the memory network: the relay', () => {
   it('carries the answer and the acks when no connection can open', async () => {
     world = new World({ offers: true, relay: true });
