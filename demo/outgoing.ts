@@ -5,6 +5,7 @@ import type { SentInvitation } from './sent-invitations.js';
 
 export const STATE_HELP: Record<InviteeState, string> = {
   queued: 'not delivered yet; retried until the deadline',
+  unreachable: 'online, but no network path to them (configure TURN); retried until the deadline',
   delivered: 'ringing on their side',
   accepted: 'accepted',
   refused: 'refused',
@@ -12,7 +13,7 @@ export const STATE_HELP: Record<InviteeState, string> = {
   timeout: 'no answer in time',
 };
 
-const isPending = (state: InviteeState) => state === 'queued' || state === 'delivered';
+const isPending = (state: InviteeState) => state === 'queued' || state === 'unreachable' || state === 'delivered';
 
 interface Row {
   state: InviteeState;

@@ -36,7 +36,9 @@ export type InvitationErrorCode =
   /** A peer could not be reached; delivery is retried until the deadline. */
   | 'PEER_UNREACHABLE'
   /** A callback the app gave (such as `notify`) threw; the plugin went on without it. */
-  | 'APP_CALLBACK_FAILED';
+  | 'APP_CALLBACK_FAILED'
+  /** `connectUser`: this browser has no WebRTC data channels (RTCPeerConnection), so nothing can be sent or received. */
+  | 'WEBRTC_UNSUPPORTED';
 
 export class InvitationError extends Error {
   override readonly name = 'InvitationError';

@@ -13,7 +13,7 @@ import { randomId } from './core/random-id.js';
 import { showSystemNotification } from './session/notifications.js';
 import { openIndexedDbStore } from './storage/indexeddb-store.js';
 import { openMemoryStore, type OpenStore } from './storage/store.js';
-import { createPeerJsTransport } from './transport/peerjs/peerjs-transport.js';
+import { peerJsTransport } from './transport/peerjs/peerjs-transport.js';
 import type { TransportFactory } from './transport/transport.js';
 
 export const DEFAULT_DELIVERY: ResolvedDeliveryOptions = {
@@ -87,7 +87,7 @@ export function resolveSettings(given: SignalingPluginOptions): Settings {
     scheduler,
     clock: createClock(monotonic, wall),
     openStore: storage === 'memory' ? openMemoryStore : storage === 'indexeddb' ? openIndexedDbStore : storage,
-    createTransport: withToken(options.transport ?? createPeerJsTransport, options.token),
+    createTransport: withToken(options.transport ?? peerJsTransport({ relay: options.relay ?? true }), options.token),
     createInvitationID: options.createInvitationID ?? randomId,
     notify: options.notify ?? showSystemNotification,
     shouldRing: options.shouldRing,

@@ -34,6 +34,15 @@ function recordDataChannels(): { channels: RTCDataChannel[]; writes: { channel: 
   };
 }
 
+/** Waits (15 s at most) until `count` of the recorded channels are open. */
+async function channelsOpen(channels: RTCDataChannel[], count: number): Promise<void> {
+  const deadline = performance.now() + 15_000;
+  while (channels.filter((channel) => channel.readyState === 'open').length < count) {
+    if (performance.now() > deadline) throw new Error(`${count} data channels not open within 15 s`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 describe('links: a peer that comes back in a new tab', () => {
   const harness = new Harness();
   afterEach(() => harness.cleanup());
@@ -58,12 +67,15 @@ describe('links: a peer that comes back in a new tab', () => {
       const ringsFirst = next(bob.plugin.invitationReceived$);
       const firstID = await invite(first);
       expect((await ringsFirst).invitationID).to.equal(firstID);
+      // The invite rings from the connection offer, before the channel opens: the first tab's must be open before it dies.
+      await channelsOpen(recorder.channels, 1);
 
       await harness.crashPage(first);
       const second = await harness.peerPage(aliceId, { options: aliceOptions });
       const ringsSecond = next(bob.plugin.invitationReceived$);
       const invitationID = await invite(second);
       expect((await ringsSecond).invitationID).to.equal(invitationID);
+      await channelsOpen(recorder.channels, 2);
       expect(recorder.channels, 'data channels the two tabs opened to Bob').to.have.length(2);
 
       const acceptWrites = () => recorder.writes.filter(({ data }) => data instanceof ArrayBuffer && new TextDecoder().decode(data).includes('"kind":"accept"'));

@@ -5,14 +5,19 @@
  * limit, `linkOpened$` on both ends when a connection opens, `linkClosed$` when
  * it closes, the violation policy) and lets a test
  * break it on purpose: peers offline, frames dropped or duplicated, frames
- * injected from any peer id, connect attempts counted.
+ * injected from any peer id, connect attempts counted. With `offers: true` a
+ * new connection's offer carries what it was given to ring (CONTRACT §1), and a
+ * pair can be made to have no path (`setPath`): its offers arrive, its
+ * connections never open, and both ends hear `unreachable$`. With `relay: true`
+ * the network relays `send`s to a peer with no open connection, as the
+ * companion server does.
  */
 import { BehaviorSubject, Subject, timer, type Observable, type SchedulerLike } from 'rxjs';
 import { InvitationError } from '../src/errors.js';
 import { DEFAULT_LIMITS } from '../src/options.js';
 import { ViolationPolicy } from '../src/transport/violation-policy.js';
 import { isPing, type Message } from '../src/core/protocol.js';
-import type { IncomingFrame, PeerViolation, Transport, TransportContext, TransportStats } from '../src/transport/transport.js';
+import type { IncomingFrame, PeerUnreachable, PeerViolation, Transport, TransportContext, TransportStats } from '../src/transport/transport.js';
 import type { ConnectionState } from '../src/api/types.js';
 
 /** PeerJS's JSON channel fails the connection on a frame of this many UTF-8 bytes or more. */
@@ -24,6 +29,10 @@ export interface MemoryNetworkOptions {
    * a microtask, so that no clock has to move for a message to arrive.
    */
   latencyMs?: number;
+  /** Offers carry their `ring` to the target, before (and whether or not) the connection opens. Default false. */
+  offers?: boolean;
+  /** A server relay: `send` with no open connection reaches a registered peer anyway. Default false. */
+  relay?: boolean;
 }
 
 export type FrameFault = 'drop' | 'duplicate';
@@ -38,6 +47,8 @@ export interface SentFrame {
   at: number;
   /** What a fault rule did to it, or `'too-big'` when the channel refused it. */
   fault?: FrameFault | 'too-big';
+  /** How it travelled, when not on a connection. */
+  via?: 'offer' | 'relay';
 }
 
 export interface ConnectAttempt {
@@ -85,6 +96,8 @@ export interface MemoryNetwork {
   isOnline(id: string): boolean;
   /** Closes the connection between two peers, if any, as a network fault would. */
   disconnect(a: string, b: string): void;
+  /** Whether connections between two peers can open (default true); false closes theirs. */
+  setPath(a: string, b: string, path: boolean): void;
   /** Applies a fault to the frames `rule` matches until removed or used up. */
   fault(rule: FaultRule): FaultHandle;
   /** Delivers `frame` (structured-cloned, unchecked) to `to` as if it came on a connection from `from`; no connection needed. */
@@ -101,7 +114,7 @@ export function frameKind(frame: unknown): unknown {
 }
 
 export function createMemoryNetwork(options: MemoryNetworkOptions = {}): MemoryNetwork {
-  return new Network(options.latencyMs ?? 0);
+  return new Network(options.latencyMs ?? 0, options.offers ?? false, options.relay ?? false);
 }
 
 /** An open connection between two transports. */
@@ -126,7 +139,21 @@ class Network implements MemoryNetwork {
   private readonly pending = new Map<MemoryTransport, Map<string, Promise<void>>>();
   private readonly rules: ActiveRule[] = [];
 
-  constructor(private readonly latencyMs: number) {}
+  private readonly noPath = new Set<string>();
+
+  constructor(
+    private readonly latencyMs: number,
+    readonly offers: boolean,
+    readonly relays: boolean,
+  ) {}
+
+  setPath(a: string, b: string, path: boolean): void {
+    if (path) this.noPath.delete(pairKey(a, b));
+    else {
+      this.noPath.add(pairKey(a, b));
+      this.closeLink(pairKey(a, b));
+    }
+  }
 
   setOnline(id: string, online: boolean): void {
     const transport = this.registry.get(id);
@@ -193,7 +220,7 @@ class Network implements MemoryNetwork {
     this.pending.delete(transport);
   }
 
-  connect(from: MemoryTransport, to: string): Promise<void> {
+  connect(from: MemoryTransport, to: string, ring: readonly Message[]): Promise<void> {
     if (!this.isUp(from)) return Promise.reject(new InvitationError('NOT_CONNECTED', `"${from.id}" is not connected to the network`));
     if (this.linkBetween(from, to)) return Promise.resolve();
     let byTarget = this.pending.get(from);
@@ -208,6 +235,13 @@ class Network implements MemoryNetwork {
       if (!target || !this.isUp(target) || target.isBanned(from.id)) throw new InvitationError('PEER_UNREACHABLE', `Peer "${to}" is not on the network`);
       // The other side may have opened one meanwhile; a pair shares one connection.
       if (this.linkBetween(from, to)) return;
+      if (this.offers) for (const message of ring) this.carry(from, target, message, 'offer');
+      if (this.noPath.has(pairKey(from.id, to))) {
+        const reason = `No path between "${from.id}" and "${to}"`;
+        from.unreachable$.next({ peer: to, reason });
+        target.unreachable$.next({ peer: from.id, reason });
+        throw new InvitationError('PEER_UNREACHABLE', reason);
+      }
       this.links.set(pairKey(from.id, to), { ends: [from, target] });
       from.linkOpened$.next(to);
       target.linkOpened$.next(from.id);
@@ -217,9 +251,21 @@ class Network implements MemoryNetwork {
     return attempt;
   }
 
+  /** A message that travels through the server (an offer's metadata, the relay): no connection needed, never lost. */
+  private carry(from: MemoryTransport, target: MemoryTransport, message: Message, via: 'offer' | 'relay'): void {
+    const json = JSON.stringify(message);
+    this.sent.push({ from: from.id, to: target.id, frame: JSON.parse(json), at: from.scheduler.now(), via });
+    const frame: unknown = JSON.parse(json);
+    queueMicrotask(() => target.receive(from.id, frame));
+  }
+
   send(from: MemoryTransport, to: string, message: Message): void {
     const link = this.linkBetween(from, to);
-    if (!link) throw new InvitationError('PEER_UNREACHABLE', `No open connection from "${from.id}" to "${to}"`);
+    if (!link) {
+      const target = this.registry.get(to);
+      if (!this.relays || !this.isUp(from) || !target || !this.isUp(target)) throw new InvitationError('PEER_UNREACHABLE', `No open connection from "${from.id}" to "${to}"`);
+      return this.carry(from, target, message, 'relay');
+    }
     const json = JSON.stringify(message);
     const record: SentFrame = { from: from.id, to, frame: JSON.parse(json), at: from.scheduler.now() };
     this.sent.push(record);
@@ -296,6 +342,8 @@ class MemoryTransport implements MemoryTransportHandle {
   readonly linkOpened$ = new Subject<string>();
   readonly linkClosed$ = new Subject<string>();
   readonly errors$ = new Subject<InvitationError>();
+  readonly unreachable$ = new Subject<PeerUnreachable>();
+  readonly offersCarryRing: boolean;
   readonly id: string;
   readonly scheduler: SchedulerLike;
   connectAttempts = 0;
@@ -308,6 +356,7 @@ class MemoryTransport implements MemoryTransportHandle {
   ) {
     this.id = context.id;
     this.scheduler = context.scheduler;
+    this.offersCarryRing = network.offers;
     this.policy = new ViolationPolicy(context.limits ?? DEFAULT_LIMITS, () => this.scheduler.now(), {
       cutOff: (peer) => this.network.disconnect(this.id, peer),
       report: (error) => this.errors$.next(error),
@@ -333,9 +382,13 @@ class MemoryTransport implements MemoryTransportHandle {
     this.state$.next('connected');
   }
 
-  connect(to: string): Promise<void> {
+  connect(to: string, ring: readonly Message[] = []): Promise<void> {
     if (this.policy.isBanned(to)) return Promise.reject(new InvitationError('PEER_UNREACHABLE', `"${to}" is cut off for breaking the protocol`));
-    return this.network.connect(this, to);
+    return this.network.connect(this, to, ring);
+  }
+
+  canRelay(): boolean {
+    return this.network.relays && this.network.isOnline(this.id);
   }
 
   isOpen(to: string): boolean {
@@ -376,6 +429,7 @@ class MemoryTransport implements MemoryTransportHandle {
     this.linkOpened$.complete();
     this.linkClosed$.complete();
     this.errors$.complete();
+    this.unreachable$.complete();
   }
 }
 

@@ -68,6 +68,11 @@ export interface SignalingPluginOptions extends HistoryOptions {
   createInvitationID?: () => string;
   /** Replaces the PeerJS transport (an in-memory one for unit tests). */
   transport?: TransportFactory;
+  /**
+   * Sends messages for a peer with no open data channel through the companion server's
+   * relay, when the server offers one (SERVER-INFO); `false` never relays. Default true.
+   */
+  relay?: boolean;
   /** What one peer, and all together, may make this plugin hold and do. */
   limits?: LimitOptions;
   /**

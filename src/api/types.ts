@@ -6,8 +6,11 @@
 /** What `connectionState$` reports about our registration with the PeerServer. */
 export type ConnectionState = 'disconnected' | 'connecting' | 'connected' | 'reconnecting';
 
-/** An invitee's state as the inviter sees it. */
-export type InviteeState = 'queued' | 'delivered' | 'accepted' | 'refused' | 'canceled' | 'timeout';
+/**
+ * An invitee's state as the inviter sees it. `unreachable` (not stored): the invitee is
+ * online but no connection reaches it; delivery goes on, and it can still become `delivered`.
+ */
+export type InviteeState = 'queued' | 'unreachable' | 'delivered' | 'accepted' | 'refused' | 'canceled' | 'timeout';
 
 /** Why an invitee's plugin refused an invitation without asking its user. */
 export type RefusalReason = 'busy' | 'blocked' | 'overloaded';

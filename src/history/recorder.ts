@@ -52,6 +52,7 @@ export interface RecorderSettings {
 
 const STATE_OUTCOME: Record<InviteeState, InviteeOutcome> = {
   queued: 'ringing',
+  unreachable: 'ringing',
   delivered: 'ringing',
   accepted: 'accepted',
   refused: 'refused',

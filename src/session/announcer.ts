@@ -128,6 +128,18 @@ export class Announcer {
     this.#outlets.inviteeStateChanged.next({ invitationID: leg.invitationID, invitee: leg.peer, state });
   }
 
+  /**
+   * Invitees still `queued` that are online but that no connection reaches: `unreachable`
+   * once for each (until its state changes), and one `PEER_UNREACHABLE` with a hint.
+   */
+  unreachable(legs: Leg[], peer: string, reason: string): void {
+    const newly = legs.filter((leg) => leg.role === 'inviter' && leg.state === 'queued' && !this.#outlets.told.hasState(this.#userId, leg.invitationID, leg.peer, 'unreachable'));
+    if (newly.length === 0) return;
+    for (const leg of newly) this.inviteeState({ ...leg, state: 'unreachable' });
+    const hint = 'no network path between the two browsers: configure a TURN server (peer.config.iceServers, or the companion server\'s TURN); delivery goes on until the deadline';
+    this.error(new InvitationError('PEER_UNREACHABLE', `Peer "${peer}" is online but cannot be reached (${reason}); ${hint}`));
+  }
+
   /** After a reload or reconnect: the state, unless this plugin already reported it. */
   inviteeStateIfNew(leg: Leg): void {
     if (!this.#outlets.told.hasState(this.#userId, leg.invitationID, leg.peer, leg.state)) this.inviteeState(leg);

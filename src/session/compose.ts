@@ -67,5 +67,6 @@ export function composeSession(user: User, settings: Settings, outlets: Outlets,
   lifetime.add(() => inbound.close());
   lifetime.add(transport.frames$.subscribe(({ from, frame }) => inbound.receive(from, frame)));
   lifetime.add(transport.errors$.subscribe((error) => announcer.error(error)));
+  lifetime.add(transport.unreachable$.subscribe(({ peer, reason }) => announcer.unreachable(legs.owedTo(peer), peer, reason)));
   return { context, calls: new AppCalls(context), lifetime };
 }

@@ -88,8 +88,28 @@ export class Delivery {
       return;
     }
     courier.connecting = true;
+    // A macrotask first: what is owed then leaves at once (on the offer), and an app that cancels
+    // or answers the moment it hears of the change (its `queued`, its ring) is not overtaken.
+    timer(0, this.#scheduler).subscribe(() => this.#reach(peer, courier));
+  }
+
+  /**
+   * No open channel: through the server's relay at once if it has one, and in any case on the
+   * offer of a new connection, which carries everything owed (it rings even if ICE never completes).
+   */
+  #reach(peer: string, courier: Courier): void {
+    courier.connecting = false;
+    if (this.#closed) return;
+    const owed = this.#host.owed(peer);
+    const pending = owed.filter((message) => !courier.inFlight.has(flightKey(message)));
+    if (pending.length === 0) return this.#forgetIfIdle(peer, courier);
+    if (this.#transport.isOpen(peer)) return this.#write(peer, courier, pending);
+    if (this.#transport.canRelay()) this.#write(peer, courier, pending);
+    // What rides on an offer may ring there even if no channel ever opens (or the server parks the offer).
+    if (this.#transport.offersCarryRing) for (const message of owed) this.#host.wired(peer, message);
+    courier.connecting = true;
     courier.attemptStartedAt = this.#clock.now();
-    this.#transport.connect(peer).then(
+    this.#transport.connect(peer, owed.map((message) => message.compose())).then(
       () => {
         courier.connecting = false;
         // What is owed may have changed while connecting (an answer, a cancel, the deadline).
@@ -105,16 +125,16 @@ export class Delivery {
   /** Says hello to a peer that may owe us something (the transport paces connections to offline peers). */
   hello(peer: string): void {
     if (this.#closed) return;
-    this.#transport.connect(peer).then(
-      () => {
-        try {
-          this.#transport.send(peer, HELLO);
-        } catch {
-          // The connection closed in between; hello is a courtesy, not a promise.
-        }
-      },
-      () => {},
-    );
+    if (!this.#transport.isOpen(peer) && this.#transport.canRelay()) this.#sayHello(peer);
+    this.#transport.connect(peer, [HELLO]).then(() => this.#sayHello(peer), () => {});
+  }
+
+  #sayHello(peer: string): void {
+    try {
+      this.#transport.send(peer, HELLO);
+    } catch {
+      // The connection closed in between; hello is a courtesy, not a promise.
+    }
   }
 
   /**

@@ -22,6 +22,13 @@ export interface PeerViolation {
   reason: string;
 }
 
+/** A peer that is online (it answered, or offered) but that no connection could reach. */
+export interface PeerUnreachable {
+  peer: string;
+  /** What failed, for people. */
+  reason: string;
+}
+
 export interface TransportStats {
   /** Outgoing connections attempted since the transport was created. */
   connectAttempts: number;
@@ -51,17 +58,30 @@ export interface Transport {
    * as `PROTOCOL_VIOLATION` at most once per peer per cool-down (violation-policy.ts).
    */
   readonly errors$: Observable<InvitationError>;
+  /**
+   * A connection with a peer that is online could not open (ICE failed, or not open in
+   * time after its answer): no network path between the two browsers. Each failed
+   * attempt says it once; a peer that is offline is not "unreachable".
+   */
+  readonly unreachable$: Observable<PeerUnreachable>;
   /** Registers the id with the server. Rejects with `USER_ID_TAKEN`, `UNAUTHORIZED` or `SERVER_UNREACHABLE`. */
   open(): Promise<void>;
   /** Whether a connection with `to` is open now, so that `send` would not throw. */
   isOpen(to: string): boolean;
   /**
    * Resolves once a connection with `to` is open, opening one if needed.
-   * Rejects with `NOT_CONNECTED` or `PEER_UNREACHABLE`.
+   * Rejects with `NOT_CONNECTED` or `PEER_UNREACHABLE`. When it has to offer a new
+   * connection, the offer carries `ring` (what is in flight to `to`), which the
+   * receiver reads as frames from us whether or not the connection ever opens.
    */
-  connect(to: string): Promise<void>;
+  connect(to: string, ring?: readonly Message[]): Promise<void>;
+  /** Whether a new connection's offer carries its `ring` (see `connect`), so that what rode on it may be known to the peer. */
+  readonly offersCarryRing: boolean;
+  /** Whether `send` to a peer with no open connection goes through the server (its relay) now. */
+  canRelay(): boolean;
   /**
-   * Writes a message on an open connection with `to`; throws `PEER_UNREACHABLE` when there is none.
+   * Writes a message on the open connections with `to`, else through the server's relay
+   * when it offers one; throws `PEER_UNREACHABLE` when neither is there.
    * Returning says nothing about arrival: that is what acks are for.
    */
   send(to: string, message: Message): void;

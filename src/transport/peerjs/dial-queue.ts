@@ -8,7 +8,8 @@
  * attempts on peers not called offline, never wait. Waiting ones go first come
  * first served, except that peers still called offline go after the others.
  */
-import type { Link, Links } from './links.js';
+import type { Link } from './link.js';
+import type { Links } from './links.js';
 
 export const MAX_OUTBOUND_OPENING = 8;
 
@@ -18,6 +19,8 @@ export const MAX_REMEMBERED_PEERS = 256;
 /** A `connect` waiting for its turn. */
 interface QueuedConnect {
   readonly link: Promise<Link>;
+  /** What the offer will carry: the latest caller's word. */
+  ring: readonly unknown[];
   resolve(link: Link): void;
   reject(error: unknown): void;
 }
@@ -28,26 +31,27 @@ export class DialQueue {
   /** Peers the server said were offline, until a connection with them opens. */
   readonly #offline = new Set<string>();
   readonly #links: Links;
-  /** Opens (or finds) a link to `to`; throws when it cannot. */
-  readonly #dial: (to: string) => Link;
+  /** Opens (or finds) a link to `to`, its offer carrying `ring`; throws when it cannot. */
+  readonly #dial: (to: string, ring: readonly unknown[]) => Link;
 
-  constructor(links: Links, dial: (to: string) => Link) {
+  constructor(links: Links, dial: (to: string, ring: readonly unknown[]) => Link) {
     this.#links = links;
     this.#dial = dial;
   }
 
   /** A link to `to` now if there is one, or `to` was not last called offline, or a place is free; else once a place frees. */
-  inTurn(to: string): Link | Promise<Link> {
-    if (this.#links.has(to) || !this.#offline.has(to) || (this.#queue.size === 0 && this.#opening() < MAX_OUTBOUND_OPENING)) return this.#dial(to);
+  inTurn(to: string, ring: readonly unknown[]): Link | Promise<Link> {
+    if (this.#links.has(to) || !this.#offline.has(to) || (this.#queue.size === 0 && this.#opening() < MAX_OUTBOUND_OPENING)) return this.#dial(to, ring);
     let queued = this.#queue.get(to);
-    if (!queued) {
+    if (queued) queued.ring = ring;
+    else {
       let resolve!: (link: Link) => void;
       let reject!: (error: unknown) => void;
       const link = new Promise<Link>((onLink, onError) => {
         resolve = onLink;
         reject = onError;
       });
-      this.#queue.set(to, (queued = { link, resolve, reject }));
+      this.#queue.set(to, (queued = { link, ring, resolve, reject }));
     }
     return queued.link;
   }
@@ -60,7 +64,7 @@ export class DialQueue {
       const queued = this.#queue.get(to)!;
       this.#queue.delete(to);
       try {
-        queued.resolve(this.#dial(to));
+        queued.resolve(this.#dial(to, queued.ring));
       } catch (error) {
         queued.reject(error);
       }

@@ -11,40 +11,16 @@ import { InvitationError } from '../../errors.js';
 import { PING, isPing, type Message } from '../../core/protocol.js';
 import { TokenBucket } from '../peer-guard.js';
 import type { PeerViolation, TransportContext } from '../transport.js';
+import { closeQuietly, unreachable, type Link } from './link.js';
+import { beyondNewest, connectionExcess, pendingInboundExcess } from './link-bounds.js';
 
 /**
- * Open connections kept per peer. Two, not one: when both sides connect at once,
- * or a reloaded page connects while its old channel still looks open, each end
- * would have to guess which one the other keeps, and a wrong guess closes both.
- * With two, nothing is guessed: we write on every open one (newest first), read
- * from both, and the heartbeat closes a stale one; a third closes the oldest.
+ * A connection the peer answered (so it is online) but that is not open this
+ * long after it was made cannot open: there is no path between the two browsers
+ * (with no path, Firefox's ICE fails at ~11 s, Chromium's `connectionState` at
+ * ~15 s). Capped by `connectTimeoutMs`.
  */
-const OPEN_LINKS_PER_PEER = 2;
-
-/** One DataConnection and what we know of it. */
-export interface Link {
-  readonly peer: string;
-  readonly connection: DataConnection;
-  /** Opened by the remote peer. */
-  readonly inbound: boolean;
-  /** Creation order, across all links. */
-  readonly serial: number;
-  open: boolean;
-  /** When it opened (clock ms); the newest open link is the one to write on first. */
-  openedAt: number;
-  dropped: boolean;
-  /** The remote's message allowance. */
-  readonly bucket: TokenBucket;
-  /** Settles when the connection opens or fails. */
-  readonly opened: Promise<void>;
-  /** Last frame of any kind, pings included: is the other end alive? */
-  lastHeard: number;
-  /** Last real message either way: is the link still worth keeping? */
-  lastUsed: number;
-  /** Timers and listeners, released once in `drop`. */
-  readonly teardown: Subscription;
-  settle(error?: InvitationError): void;
-}
+export const UNREACHABLE_AFTER_MS = 20_000;
 
 export interface LinkHost {
   /** A link opened (after the per-peer bound was applied). */
@@ -54,6 +30,8 @@ export interface LinkHost {
   /** A frame arrived on a link, within its allowance. */
   frame(from: string, frame: unknown): void;
   violation(violation: PeerViolation): void;
+  /** A link with an online peer cannot open: no network path between us. */
+  unreachable(peer: string, reason: string): void;
 }
 
 export class Links {
@@ -167,9 +145,17 @@ export class Links {
     set.add(link);
     this.#listen(link);
     const { connectTimeoutMs } = this.#context.delivery;
+    const stuckAfter = Math.min(UNREACHABLE_AFTER_MS, connectTimeoutMs);
+    link.teardown.add(
+      timer(stuckAfter, this.#context.scheduler).subscribe(() => {
+        if (!link.open && link.connection.peerConnection?.remoteDescription) this.#cannotOpen(link, `did not open within ${stuckAfter} ms of the answer`);
+      }),
+    );
     link.teardown.add(
       timer(connectTimeoutMs, this.#context.scheduler).subscribe(() => {
-        if (!link.open) this.drop(link, unreachable(`The connection to "${link.peer}" did not open within ${connectTimeoutMs} ms`));
+        if (link.open) return;
+        if (link.connection.peerConnection?.remoteDescription) this.#cannotOpen(link, `did not open within ${connectTimeoutMs} ms`);
+        else this.drop(link, unreachable(`The connection to "${link.peer}" did not open within ${connectTimeoutMs} ms`));
       }),
     );
     return link;
@@ -195,11 +181,30 @@ export class Links {
     connection.on('data', (frame) => this.#onData(link, frame));
     connection.on('open', () => this.#onOpen(link));
     connection.on('close', () => this.drop(link, unreachable(`The connection to "${peer}" closed`)));
-    connection.on('error', (error) => this.drop(link, unreachable(`The connection to "${peer}" failed (${error.type})`, error)));
+    connection.on('error', (error) => {
+      if (error.type === 'negotiation-failed' && !link.open) return this.#cannotOpen(link, 'failed to negotiate');
+      this.drop(link, unreachable(`The connection to "${peer}" failed (${error.type})`, error));
+    });
     connection.on('iceStateChanged', (state) => {
-      if (state === 'failed' || state === 'closed') this.drop(link, unreachable(`The connection to "${peer}" ${state}`));
+      if (state === 'failed' && !link.open) this.#cannotOpen(link, 'failed (ICE)');
+      else if (state === 'failed' || state === 'closed') this.drop(link, unreachable(`The connection to "${peer}" ${state}`));
     });
     link.teardown.add(() => connection.removeAllListeners());
+    // Chromium says `failed` here, not on the ICE state, when no path exists (BROWSER-TESTING.md item 28).
+    const peerConnection = connection.peerConnection as RTCPeerConnection | undefined;
+    const onState = () => {
+      if (peerConnection?.connectionState === 'failed' && !link.open) this.#cannotOpen(link, 'failed (no path)');
+    };
+    peerConnection?.addEventListener('connectionstatechange', onState);
+    link.teardown.add(() => peerConnection?.removeEventListener('connectionstatechange', onState));
+  }
+
+  /** A link that will not open although the peer is online: say so, then tear it down. */
+  #cannotOpen(link: Link, what: string): void {
+    if (link.dropped) return;
+    const reason = `The connection to "${link.peer}" ${what}`;
+    this.drop(link, unreachable(reason));
+    this.#host.unreachable(link.peer, reason);
   }
 
   #onData(link: Link, frame: unknown): void {
@@ -229,50 +234,17 @@ export class Links {
     this.#keepNewest(link.peer);
   }
 
-  /** At most OPEN_LINKS_PER_PEER open connections with a peer: the newest stay. */
   #keepNewest(peer: string): void {
-    const open = this.of(peer).filter((link) => link.open).sort((a, b) => b.openedAt - a.openedAt || b.serial - a.serial);
-    for (const link of open.slice(OPEN_LINKS_PER_PEER)) this.drop(link, unreachable(`Newer connections with "${peer}" replaced this one`));
+    for (const link of beyondNewest(this.of(peer))) this.drop(link, unreachable(`Newer connections with "${peer}" replaced this one`));
   }
 
-  /**
-   * Closes the oldest inbound connections still opening beyond `maxPendingInboundConnections`.
-   * Oldest, not newest: offers that will never open would otherwise hold every place until
-   * `connectTimeoutMs`, and an honest peer's offer made during a flood could never get in.
-   */
   #limitPendingInbound(): void {
-    const pending = this.all().filter((link) => link.inbound && !link.open).sort((a, b) => a.serial - b.serial);
-    const excess = pending.length - this.#context.limits.maxPendingInboundConnections;
-    for (const link of pending.slice(0, Math.max(0, excess))) this.drop(link, unreachable('Closed to stay under maxPendingInboundConnections'));
+    for (const link of pendingInboundExcess(this.all(), this.#context.limits.maxPendingInboundConnections)) {
+      this.drop(link, unreachable('Closed to stay under maxPendingInboundConnections'));
+    }
   }
 
-  /**
-   * At most `maxConnections` links, opening ones included. To make room, inbound
-   * links still opening go first (oldest first), then idle open ones (least
-   * recently used first), then our own still opening.
-   */
   #enforceConnectionLimit(keep: Link): void {
-    const others = this.all().filter((link) => link !== keep);
-    const excess = others.length + 1 - this.#context.delivery.maxConnections;
-    if (excess <= 0) return;
-    const bySerial = (a: Link, b: Link) => a.serial - b.serial;
-    const order = [
-      ...others.filter((link) => link.inbound && !link.open).sort(bySerial),
-      ...others.filter((link) => link.open).sort((a, b) => a.lastUsed - b.lastUsed),
-      ...others.filter((link) => !link.inbound && !link.open).sort(bySerial),
-    ];
-    for (const link of order.slice(0, excess)) this.drop(link, unreachable('Closed to stay under maxConnections'));
-  }
-}
-
-export function unreachable(message: string, cause?: unknown): InvitationError {
-  return new InvitationError('PEER_UNREACHABLE', message, cause === undefined ? undefined : { cause });
-}
-
-export function closeQuietly(connection: DataConnection): void {
-  try {
-    connection.close();
-  } catch {
-    // Closing a connection that never opened can throw inside PeerJS; it is gone either way.
+    for (const link of connectionExcess(this.all(), keep, this.#context.delivery.maxConnections)) this.drop(link, unreachable('Closed to stay under maxConnections'));
   }
 }

@@ -10,7 +10,7 @@
 import type { DataConnection } from 'peerjs';
 import { TokenBucket } from '../peer-guard.js';
 import { MAX_REMEMBERED_PEERS } from './dial-queue.js';
-import { closeQuietly } from './links.js';
+import { closeQuietly } from './link.js';
 import type { ViolationPolicy } from '../violation-policy.js';
 
 /** Connection offers one peer may make per second, sustained, and at once. */

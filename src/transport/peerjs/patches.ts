@@ -44,13 +44,16 @@ export class TolerantJsonConnection extends BufferedConnection {
   }
 }
 
-interface ServerMessage {
+export interface ServerMessage {
   type?: unknown;
   src?: unknown;
+  dst?: unknown;
+  payload?: unknown;
 }
 
 /**
- * A Peer that gives a hostile peer on the same server less to play with.
+ * A Peer that gives a hostile peer on the same server less to play with, and
+ * hands the companion server's own messages (SERVER-INFO, RELAY) to the plugin.
  *
  * PeerJS builds an RTCPeerConnection for every offer it is sent, before the app
  * hears of it, and Chromium counts even closed ones against its per-page cap
@@ -66,9 +69,12 @@ interface ServerMessage {
 export class BoundedPeer extends Peer {
   /** Whether to take an offer from `peer`; false drops it before PeerJS builds anything. */
   admitOffer: (peer: string) => boolean = () => true;
+  /** Server messages PeerJS does not know (server-channel.ts); true when handled, and PeerJS never sees them. */
+  onServerMessage: (message: ServerMessage) => boolean = () => false;
 
   _handleMessage(message: ServerMessage): void {
-    if (message?.type === 'OFFER' && typeof message.src === 'string' && !this.admitOffer(message.src)) return;
+    if (typeof message !== 'object' || message === null || this.onServerMessage(message)) return;
+    if (message.type === 'OFFER' && typeof message.src === 'string' && !this.admitOffer(message.src)) return;
     (Peer.prototype as unknown as { _handleMessage(message: ServerMessage): void })._handleMessage.call(this, message);
   }
 

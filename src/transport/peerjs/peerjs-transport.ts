@@ -2,8 +2,10 @@
  * The PeerJS transport: the only part that imports peerjs. It puts together
  * registration with the PeerServer (registration.ts), the DataConnections and
  * their heartbeat (links.ts), the turns our own connections take (dial-queue.ts),
- * what offers get in (offer-gate.ts), the shared violation policy, and two
- * patches on PeerJS (patches.ts). It is the first line against hostile peers:
+ * what offers get in (offer-gate.ts), messages that come beside a data channel
+ * (signal-frames.ts: on offers, relayed), what the companion server offers
+ * (server-channel.ts: SERVER-INFO, the relay, TURN), the shared violation
+ * policy, and two patches on PeerJS (patches.ts). It is the first line against hostile peers:
  * reliable JSON data connections only, at most two open connections per peer, a
  * bounded number of inbound ones still opening, a message rate per connection,
  * and peers that keep breaking rules cut off.
@@ -14,24 +16,38 @@ import { InvitationError } from '../../errors.js';
 import type { Message } from '../../core/protocol.js';
 import { ViolationPolicy } from '../violation-policy.js';
 import { DialQueue } from './dial-queue.js';
-import { Links, unreachable, type Link } from './links.js';
+import { unreachable, type Link } from './link.js';
+import { Links } from './links.js';
 import { OfferGate } from './offer-gate.js';
 import type { BoundedPeer } from './patches.js';
 import { Registration } from './registration.js';
-import type { IncomingFrame, PeerViolation, Transport, TransportContext, TransportFactory, TransportStats } from '../transport.js';
+import { ServerChannel } from './server-channel.js';
+import { SignalFrames, ringMetadata } from './signal-frames.js';
+import type { IncomingFrame, PeerUnreachable, PeerViolation, Transport, TransportContext, TransportFactory, TransportStats } from '../transport.js';
 import type { ConnectionState } from '../../api/types.js';
 import type { Observable } from 'rxjs';
 
 export { MAX_OUTBOUND_OPENING } from './dial-queue.js';
 export { BoundedPeer, MAX_PARKED_SIGNALS } from './patches.js';
 
-export const createPeerJsTransport: TransportFactory = (context) => new PeerJsTransport(context);
+export interface PeerJsTransportOptions {
+  /** Send and take messages through the companion server's relay when it offers one; default true. */
+  relay?: boolean;
+}
+
+export function peerJsTransport(options: PeerJsTransportOptions = {}): TransportFactory {
+  return (context) => new PeerJsTransport(context, options.relay ?? true);
+}
+
+export const createPeerJsTransport: TransportFactory = peerJsTransport();
 
 class PeerJsTransport implements Transport {
   readonly frames$ = new Subject<IncomingFrame>();
   readonly linkOpened$ = new Subject<string>();
   readonly linkClosed$ = new Subject<string>();
   readonly errors$ = new Subject<InvitationError>();
+  readonly unreachable$ = new Subject<PeerUnreachable>();
+  readonly offersCarryRing = true;
 
   readonly #context: TransportContext;
   readonly #registration: Registration;
@@ -39,11 +55,13 @@ class PeerJsTransport implements Transport {
   readonly #links: Links;
   readonly #dials: DialQueue;
   readonly #gate: OfferGate;
+  readonly #signals: SignalFrames;
+  readonly #server: ServerChannel;
   readonly #lifetime = new Subscription();
   #closed = false;
   #connectAttempts = 0;
 
-  constructor(context: TransportContext) {
+  constructor(context: TransportContext, relay: boolean) {
     this.#context = context;
     const now = () => context.clock.now();
     this.#policy = new ViolationPolicy(context.limits, now, {
@@ -55,8 +73,11 @@ class PeerJsTransport implements Transport {
       closed: (link, wasOpen) => this.#onLinkClosed(link, wasOpen),
       frame: (from, frame) => this.frames$.next({ from, frame }),
       violation: (violation) => this.#policy.count(violation),
+      unreachable: (peer, reason) => this.unreachable$.next({ peer, reason }),
     });
-    this.#dials = new DialQueue(this.#links, (to) => this.#dial(to));
+    this.#signals = new SignalFrames(context, { frame: (from, frame) => this.frames$.next({ from, frame }), violation: (violation) => this.#policy.count(violation) });
+    this.#server = new ServerChannel(relay, { relayed: (from, payload) => !this.#policy.isBanned(from) && this.#signals.fromRelay(from, payload) });
+    this.#dials = new DialQueue(this.#links, (to, ring) => this.#dial(to, ring));
     this.#gate = new OfferGate(this.#policy, now);
     this.#registration = new Registration(context, { adopt: (peer) => this.#adoptPeer(peer), report: (error) => this.errors$.next(error) });
   }
@@ -76,8 +97,8 @@ class PeerJsTransport implements Transport {
     this.#lifetime.add(timer(heartbeatIntervalMs, heartbeatIntervalMs, this.#context.scheduler).subscribe(() => this.#links.beat()));
   }
 
-  async connect(to: string): Promise<void> {
-    const link = await this.#dials.inTurn(to);
+  async connect(to: string, ring: readonly Message[] = []): Promise<void> {
+    const link = await this.#dials.inTurn(to, ring);
     if (link.open) return;
     // The peer may connect to us while our offer is still parked at the server: take whichever opens first.
     await new Promise<void>((resolve, reject) => {
@@ -90,8 +111,15 @@ class PeerJsTransport implements Transport {
     return this.#links.openLink(to) !== undefined;
   }
 
+  canRelay(): boolean {
+    return this.#registration.connected && this.#server.relays;
+  }
+
+  /** The open data channels whenever there is one; the relay only when there is none. */
   send(to: string, message: Message): void {
-    if (!this.#links.send(to, message)) throw unreachable(`No open connection with "${to}"`);
+    if (this.#links.send(to, message)) return;
+    if (this.#registration.connected && !this.#policy.isBanned(to) && this.#server.relay(to, message)) return;
+    throw unreachable(`No open connection with "${to}"`);
   }
 
   reportViolation(violation: PeerViolation): void {
@@ -126,10 +154,11 @@ class PeerJsTransport implements Transport {
     this.linkOpened$.complete();
     this.linkClosed$.complete();
     this.errors$.complete();
+    this.unreachable$.complete();
   }
 
   /** An open link if there is one, else one being opened, else a new one. */
-  #dial(to: string): Link {
+  #dial(to: string, ring: readonly unknown[]): Link {
     const existing = this.#links.openLink(to) ?? this.#links.openingLink(to);
     if (existing) return existing;
     const peer = this.#registration.peer;
@@ -137,11 +166,14 @@ class PeerJsTransport implements Transport {
     if (!this.#registration.connected || !peer) throw new InvitationError('NOT_CONNECTED', 'Not connected to the PeerServer');
     if (this.#policy.isBanned(to)) throw unreachable(`"${to}" is cut off for breaking the protocol`);
     this.#connectAttempts++;
-    return this.#links.adoptOutbound(peer.connect(to, { reliable: true, serialization: 'json' }));
+    const metadata = ringMetadata(ring);
+    return this.#links.adoptOutbound(peer.connect(to, { reliable: true, serialization: 'json', ...(metadata && { metadata }) }));
   }
 
   /** Listens to a new Peer before it registers. */
   #adoptPeer(peer: BoundedPeer): void {
+    this.#server.attach(peer);
+    peer.on('open', () => this.#signals.registered());
     peer.admitOffer = (from) => this.#gate.admit(from);
     peer.on('connection', (connection) => this.#onInbound(connection));
     peer.on('call', (call) => {
@@ -151,8 +183,11 @@ class PeerJsTransport implements Transport {
     peer.on('error', (error) => this.#onPeerError(peer, error));
   }
 
+  /** A connection offered to us: kept if it is the kind we speak; what its offer carries is read either way but from a banned peer. */
   #onInbound(connection: DataConnection): void {
-    if (this.#gate.accepts(connection)) this.#links.adoptInbound(connection);
+    if (!this.#gate.accepts(connection)) return;
+    this.#links.adoptInbound(connection);
+    this.#signals.fromOffer(connection.peer, connection.metadata);
   }
 
   #onPeerError(peer: BoundedPeer, error: PeerError<string>): void {

@@ -11,7 +11,7 @@ import { BoundedPeer, TolerantJsonConnection } from './patches.js';
 import type { TransportContext } from '../transport.js';
 import type { ConnectionState } from '../../api/types.js';
 
-const SERVER_FAILURES = new Set(['network', 'server-error', 'socket-error', 'socket-closed', 'ssl-unavailable', 'browser-incompatible']);
+const SERVER_FAILURES = new Set(['network', 'server-error', 'socket-error', 'socket-closed', 'ssl-unavailable']);
 
 export interface RegistrationHost {
   /** A new Peer, before it registers: attach its listeners. */
@@ -46,6 +46,7 @@ export class Registration {
   /** Registers, retrying with backoff for `idTakenRetryMs` while the server still holds our id. */
   async open(): Promise<void> {
     this.state$.next('connecting');
+    if (!hasWebRtc()) throw webRtcUnsupported();
     const { idTakenRetryMs, retryInitialDelayMs, retryMaxDelayMs } = this.#context.delivery;
     const giveUpAt = this.#now() + idTakenRetryMs;
     for (let attempt = 0; ; attempt++) {
@@ -140,6 +141,7 @@ export class Registration {
   /** What a Peer error means for registering; undefined for errors about something else. */
   #registrationFailure(error: PeerError<string>): InvitationError | undefined {
     const id = this.#context.id;
+    if (error.type === 'browser-incompatible') return webRtcUnsupported(error);
     if (error.type === 'unavailable-id') return new InvitationError('USER_ID_TAKEN', `The id "${id}" is already connected elsewhere`, { cause: error });
     if (error.type === 'server-error' && error.message.startsWith('UNAUTHORIZED')) {
       return new InvitationError('UNAUTHORIZED', `The PeerServer refused the token for "${id}"`, { cause: error });
@@ -191,4 +193,13 @@ export class Registration {
 
 function closedError(): InvitationError {
   return new InvitationError('DISPOSED', 'The transport was closed while registering');
+}
+
+/** What a data connection needs: WebKitGTK, some embedded webviews and hardened profiles lack it. */
+function hasWebRtc(): boolean {
+  return typeof RTCPeerConnection === 'function' && typeof RTCPeerConnection.prototype.createDataChannel === 'function';
+}
+
+function webRtcUnsupported(cause?: unknown): InvitationError {
+  return new InvitationError('WEBRTC_UNSUPPORTED', 'This browser has no WebRTC data channels (RTCPeerConnection); the plugin cannot run here', cause === undefined ? undefined : { cause });
 }
