@@ -141,6 +141,12 @@ export class Harness {
     return handle;
   }
 
+  /** Closes a peer page now, as a user closing the tab would. */
+  async closePage(handle: number): Promise<void> {
+    this.pages.delete(handle);
+    await pageCommand({ action: 'close', handle });
+  }
+
   /** Kills a peer page's renderer (see the `crash` page action); cleanup then has nothing to close. */
   async crashPage(handle: number): Promise<void> {
     this.pages.delete(handle);

@@ -166,8 +166,9 @@ export class Registration {
   async #reconnect(): Promise<void> {
     if (this.#reconnecting) return;
     this.#reconnecting = true;
-    const { reconnectTimeoutMs, reconnectMaxDelayMs, retryInitialDelayMs } = this.#context.delivery;
+    const { reconnectTimeoutMs, reconnectMaxDelayMs, retryInitialDelayMs, idTakenRetryMs } = this.#context.delivery;
     let tokenRefused = false;
+    let takenSince: number | undefined;
     for (let attempt = 0; !this.#closed; attempt++) {
       await firstValueFrom(timer(backoffDelay(attempt, retryInitialDelayMs, reconnectMaxDelayMs), this.#context.scheduler));
       if (this.#closed) break;
@@ -184,6 +185,11 @@ export class Registration {
         break;
       } catch (error) {
         tokenRefused ||= error instanceof InvitationError && error.code === 'UNAUTHORIZED';
+        // The Peer this loop just replaced may still hold the id at the server for a moment (its
+        // socket closing), as after a reload: not someone else's until it lasts idTakenRetryMs.
+        const taken = error instanceof InvitationError && error.code === 'USER_ID_TAKEN';
+        takenSince = taken ? (takenSince ?? this.#now()) : undefined;
+        if (takenSince !== undefined && this.#now() - takenSince < idTakenRetryMs) continue;
         this.#host.report(error instanceof InvitationError ? error : new InvitationError('SERVER_UNREACHABLE', 'Reconnecting to the PeerServer failed', { cause: error }));
       }
     }
