@@ -7,7 +7,7 @@ import { rmSync } from 'node:fs';
 
 rmSync('dist', { recursive: true, force: true });
 
-const server = { bundle: true, platform: 'node', format: 'esm', target: 'node18', sourcemap: true, logLevel: 'warning', external: ['peer', 'ws', 'redis'] };
+const server = { bundle: true, platform: 'node', format: 'esm', target: 'node18', sourcemap: true, logLevel: 'warning', external: ['peer', 'ws', 'redis', 'web-push'] };
 const common = { entryPoints: ['src/index.ts'], bundle: true, target: 'es2022', sourcemap: true, logLevel: 'warning' };
 await Promise.all([
   build({ ...common, format: 'esm', outfile: 'dist/peer-invitation.js', external: ['peerjs', 'rxjs', 'idb'] }),

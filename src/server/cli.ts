@@ -7,8 +7,10 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { startPeerServer } from './peer-server.js';
+import { readVapidKeyFile, writeVapidKeyFile } from './push/vapid.js';
 
 const USAGE = `Usage: peer-invitation-server [options]
+       peer-invitation-server generate-vapid-keys FILE   (writes a new VAPID key pair for --vapid-key-file)
   --port N               TCP port (default 9000; 0 picks a free one)
   --host ADDRESS         interface to listen on (default: all)
   --path PATH            mount path, the clients' \`path\` (default /peerjs)
@@ -17,6 +19,8 @@ const USAGE = `Usage: peer-invitation-server [options]
   --alive-timeout-ms N   how long a silent client keeps its id (default 30000)
   --concurrent-limit N   at most this many registered clients (default 5000)
   --redis-url URL        join the cluster of servers sharing this Redis (redis://host:port)
+  --vapid-key-file FILE  Web Push: the VAPID key pair (JSON from generate-vapid-keys); needs --push-subject
+  --push-subject URL     Web Push: who runs this server, mailto: or https: (told to the push services)
   --open                 no tokens: anyone may register any free id (development only)
 Environment: PEER_INVITATION_SECRET, the secret, when there is no --secret-file.`;
 
@@ -32,6 +36,18 @@ function number(name: string, text: string | undefined): number | undefined {
   return value;
 }
 
+if (process.argv[2] === 'generate-vapid-keys') {
+  const file = process.argv[3];
+  if (file === undefined || process.argv.length > 4) fail('generate-vapid-keys takes one argument: the file to write');
+  try {
+    const { publicKey } = writeVapidKeyFile(file);
+    console.log(`wrote a VAPID key pair to ${file} (public key ${publicKey})`);
+    process.exit(0);
+  } catch (error) {
+    fail(`cannot write ${file}: ${(error as Error).message}`);
+  }
+}
+
 let args;
 try {
   args = parseArgs({
@@ -44,6 +60,8 @@ try {
       'alive-timeout-ms': { type: 'string' },
       'concurrent-limit': { type: 'string' },
       'redis-url': { type: 'string' },
+      'vapid-key-file': { type: 'string' },
+      'push-subject': { type: 'string' },
       open: { type: 'boolean' },
       help: { type: 'boolean' },
     },
@@ -66,6 +84,14 @@ try {
 if (secret === undefined && !args.open) fail('no secret: give --secret-file FILE or PEER_INVITATION_SECRET (or --open for a server without tokens)');
 if (secret !== undefined && args.open) fail('--open and a secret exclude each other');
 
+if ((args['vapid-key-file'] === undefined) !== (args['push-subject'] === undefined)) fail('--vapid-key-file and --push-subject go together');
+let vapidKeys;
+try {
+  vapidKeys = args['vapid-key-file'] === undefined ? undefined : readVapidKeyFile(args['vapid-key-file']);
+} catch (error) {
+  fail(`cannot read the VAPID key file: ${(error as Error).message}`);
+}
+
 const path = args.path ?? '/peerjs';
 let server;
 try {
@@ -78,13 +104,15 @@ try {
     aliveTimeoutMs: number('alive-timeout-ms', args['alive-timeout-ms']),
     concurrentLimit: number('concurrent-limit', args['concurrent-limit']),
     redisUrl: args['redis-url'],
+    push: vapidKeys === undefined ? undefined : { vapidKeys, subject: args['push-subject']! },
   });
 } catch (error) {
   const { code, message } = error as NodeJS.ErrnoException;
   fail(code === 'EADDRINUSE' ? `port ${args.port ?? 9000} is taken` : message);
 }
 const cluster = args['redis-url'] === undefined ? '' : ', in the cluster of its Redis';
-console.log(`peer-invitation-server listening on port ${server.port}, path ${path}, ${secret === undefined ? 'OPEN (no tokens)' : 'tokens required'}${cluster}`);
+const push = vapidKeys === undefined ? '' : ', Web Push on';
+console.log(`peer-invitation-server listening on port ${server.port}, path ${path}, ${secret === undefined ? 'OPEN (no tokens)' : 'tokens required'}${cluster}${push}`);
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {

@@ -65,9 +65,15 @@ export interface Cluster {
   release(userId: string, token: string): Promise<void>;
   /** Releases every id held here and leaves Redis. */
   close(): Promise<void>;
+  /** Whether `userId` is registered on any node. */
+  isRegistered(userId: string): Promise<boolean>;
+  /** Writes `message` to the socket of `message.dst` on whichever node holds it; false when none does. */
+  deliver(message: Relayed): Promise<boolean>;
+  /** The node's Redis connection, for others that keep state cluster-wide (push subscriptions). */
+  readonly redis: import('redis').RedisClientType;
 }
 
-export async function joinCluster({ redisUrl, expireTimeoutMs }: { redisUrl: string; expireTimeoutMs: number }): Promise<Cluster> {
+export async function joinCluster({ redisUrl, expireTimeoutMs, onParked }: { redisUrl: string; expireTimeoutMs: number; onParked?: (message: Relayed) => void }): Promise<Cluster> {
   // Loaded here, not at the top: a server without `redisUrl` must not need the `redis` package.
   const { createClient } = await import('redis');
   const nodeId = randomUUID();
@@ -235,7 +241,10 @@ export async function joinCluster({ redisUrl, expireTimeoutMs }: { redisUrl: str
           if (local) return deliver();
           const relayed: Relayed = { type: String(message!.type), src: userId, dst: message!.dst!, payload: message!.payload };
           const forwarded = await forward(relayed).catch(() => false);
-          if (!forwarded) park(relayed);
+          if (!forwarded) {
+            park(relayed);
+            onParked?.(relayed);
+          }
         })
         .finally(() => {
           waiting--;
@@ -245,6 +254,9 @@ export async function joinCluster({ redisUrl, expireTimeoutMs }: { redisUrl: str
 
   return {
     nodeId,
+    redis: redis as unknown as import('redis').RedisClientType,
+    isRegistered: async (userId) => (await locate(userId)) !== undefined,
+    deliver: forward,
     async claim(userId, token) {
       if (!redis.isReady) return 'unavailable';
       try {

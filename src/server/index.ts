@@ -2,3 +2,5 @@ export { signToken, verifyToken } from './tokens.js';
 export type { SignTokenOptions, VerifyTokenOptions } from './tokens.js';
 export { startPeerServer, UNAUTHORIZED_MESSAGE, REGISTRY_UNAVAILABLE_MESSAGE } from './peer-server.js';
 export type { StartPeerServerOptions, RunningPeerServer } from './peer-server.js';
+export { generateVapidKeys, KNOWN_PUSH_HOSTS } from './push/index.js';
+export type { PushOptions, PushResult, VapidKeys } from './push/index.js';

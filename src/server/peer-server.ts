@@ -12,6 +12,8 @@ import type { Duplex } from 'node:stream';
 import { PeerServer } from 'peer';
 import { WebSocketServer, type ServerOptions } from 'ws';
 import { RoutedWebSocket, joinCluster, type Cluster, type ClaimResult } from './cluster.js';
+import { startServerPush, type PeerServerApp, type ServerPush } from './push/attach.js';
+import { checkPushOptions, type PushOptions } from './push/index.js';
 import { verifyToken } from './tokens.js';
 
 export interface StartPeerServerOptions {
@@ -38,6 +40,11 @@ export interface StartPeerServerOptions {
    * unreachable. Needs the `redis` package.
    */
   redisUrl?: string;
+  /**
+   * Web Push: ring an invitee who has no tab open on the devices it subscribed (README, "Ring with
+   * no tab open"). Needs the `web-push` package.
+   */
+  push?: PushOptions;
 }
 
 export interface RunningPeerServer {
@@ -59,17 +66,29 @@ export function startPeerServer(options: StartPeerServerOptions): Promise<Runnin
   const { secret, verify } = options;
   if (secret !== undefined && verify !== undefined) throw new TypeError('startPeerServer: give `secret` or `verify`, not both');
   if (secret !== undefined) verifyToken({ secret, userId: 'check', token: '' }); // throws on a secret too short to be safe
+  if (options.push) checkPushOptions(options.push); // a bad key pair fails the start at once, as a bad secret does
   const check = secret !== undefined ? (userId: string, token: string) => verifyToken({ secret, userId, token }) : verify;
   const settings = { ...DEFAULTS, ...definedOnly(options), port: options.port, check };
-  return options.redisUrl === undefined ? listen(settings, undefined) : joinCluster({ redisUrl: options.redisUrl, expireTimeoutMs: settings.expireTimeoutMs }).then((cluster) => listen(settings, cluster));
+  return start(settings, options.redisUrl, options.push);
+}
+
+async function start(settings: Settings, redisUrl: string | undefined, pushOptions: PushOptions | undefined): Promise<RunningPeerServer> {
+  let push: ServerPush | undefined;
+  const cluster = redisUrl === undefined ? undefined : await joinCluster({ redisUrl, expireTimeoutMs: settings.expireTimeoutMs, onParked: (message) => push?.push.parked(message) });
+  try {
+    if (pushOptions) push = await startServerPush(pushOptions, cluster);
+    return await listen(settings, cluster, push);
+  } catch (error) {
+    await push?.push.close();
+    await cluster?.close();
+    throw error;
+  }
 }
 
 type Check = (userId: string, token: string) => boolean | Promise<boolean>;
+type Settings = typeof DEFAULTS & StartPeerServerOptions & { check: Check | undefined };
 
-function listen(
-  { port, host, path, expireTimeoutMs, aliveTimeoutMs, concurrentLimit, check }: typeof DEFAULTS & StartPeerServerOptions & { check: Check | undefined },
-  cluster: Cluster | undefined,
-): Promise<RunningPeerServer> {
+function listen({ port, host, path, expireTimeoutMs, aliveTimeoutMs, concurrentLimit, check }: Settings, cluster: Cluster | undefined, push: ServerPush | undefined): Promise<RunningPeerServer> {
   return new Promise((resolve, reject) => {
     const timers = peerServerTimers();
     const waiting = new Set<Duplex>();
@@ -80,6 +99,7 @@ function listen(
     const close = (): Promise<void> => {
       closing ??= (async () => {
         timers.stop();
+        await push?.push.close();
         // Released first: other nodes may register these ids at once.
         await cluster?.close();
         for (const socket of waiting) socket.destroy();
@@ -130,6 +150,7 @@ function listen(
     );
     // One client's socket failing (a reset, a frame that is not JSON) is that client's problem, not the server's.
     app.on('error', () => {});
+    push?.attach(app as unknown as PeerServerApp, path);
   });
 }
 
