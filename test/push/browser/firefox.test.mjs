@@ -9,11 +9,11 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import puppeteer from 'puppeteer-core';
-import { generateVapidKeys, signToken, startPeerServer } from '../../dist/server/index.js';
-import { connect, invite, offer } from '../push/clients.mjs';
-import { startFirefoxPushServer } from '../push/firefox-push-server.mjs';
-import { startPushService } from '../push/push-service.mjs';
-import { startStaticServer } from '../push/static-server.mjs';
+import { generateVapidKeys, signToken, startPeerServer } from '../../../dist/server/index.js';
+import { connect, invite, offer } from '../clients.mjs';
+import { startFirefoxPushServer } from '../firefox-push-server.mjs';
+import { startPushService } from '../push-service.mjs';
+import { startStaticServer } from '../static-server.mjs';
 
 const FIREFOX = process.env.FIREFOX_PATH || '/usr/bin/firefox-esr';
 const secret = randomBytes(32).toString('base64url');
