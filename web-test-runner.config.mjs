@@ -8,6 +8,7 @@ import rollupCommonjs from '@rollup/plugin-commonjs';
 import { startPeerServer } from './scripts/peer-server-process.mjs';
 import { companionServerPlugin } from './test/server/companion-server-plugin.mjs';
 import { pagesPlugin } from './test/server/pages-plugin.mjs';
+import { readmePlugin } from './test/server/readme-plugin.mjs';
 
 export const CHROMIUM_ARGS = [
   '--no-sandbox',
@@ -83,5 +84,6 @@ export default {
     peerServerPlugin(),
     companionServerPlugin(),
     pagesPlugin(),
+    readmePlugin(),
   ],
 };

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { signToken } from '../dist/server/index.js';
+import { CAPACITY_LIMITS } from './bench-server.mjs';
 import { startCompanionServer } from './companion-server-process.mjs';
 import { startRedisServer } from './redis-server-process.mjs';
 
@@ -251,7 +252,7 @@ export async function measureCluster({
     for (const socket of sockets) if (socket.readyState === WebSocket.OPEN) socket.send('{"type":"HEARTBEAT"}');
   }, HEARTBEAT_MS);
   try {
-    const options = { port: 0, host: HOST, path: PATH, redisUrl: redis.current.url, concurrentLimit: idlePerNode + 2 * pairs + failoverClients + 100 };
+    const options = { port: 0, host: HOST, path: PATH, redisUrl: redis.current.url, concurrentLimit: idlePerNode + 2 * pairs + failoverClients + 100, limits: CAPACITY_LIMITS };
     for (let n = 0; n < 3; n++) nodes.push(await startCompanionServer({ options, secret }));
     const [a, b, c] = nodes;
 

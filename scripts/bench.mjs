@@ -8,8 +8,11 @@
 // the page) and how far one server process goes (section `capacity`, scripts/bench-server.mjs,
 // a Node load generator run before the browser starts), and several as one cluster over Redis
 // (section `cluster`, scripts/bench-cluster.mjs, Node clients against three node processes and a redis-server).
-//   BENCH_ONLY=warm,cold   runs some sections only (warm twoTabs userTabs cold fanout redelivery mailbox clusterDelivery throughput memory flood capacity cluster)
+//   BENCH_ONLY=warm,cold   runs some sections only (warm twoTabs userTabs cold fanout redelivery mailbox clusterDelivery throughput memory flood capacity serverFlood cluster)
 //   CHROME_PATH            another Chromium (default /usr/bin/chromium)
+//   BENCH_PROFILE=1        records a CPU profile of every page during each section, written as
+//                          bench-results/<section>-<page>.cpuprofile (open in DevTools, or summarise
+//                          with scripts/profile-summary.mjs); profiling slows the figures of that run
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,7 +25,7 @@ import puppeteer from 'puppeteer-core';
 import { CHROMIUM_ARGS } from '../web-test-runner.config.mjs';
 import { measureCluster } from './bench-cluster.mjs';
 import { startRedisServer } from './redis-server-process.mjs';
-import { measureCapacity } from './bench-server.mjs';
+import { measureCapacity, measureServerFlood } from './bench-server.mjs';
 import { startCompanionServer } from './companion-server-process.mjs';
 import { startPeerServer } from './peer-server-process.mjs';
 
@@ -31,6 +34,7 @@ const out = join(root, 'bench-results');
 const pageDir = join(out, 'page');
 const PEER_PORT = Number(process.env.BENCH_PEER_PORT ?? 9100);
 const TIME_LIMIT_MS = Number(process.env.BENCH_TIME_LIMIT_MS ?? 10 * 60_000);
+const PROFILE = process.env.BENCH_PROFILE === '1';
 const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((name) => name.trim())) : undefined;
 
 /** What runs in the page, in order, with its parameters and how long it may take. */
@@ -156,6 +160,7 @@ async function main() {
   const loadAtStart = loadavg();
   if (loadAtStart[0] > cpus().length) log(`warning: load average ${loadAtStart[0].toFixed(1)} on ${cpus().length} cores; figures will be noisy`);
   const capacity = await runCapacity();
+  const serverFlood = await runServerFlood();
   const cluster = await runCluster();
 
   log(`PeerServer on 127.0.0.1:${PEER_PORT}`);
@@ -172,9 +177,11 @@ async function main() {
   const browser = await puppeteer.launch({ executablePath, headless: true, args: CHROMIUM_ARGS, protocolTimeout: 300_000 });
   teardowns.push(() => browser.close());
   const pageErrors = [];
+  const profiler = createProfiler(out);
   /** A new tab, so a new renderer: a reload would keep the old one's connections and its cap. */
   const openPage = async () => {
     const opened = await browser.newPage();
+    opened.once('close', () => profiler.forget(opened));
     opened.on('pageerror', (error) => pageErrors.push(String(error)));
     opened.on('console', (message) => {
       if (message.type() === 'error') pageErrors.push(`console: ${message.text()}`);
@@ -188,12 +195,13 @@ async function main() {
     });
     await opened.goto(url, { waitUntil: 'load' });
     await opened.waitForFunction(() => typeof window.bench === 'object', { timeout: 30_000 });
+    await profiler.watch(opened, cdp);
     return opened;
   };
   let page = await openPage();
 
-  const results = { ...(capacity.result && { capacity: capacity.result }), ...(cluster.result && { cluster: cluster.result }) };
-  const errors = { ...(capacity.error && { capacity: capacity.error }), ...(cluster.error && { cluster: cluster.error }) };
+  const results = { ...(capacity.result && { capacity: capacity.result }), ...(serverFlood.result && { serverFlood: serverFlood.result }), ...(cluster.result && { cluster: cluster.result }) };
+  const errors = { ...(capacity.error && { capacity: capacity.error }), ...(serverFlood.error && { serverFlood: serverFlood.error }), ...(cluster.error && { cluster: cluster.error }) };
   const peerConnectionsLeft = {};
   for (const section of SECTIONS) {
     if (ONLY && !ONLY.has(section.name)) continue;
@@ -207,6 +215,7 @@ async function main() {
     log(`section ${section.name} ${JSON.stringify(section.params)}`);
     const began = Date.now();
     let timer;
+    await profiler.begin(section.name);
     try {
       const params = section.companion
         ? { ...section.params, peerPort: companion.port }
@@ -237,6 +246,7 @@ async function main() {
       page = await openPage();
     } finally {
       clearTimeout(timer);
+      for (const file of await profiler.end()) log(`CPU profile ${file}`);
     }
   }
 
@@ -280,6 +290,63 @@ async function main() {
   if (pageErrors.length > 0) console.log(`Page errors (${pageErrors.length}), first: ${pageErrors[0]}`);
   console.log(`Wrote ${join(out, 'latest.json')} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
   return Object.keys(errors).length === 0 ? 0 : 1;
+}
+
+/**
+ * BENCH_PROFILE=1: the DevTools Protocol's sampling profiler on every open page while a section
+ * runs (both ends, when the section uses a second tab), one .cpuprofile per page and section.
+ */
+function createProfiler(dir) {
+  const sessions = new Map(); // page → { cdp, name, profiling }
+  const stopped = []; // profiles of pages closed during the section
+  let section;
+  let counter = 0;
+  const start = async (entry) => {
+    await entry.cdp.send('Profiler.enable');
+    await entry.cdp.send('Profiler.setSamplingInterval', { interval: 100 });
+    await entry.cdp.send('Profiler.start');
+    entry.profiling = true;
+  };
+  const stop = async (entry) => {
+    entry.profiling = false;
+    const { profile } = await entry.cdp.send('Profiler.stop').catch(() => ({}));
+    if (profile) stopped.push({ name: entry.name, profile });
+  };
+  return {
+    async watch(page, cdp) {
+      if (!PROFILE) return;
+      const entry = { cdp, name: `page${++counter}`, profiling: false };
+      sessions.set(page, entry);
+      // A page closed mid-section (the second tab of twoTabs) hands its profile over first.
+      const close = page.close.bind(page);
+      page.close = async (...args) => {
+        if (entry.profiling) await stop(entry);
+        sessions.delete(page);
+        return close(...args);
+      };
+      if (section) await start(entry);
+    },
+    forget(page) {
+      sessions.delete(page);
+    },
+    async begin(name) {
+      if (!PROFILE) return;
+      section = name;
+      for (const entry of sessions.values()) if (!entry.profiling) await start(entry);
+    },
+    async end() {
+      if (!PROFILE || !section) return [];
+      for (const entry of sessions.values()) if (entry.profiling) await stop(entry);
+      mkdirSync(dir, { recursive: true });
+      const written = stopped.splice(0).map(({ name, profile }) => {
+        const file = join(dir, `${section}-${name}.cpuprofile`);
+        writeFileSync(file, JSON.stringify(profile));
+        return file;
+      });
+      section = undefined;
+      return written;
+    },
+  };
 }
 
 /**
@@ -340,6 +407,21 @@ async function runCapacity() {
     return { result };
   } catch (error) {
     log(`section capacity FAILED: ${error?.message ?? error}`);
+    return { error: String(error?.message ?? error) };
+  }
+}
+
+/** Section `serverFlood`: an honest round trip through one companion server without and during a flood from 10 registered clients. */
+async function runServerFlood() {
+  if (ONLY && !ONLY.has('serverFlood')) return {};
+  log('section serverFlood {"attackers":10,"reps":100,"floodMs":10000}');
+  const began = Date.now();
+  try {
+    const result = await measureServerFlood({ attackers: 10, reps: 100, floodMs: 10_000, log });
+    log(`section serverFlood done in ${((Date.now() - began) / 1000).toFixed(1)} s`);
+    return { result };
+  } catch (error) {
+    log(`section serverFlood FAILED: ${error?.message ?? error}`);
     return { error: String(error?.message ?? error) };
   }
 }
@@ -425,7 +507,7 @@ function clusterFigures({ cluster }) {
 }
 
 /** Rows of the mailbox and capacity sections. */
-function serverFigures({ mailbox, capacity }) {
+function serverFigures({ mailbox, capacity, serverFlood }) {
   const rows = [];
   if (mailbox) {
     const plugin = stats(mailbox.samples);
@@ -481,6 +563,21 @@ function serverFigures({ mailbox, capacity }) {
       plugin: { median: capacity.relayedPerSecond },
       target: 'info',
       note: `${capacity.relay.pairs} sender → receiver pairs, ${capacity.relay.window} in flight each, ${capacity.relay.payloadBytes} B per OFFER, ${capacity.relay.ms / 1000} s, beside the idle clients`,
+    });
+  }
+  if (serverFlood) {
+    const quiet = stats(serverFlood.quiet);
+    const during = stats(serverFlood.during);
+    const mib = (bytes) => (bytes / 2 ** 20).toFixed(1);
+    rows.push({
+      figure: '10b. Server flood: honest OFFER→ANSWER round trip, during a flood (plugin) vs without (raw)',
+      unit: 'ms',
+      n: during.n,
+      plugin: during,
+      raw: quiet,
+      ratio: during.median / quiet.median,
+      target: 'info',
+      note: `${serverFlood.attackers} registered attackers, default limits, ${serverFlood.floodMs / 1000} s: ${serverFlood.sent} OFFERs sent, ${serverFlood.floodReached} reached the honest receiver; ${serverFlood.cutOffs} cut-offs, ${serverFlood.refusedRegistrations} of ${serverFlood.registrations} registrations refused; server RSS ${mib(serverFlood.rssBefore)} → ${mib(serverFlood.rssAfter)} MiB (after a GC)`,
     });
   }
   return rows;

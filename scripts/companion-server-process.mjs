@@ -7,12 +7,13 @@ const entry = fileURLToPath(new URL('./companion-server.mjs', import.meta.url));
 /**
  * Resolves once the server listens, with its port, `stop()` (SIGTERM, then SIGKILL
  * after 3 s; resolves when it has exited), `kill()` (SIGKILL at once, a crash)
- * and `memory()` (the child's process.memoryUsage() and cpuUsage()).
+ * `memory()` (the child's process.memoryUsage() and cpuUsage()) and `collectGarbage()` (a full GC
+ * in the child, so that its RSS read next shows what it holds rather than what it has not yet freed).
  */
 export function startCompanionServer({ options = {}, secret, verifyModule } = {}) {
   return new Promise((resolve, reject) => {
     const env = { ...process.env, PEER_INVITATION_SECRET: secret ?? '', COMPANION_VERIFY_MODULE: verifyModule ?? '' };
-    const child = fork(entry, [JSON.stringify(options)], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(entry, [JSON.stringify(options)], { env, execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const exited = new Promise((done) => child.once('exit', done));
     const running = () => child.exitCode === null && child.signalCode === null;
     const kill = async () => {
@@ -35,10 +36,20 @@ export function startCompanionServer({ options = {}, secret, verifyModule } = {}
         child.on('message', onMessage);
         child.send('memory');
       });
+    const collectGarbage = () =>
+      new Promise((done) => {
+        const onMessage = (message) => {
+          if (!message.collected) return;
+          child.off('message', onMessage);
+          done();
+        };
+        child.on('message', onMessage);
+        child.send('gc');
+      });
     const onReady = (message) => {
       if (message.ready !== undefined) {
         child.off('message', onReady);
-        resolve({ port: message.ready, pid: child.pid, stop, kill, memory });
+        resolve({ port: message.ready, pid: child.pid, stop, kill, memory, collectGarbage });
       } else if (message.error) reject(new Error(`companion server: ${message.error}`));
     };
     child.on('message', onReady);

@@ -3,7 +3,8 @@
 //   argv[2]: JSON of startPeerServer's options (no secret, no functions)
 //   PEER_INVITATION_SECRET: the token secret, if any
 //   COMPANION_VERIFY_MODULE: a module whose `verify` export is the app's own check, if any
-// Reports { ready: port } or { error } over IPC; `memory` messages are answered with process.memoryUsage().
+// Reports { ready: port } or { error } over IPC; `memory` messages are answered with process.memoryUsage(),
+// `gc` ones (with --expose-gc) with a full collection and { collected: true }.
 import { pathToFileURL } from 'node:url';
 import { startPeerServer } from '../dist/server/index.js';
 
@@ -17,6 +18,10 @@ try {
   process.send({ ready: server.port });
   process.on('message', (message) => {
     if (message === 'memory') process.send({ memory: process.memoryUsage(), cpu: process.cpuUsage() });
+    if (message === 'gc') {
+      globalThis.gc?.();
+      process.send({ collected: true });
+    }
   });
   const stop = () => void server.close().then(() => process.exit(0));
   process.once('SIGTERM', stop);

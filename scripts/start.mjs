@@ -11,7 +11,7 @@ import { stat } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { DEMO_BUNDLE, buildDemo } from './build-demo.mjs';
 import { startCompanionServer } from './companion-server-process.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -38,8 +38,11 @@ const TYPES = {
 };
 /** Only these folders are served: the demo's pages and the built files they load. */
 const SERVED = ['demo', 'dist'];
-/** demo/index.html loads ./app.ts; here that URL answers with the bundle (the test runner compiles it instead). */
-const BUNDLES = { '/demo/app.ts': 'dist/demo/app.js' };
+/**
+ * demo/index.html loads ./app.ts; here that URL answers with the bundle (the test runner
+ * compiles it instead), built into demo-dist/ so that it never lands in the npm package.
+ */
+const BUNDLES = { '/demo/app.ts': DEMO_BUNDLE };
 
 function readPort(name, fallback) {
   const text = process.env[name];
@@ -59,21 +62,6 @@ function run(command, args) {
     const child = spawn(command, args, { cwd: root, stdio: 'inherit', shell: process.platform === 'win32' });
     child.once('error', reject);
     child.once('exit', (code, signal) => (code === 0 ? resolve() : reject(new Error(`${command} ${args.join(' ')} failed (${signal ?? `exit code ${code}`})`))));
-  });
-}
-
-/** The demo as an SPA would ship it: 'peer-invitation' is the ES build, its dependencies come from node_modules. */
-function buildDemo() {
-  return build({
-    absWorkingDir: root,
-    entryPoints: ['demo/app.ts'],
-    outfile: 'dist/demo/app.js',
-    bundle: true,
-    format: 'esm',
-    target: 'es2022',
-    sourcemap: 'inline',
-    alias: { 'peer-invitation': './dist/peer-invitation.js' },
-    logLevel: 'warning',
   });
 }
 

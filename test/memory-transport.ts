@@ -2,17 +2,18 @@
  * An in-memory network of `Transport`s for unit tests: no PeerServer, no WebRTC.
  * It keeps what the plugin relies on from the real channel (frames copied
  * through JSON, delivered later and in order per pair, PeerJS's frame size
- * limit, `peerOnline$` on both ends when a connection opens) and lets a test
+ * limit, `linkOpened$` on both ends when a connection opens, `linkClosed$` when
+ * it closes, the violation policy) and lets a test
  * break it on purpose: peers offline, frames dropped or duplicated, frames
  * injected from any peer id, connect attempts counted.
  */
-import { BehaviorSubject, Subject, timer, type SchedulerLike } from 'rxjs';
+import { BehaviorSubject, Subject, timer, type Observable, type SchedulerLike } from 'rxjs';
 import { InvitationError } from '../src/errors.js';
 import { DEFAULT_LIMITS } from '../src/core/limits.js';
-import { PeerGuard } from '../src/transport/peer-guard.js';
+import { ViolationPolicy } from '../src/transport/violation-policy.js';
 import { isPing, type Message } from '../src/core/protocol.js';
-import type { IncomingFrame, PeerViolation, Transport, TransportContext, TransportFactory, TransportStats } from '../src/transport/transport.js';
-import type { ConnectionState, ResolvedLimitOptions } from '../src/api/types.js';
+import type { IncomingFrame, PeerViolation, Transport, TransportContext, TransportStats } from '../src/transport/transport.js';
+import type { ConnectionState } from '../src/api/types.js';
 
 /** PeerJS's JSON channel fails the connection on a frame of this many UTF-8 bytes or more. */
 export const CHANNEL_FRAME_LIMIT = 16_300;
@@ -60,9 +61,15 @@ export interface FaultHandle {
   remove(): void;
 }
 
+/** A memory transport, with what only tests look at. */
+export interface MemoryTransportHandle extends Transport {
+  /** Every violation counted, the transport's own and those reported to it. */
+  readonly violations$: Observable<PeerViolation>;
+}
+
 export interface MemoryNetwork {
   /** Pass as the plugin's `transport` option. */
-  readonly transport: TransportFactory;
+  readonly transport: (context: TransportContext) => MemoryTransportHandle;
   /** Every frame sent, in order. */
   readonly sent: readonly SentFrame[];
   /** Every connection attempt that had to open a new connection, in order. */
@@ -110,7 +117,7 @@ interface ActiveRule extends FaultRule {
 class Network implements MemoryNetwork {
   readonly sent: SentFrame[] = [];
   readonly attempts: ConnectAttempt[] = [];
-  readonly transport: TransportFactory = (context) => new MemoryTransport(context, this);
+  readonly transport = (context: TransportContext): MemoryTransportHandle => new MemoryTransport(context, this);
 
   private readonly registry = new Map<string, MemoryTransport>();
   private readonly offline = new Set<string>();
@@ -140,7 +147,7 @@ class Network implements MemoryNetwork {
   }
 
   disconnect(a: string, b: string): void {
-    this.links.delete(pairKey(a, b));
+    this.closeLink(pairKey(a, b));
   }
 
   fault(rule: FaultRule): FaultHandle {
@@ -202,8 +209,8 @@ class Network implements MemoryNetwork {
       // The other side may have opened one meanwhile; a pair shares one connection.
       if (this.linkBetween(from, to)) return;
       this.links.set(pairKey(from.id, to), { ends: [from, target] });
-      from.peerOnline$.next(to);
-      target.peerOnline$.next(from.id);
+      from.linkOpened$.next(to);
+      target.linkOpened$.next(from.id);
     });
     if (!byTarget) this.pending.set(from, (byTarget = new Map()));
     byTarget.set(to, attempt);
@@ -219,7 +226,7 @@ class Network implements MemoryNetwork {
     if (new TextEncoder().encode(json).byteLength >= CHANNEL_FRAME_LIMIT) {
       // What PeerJS does: an error on the connection, which the transport closes; the frame is lost.
       record.fault = 'too-big';
-      this.links.delete(pairKey(from.id, to));
+      this.closeLink(pairKey(from.id, to));
       return;
     }
     const fault = this.faultFor(record);
@@ -259,7 +266,17 @@ class Network implements MemoryNetwork {
   }
 
   private closeLinksOf(transport: MemoryTransport): void {
-    for (const [key, link] of this.links) if (link.ends.includes(transport)) this.links.delete(key);
+    for (const [key, link] of this.links) if (link.ends.includes(transport)) this.closeLink(key);
+  }
+
+  private closeLink(key: string): void {
+    const link = this.links.get(key);
+    if (!link) return;
+    this.links.delete(key);
+    const [a, b] = link.ends;
+    // As the PeerJS transport: nothing is said to a transport that is closing.
+    if (!a.closed) a.linkClosed$.next(b.id);
+    if (!b.closed) b.linkClosed$.next(a.id);
   }
 
   private faultFor(frame: SentFrame): FrameFault | undefined {
@@ -273,18 +290,17 @@ class Network implements MemoryNetwork {
   }
 }
 
-class MemoryTransport implements Transport {
+class MemoryTransport implements MemoryTransportHandle {
   readonly state$ = new BehaviorSubject<ConnectionState>('disconnected');
   readonly frames$ = new Subject<IncomingFrame>();
-  readonly peerOnline$ = new Subject<string>();
+  readonly linkOpened$ = new Subject<string>();
+  readonly linkClosed$ = new Subject<string>();
   readonly errors$ = new Subject<InvitationError>();
-  readonly violations$ = new Subject<PeerViolation>();
   readonly id: string;
   readonly scheduler: SchedulerLike;
   connectAttempts = 0;
   closed = false;
-  private readonly limits: ResolvedLimitOptions;
-  private readonly guard: PeerGuard;
+  private readonly policy: ViolationPolicy;
 
   constructor(
     context: TransportContext,
@@ -292,8 +308,14 @@ class MemoryTransport implements Transport {
   ) {
     this.id = context.id;
     this.scheduler = context.scheduler;
-    this.limits = context.limits ?? DEFAULT_LIMITS;
-    this.guard = new PeerGuard(this.limits, () => this.scheduler.now());
+    this.policy = new ViolationPolicy(context.limits ?? DEFAULT_LIMITS, () => this.scheduler.now(), {
+      cutOff: (peer) => this.network.disconnect(this.id, peer),
+      report: (error) => this.errors$.next(error),
+    });
+  }
+
+  get violations$(): Observable<PeerViolation> {
+    return this.policy.violations$;
   }
 
   async open(): Promise<void> {
@@ -312,7 +334,7 @@ class MemoryTransport implements Transport {
   }
 
   connect(to: string): Promise<void> {
-    if (this.guard.isBanned(to)) return Promise.reject(new InvitationError('PEER_UNREACHABLE', `"${to}" is cut off for breaking the protocol`));
+    if (this.policy.isBanned(to)) return Promise.reject(new InvitationError('PEER_UNREACHABLE', `"${to}" is cut off for breaking the protocol`));
     return this.network.connect(this, to);
   }
 
@@ -326,47 +348,34 @@ class MemoryTransport implements Transport {
 
   /** Called by the network when a frame arrives. */
   receive(from: string, frame: unknown): void {
-    if (this.closed || isPing(frame) || this.guard.isBanned(from)) return;
+    if (this.closed || isPing(frame) || this.policy.isBanned(from)) return;
     this.frames$.next({ from, frame });
   }
 
-  /** As the PeerJS transport: counted, banned at the limit, reported once per peer per cool-down. */
+  /** The same policy as the PeerJS transport (violation-policy.ts). */
   reportViolation(violation: PeerViolation): void {
-    if (this.closed || this.guard.isBanned(violation.peer)) return;
-    this.violations$.next(violation);
-    if (this.guard.count(violation.peer)) this.ban(violation.peer, { reason: `${this.limits.violationsBeforeCooldown} violations` });
-    else this.report(violation.peer, violation.reason);
-  }
-
-  ban(peer: string, { reason, ms = this.limits.cooldownMs }: { reason: string; ms?: number }): void {
-    if (this.closed) return;
-    this.guard.ban(peer, ms);
-    this.network.disconnect(this.id, peer);
-    this.report(peer, reason);
+    this.policy.count(violation);
   }
 
   isBanned(peer: string): boolean {
-    return this.guard.isBanned(peer);
-  }
-
-  private report(peer: string, reason: string): void {
-    if (this.guard.mayReport(peer)) this.errors$.next(new InvitationError('PROTOCOL_VIOLATION', `Peer "${peer}": ${reason}`));
+    return this.policy.isBanned(peer);
   }
 
   stats(): TransportStats {
-    return { connectAttempts: this.connectAttempts, openConnections: this.network.openConnectionsOf(this), openingConnections: 0, refusedOffers: 0, bannedPeers: this.guard.bannedCount() };
+    return { connectAttempts: this.connectAttempts, openConnections: this.network.openConnectionsOf(this), openingConnections: 0, refusedOffers: 0, bannedPeers: this.policy.bannedCount() };
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.policy.close();
     this.network.unregister(this);
     this.state$.next('disconnected');
     this.state$.complete();
     this.frames$.complete();
-    this.peerOnline$.complete();
+    this.linkOpened$.complete();
+    this.linkClosed$.complete();
     this.errors$.complete();
-    this.violations$.complete();
   }
 }
 

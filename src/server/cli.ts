@@ -21,8 +21,10 @@ const USAGE = `Usage: peer-invitation-server [options]
   --redis-url URL        join the cluster of servers sharing this Redis (redis://host:port)
   --vapid-key-file FILE  Web Push: the VAPID key pair (JSON from generate-vapid-keys); needs --push-subject
   --push-subject URL     Web Push: who runs this server, mailto: or https: (told to the push services)
+  --proxied              behind a reverse proxy: a client's address is the last X-Forwarded-For entry
   --open                 no tokens: anyone may register any free id (development only)
-Environment: PEER_INVITATION_SECRET, the secret, when there is no --secret-file.`;
+Environment: PEER_INVITATION_SECRET, the secret, when there is no --secret-file;
+  PEER_INVITATION_METRICS_TOKEN (16 characters or more): serve GET <path>/metrics to "Authorization: Bearer <it>".`;
 
 function fail(message: string): never {
   console.error(`peer-invitation-server: ${message}\n\n${USAGE}`);
@@ -62,6 +64,7 @@ try {
       'redis-url': { type: 'string' },
       'vapid-key-file': { type: 'string' },
       'push-subject': { type: 'string' },
+      proxied: { type: 'boolean' },
       open: { type: 'boolean' },
       help: { type: 'boolean' },
     },
@@ -105,17 +108,19 @@ try {
     concurrentLimit: number('concurrent-limit', args['concurrent-limit']),
     redisUrl: args['redis-url'],
     push: vapidKeys === undefined ? undefined : { vapidKeys, subject: args['push-subject']! },
+    proxied: args.proxied,
+    metricsToken: process.env.PEER_INVITATION_METRICS_TOKEN?.trim() || undefined,
   });
 } catch (error) {
   const { code, message } = error as NodeJS.ErrnoException;
   fail(code === 'EADDRINUSE' ? `port ${args.port ?? 9000} is taken` : message);
 }
-const cluster = args['redis-url'] === undefined ? '' : ', in the cluster of its Redis';
-const push = vapidKeys === undefined ? '' : ', Web Push on';
-console.log(`peer-invitation-server listening on port ${server.port}, path ${path}, ${secret === undefined ? 'OPEN (no tokens)' : 'tokens required'}${cluster}${push}`);
-
+// Before the line that says it listens: whoever reads that line may signal at once.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     void server.close().then(() => process.exit(0));
   });
 }
+const cluster = args['redis-url'] === undefined ? '' : ', in the cluster of its Redis';
+const push = vapidKeys === undefined ? '' : ', Web Push on';
+console.log(`peer-invitation-server listening on port ${server.port}, path ${path}, ${secret === undefined ? 'OPEN (no tokens)' : 'tokens required'}${cluster}${push}`);

@@ -1,20 +1,29 @@
 /**
- * The companion PeerServer: the `peer` package's own server, with the WebSocket
- * upgrade taken over (through its `createWebSocketServer` hook) so that a
- * client's token is checked before its id registers. A refused client gets
- * its WebSocket, one PeerJS `ERROR` message whose text starts with
- * `UNAUTHORIZED`, and a close: PeerJS reports that as a `server-error` the
- * plugin recognises (an HTTP 401 would reach it as a bare `network` error).
+ * The companion PeerServer: the `peer` package's own server, with the WebSocket upgrade taken
+ * over (through its `createWebSocketServer` hook) so that a client is checked before its id
+ * registers (upgrade.ts), and each registered client's messages routed within its limits
+ * (switchboard.ts, limits.ts) instead of PeerServer's unbounded relay and mailbox.
  */
 import { createHook } from 'node:async_hooks';
-import type { IncomingMessage, Server } from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
+import type { Server } from 'node:http';
+import { posix } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { PeerServer } from 'peer';
 import { WebSocketServer, type ServerOptions } from 'ws';
-import { RoutedWebSocket, joinCluster, type Cluster, type ClaimResult } from './cluster.js';
-import { startServerPush, type PeerServerApp, type ServerPush } from './push/attach.js';
+import { joinCluster, type Cluster } from './cluster/index.js';
+import { ClientLimits, definedOnly, resolveServerLimits, type ServerLimitOptions } from './limits.js';
+import { Mailbox } from './mailbox.js';
+import { createMetrics, serverCounters, type Metrics } from './metrics.js';
+import { startServerPush, type ServerPush } from './push/attach.js';
 import { checkPushOptions, type PushOptions } from './push/index.js';
+import { RoutedWebSocket } from './routed-web-socket.js';
+import { ServerInfoSender } from './server-info.js';
+import { Switchboard } from './switchboard.js';
 import { verifyToken } from './tokens.js';
+import { upgrade, type Check } from './upgrade.js';
+
+export { UNAUTHORIZED_MESSAGE, REGISTRY_UNAVAILABLE_MESSAGE, RATE_LIMITED_MESSAGE } from './upgrade.js';
 
 export interface StartPeerServerOptions {
   /** TCP port; 0 picks a free one (the result says which). */
@@ -40,6 +49,12 @@ export interface StartPeerServerOptions {
    * unreachable. Needs the `redis` package.
    */
   redisUrl?: string;
+  /** What one client may cost the server: rates, frame size, send buffer, mailbox quotas (`DEFAULT_SERVER_LIMITS`). */
+  limits?: ServerLimitOptions;
+  /** Serve `GET <path>/metrics` (Prometheus text) to requests with `Authorization: Bearer <metricsToken>`. Default: not served. */
+  metricsToken?: string;
+  /** Behind a reverse proxy: a client's address (for the handshake rate) is the last `X-Forwarded-For` entry. Default false. */
+  proxied?: boolean;
   /**
    * Web Push: ring an invitee who has no tab open on the devices it subscribed (README, "Ring with
    * no tab open"). Needs the `web-push` package.
@@ -50,16 +65,26 @@ export interface StartPeerServerOptions {
 export interface RunningPeerServer {
   /** The port it listens on (the chosen one when `port` was 0). */
   readonly port: number;
+  /** Its counters and gauges (what `GET <path>/metrics` shows); `metrics.counter(name, help)` adds one. */
+  readonly metrics: Metrics;
   /** Closes every client socket, stops PeerServer's timers and frees the port. Safe to call twice. */
   close(): Promise<void>;
 }
 
-/** The text of the `ERROR` a refused client receives; the plugin maps a message starting with `UNAUTHORIZED` to its code. */
-export const UNAUTHORIZED_MESSAGE = 'UNAUTHORIZED: no valid token for this id';
-/** The text of the `ERROR` a client receives when the cluster's registry (Redis) cannot be reached: no id registers then. */
-export const REGISTRY_UNAVAILABLE_MESSAGE = 'SERVER_UNAVAILABLE: the id registry cannot be reached';
+const DEFAULTS = { path: '/peerjs', expireTimeoutMs: 60_000, aliveTimeoutMs: 30_000, concurrentLimit: 5000, proxied: false };
 
-const DEFAULTS = { path: '/peerjs', expireTimeoutMs: 60_000, aliveTimeoutMs: 30_000, concurrentLimit: 5000 };
+type Settings = typeof DEFAULTS & StartPeerServerOptions & { check: Check | undefined };
+
+/** The parts every client passes through, one of each per server. */
+interface Parts {
+  limits: ClientLimits;
+  mailbox: Mailbox;
+  switchboard: Switchboard;
+  metrics: Metrics;
+  counters: ReturnType<typeof serverCounters>;
+  serverInfo: ServerInfoSender;
+  cluster: Cluster | undefined;
+}
 
 /** Starts a PeerServer that registers an id only for a client whose token verifies (when `secret` or `verify` is given). */
 export function startPeerServer(options: StartPeerServerOptions): Promise<RunningPeerServer> {
@@ -67,28 +92,45 @@ export function startPeerServer(options: StartPeerServerOptions): Promise<Runnin
   if (secret !== undefined && verify !== undefined) throw new TypeError('startPeerServer: give `secret` or `verify`, not both');
   if (secret !== undefined) verifyToken({ secret, userId: 'check', token: '' }); // throws on a secret too short to be safe
   if (options.push) checkPushOptions(options.push); // a bad key pair fails the start at once, as a bad secret does
+  if (options.metricsToken !== undefined && options.metricsToken.length < 16) throw new TypeError('startPeerServer: `metricsToken` must be at least 16 characters');
   const check = secret !== undefined ? (userId: string, token: string) => verifyToken({ secret, userId, token }) : verify;
-  const settings = { ...DEFAULTS, ...definedOnly(options), port: options.port, check };
-  return start(settings, options.redisUrl, options.push);
+  const settings: Settings = { ...DEFAULTS, ...definedOnly(options), port: options.port, check };
+  return listen(settings, assemble(settings));
 }
 
-async function start(settings: Settings, redisUrl: string | undefined, pushOptions: PushOptions | undefined): Promise<RunningPeerServer> {
+function assemble({ limits: limitOptions, expireTimeoutMs }: Settings): Omit<Parts, 'cluster'> {
+  const metrics = createMetrics();
+  const counters = serverCounters(metrics);
+  const limits = new ClientLimits(resolveServerLimits(limitOptions));
+  let switchboard: Switchboard | undefined;
+  const mailbox = new Mailbox({ quotas: limits.limits.mailbox, expireTimeoutMs, onExpired: (expired) => switchboard?.expired(expired) });
+  switchboard = new Switchboard({ limits, mailbox, counters });
+  limits.onCutOff((clientId) => {
+    counters.cutOffs.inc();
+    switchboard.clients.get(clientId)?.terminate();
+  });
+  metrics.gauge('peer_invitation_registered_clients', 'Clients registered on this server', () => switchboard.clients.size);
+  metrics.gauge('peer_invitation_cut_off_clients', 'Client ids cut off now, for their cool-down', () => limits.cutOffCount);
+  metrics.gauge('peer_invitation_mailbox_messages', 'Messages parked for ids registered nowhere', () => mailbox.messages);
+  metrics.gauge('peer_invitation_mailbox_bytes', 'Bytes parked for ids registered nowhere', () => mailbox.bytes);
+  metrics.gauge('process_resident_memory_bytes', 'Resident set size of this process', () => process.memoryUsage.rss());
+  return { limits, mailbox, switchboard, metrics, counters, serverInfo: new ServerInfoSender() };
+}
+
+async function listen(settings: Settings, parts: Omit<Parts, 'cluster'>): Promise<RunningPeerServer> {
+  const { limits, mailbox, switchboard, metrics, counters, serverInfo } = parts;
+  let cluster: Cluster | undefined;
   let push: ServerPush | undefined;
-  const cluster = redisUrl === undefined ? undefined : await joinCluster({ redisUrl, expireTimeoutMs: settings.expireTimeoutMs, onParked: (message) => push?.push.parked(message) });
   try {
-    if (pushOptions) push = await startServerPush(pushOptions, cluster);
-    return await listen(settings, cluster, push);
+    if (settings.redisUrl !== undefined) cluster = await joinCluster({ redisUrl: settings.redisUrl, switchboard, mailbox, counters });
+    if (settings.push) push = await startServerPush(settings.push, { switchboard, limits, serverInfo, pushesSent: counters.pushesSent, cluster });
   } catch (error) {
-    await push?.push.close();
+    limits.close();
+    mailbox.close();
     await cluster?.close();
     throw error;
   }
-}
-
-type Check = (userId: string, token: string) => boolean | Promise<boolean>;
-type Settings = typeof DEFAULTS & StartPeerServerOptions & { check: Check | undefined };
-
-function listen({ port, host, path, expireTimeoutMs, aliveTimeoutMs, concurrentLimit, check }: Settings, cluster: Cluster | undefined, push: ServerPush | undefined): Promise<RunningPeerServer> {
+  const { port, host, path, expireTimeoutMs, aliveTimeoutMs, concurrentLimit, check, proxied } = settings;
   return new Promise((resolve, reject) => {
     const timers = peerServerTimers();
     const waiting = new Set<Duplex>();
@@ -99,7 +141,10 @@ function listen({ port, host, path, expireTimeoutMs, aliveTimeoutMs, concurrentL
     const close = (): Promise<void> => {
       closing ??= (async () => {
         timers.stop();
+        serverInfo.close();
         await push?.push.close();
+        limits.close();
+        mailbox.close();
         // Released first: other nodes may register these ids at once.
         await cluster?.close();
         for (const socket of waiting) socket.destroy();
@@ -113,11 +158,11 @@ function listen({ port, host, path, expireTimeoutMs, aliveTimeoutMs, concurrentL
       return closing;
     };
 
-    /** Takes the upgrade over from PeerServer's own `ws` server, to check the token first. */
+    /** Takes the upgrade over from PeerServer's own `ws` server, to check the client first. */
     const createWebSocketServer = (wsOptions: ServerOptions): WebSocketServer => {
       const server = wsOptions.server as Server;
       httpServer = server;
-      const webSockets = new WebSocketServer({ noServer: true, ...(cluster ? { WebSocket: RoutedWebSocket } : {}) });
+      const webSockets = new WebSocketServer({ noServer: true, WebSocket: RoutedWebSocket, maxPayload: limits.limits.maxFrameBytes });
       sockets = webSockets;
       server.on('error', (error) => {
         // Before it listens (a port in use, say) the start fails; later errors are the connection's own.
@@ -125,90 +170,48 @@ function listen({ port, host, path, expireTimeoutMs, aliveTimeoutMs, concurrentL
         void close();
         reject(error);
       });
-      server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-        void admit({ request, socket, head, webSockets, wsPath: wsOptions.path ?? '', check, waiting, cluster });
-      });
+      const context = { webSockets, wsPath: wsOptions.path ?? '', check, waiting, cluster, limits, counters, switchboard, proxied };
+      server.on('upgrade', (request, socket: Duplex, head: Buffer) => void upgrade(request, socket, head, context));
       return webSockets;
     };
 
     const app = timers.during(() =>
       PeerServer(
-        {
-          port,
-          host,
-          path,
-          expire_timeout: expireTimeoutMs,
-          alive_timeout: aliveTimeoutMs,
-          concurrent_limit: concurrentLimit,
-          createWebSocketServer,
-        },
+        { port, host, path, expire_timeout: expireTimeoutMs, alive_timeout: aliveTimeoutMs, concurrent_limit: concurrentLimit, createWebSocketServer },
         (server) => {
           const address = server.address();
-          resolve({ port: typeof address === 'object' && address ? address.port : port, close });
+          resolve({ port: typeof address === 'object' && address ? address.port : port, metrics, close });
         },
       ),
     );
-    // One client's socket failing (a reset, a frame that is not JSON) is that client's problem, not the server's.
+    app.on('connection', (client) => {
+      const socket = client.getSocket() as RoutedWebSocket;
+      // What the server offers comes right after OPEN, before what waited for this id.
+      serverInfo.registered(client.getId(), (message) => socket.send(JSON.stringify(message)));
+      switchboard.registered(client.getId(), socket);
+    });
+    app.on('disconnect', (client) => {
+      if (switchboard.clients.get(client.getId()) === client.getSocket()) serverInfo.unregistered(client.getId());
+      switchboard.unregistered(client.getId(), client.getSocket());
+    });
+    // One client's socket failing (a reset, a frame too large) is that client's problem, not the server's.
     app.on('error', () => {});
-    push?.attach(app as unknown as PeerServerApp, path);
+    push?.attach(app, path);
+    if (settings.metricsToken !== undefined) serveMetrics(app, posix.join(path, 'metrics'), settings.metricsToken, metrics);
   });
 }
 
-interface Admission {
-  request: IncomingMessage;
-  socket: Duplex;
-  head: Buffer;
-  webSockets: WebSocketServer;
-  wsPath: string;
-  check: Check | undefined;
-  waiting: Set<Duplex>;
-  cluster: Cluster | undefined;
-}
-
-/** Completes the upgrade; hands the socket to PeerServer only if its token verifies (or no check is set). */
-async function admit({ request, socket, head, webSockets, wsPath, check, waiting, cluster }: Admission): Promise<void> {
-  // Node's HTTP server stops listening for this socket's errors at the upgrade: unhandled, one reset during the check would end the process.
-  socket.on('error', () => socket.destroy());
-  const url = new URL(request.url ?? '', 'http://peerjs');
-  if (url.pathname !== wsPath) {
-    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
-    return;
-  }
-  const userId = url.searchParams.get('id');
-  const token = url.searchParams.get('token');
-  let allowed = true;
-  let claim: ClaimResult | undefined;
-  // Without an id or token there is nothing to check: PeerServer refuses it with its own ERROR.
-  if (userId && token) {
-    waiting.add(socket);
-    try {
-      allowed = check ? (await check(userId, token)) === true : true;
-    } catch {
-      allowed = false;
+/** `GET <path>/metrics` for a request bearing the metrics token; 401 for any other. */
+function serveMetrics(app: ReturnType<typeof PeerServer>, route: string, token: string, metrics: Metrics): void {
+  const expected = Buffer.from(`Bearer ${token}`);
+  app.get(route, (request, response) => {
+    const given = Buffer.from(request.headers.authorization ?? '');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      response.status(401).set('WWW-Authenticate', 'Bearer').end();
+      return;
     }
-    // The id is claimed cluster-wide before PeerServer registers it.
-    if (allowed && cluster) claim = await cluster.claim(userId, token);
-    waiting.delete(socket);
-  }
-  if (socket.destroyed) {
-    if (claim === 'claimed') void cluster!.release(userId!, token!);
-    return;
-  }
-  webSockets.handleUpgrade(request, socket, head, (webSocket) => {
-    if (!allowed) refuse(webSocket, { type: 'ERROR', payload: { msg: UNAUTHORIZED_MESSAGE } });
-    else if (claim === 'unavailable') refuse(webSocket, { type: 'ERROR', payload: { msg: REGISTRY_UNAVAILABLE_MESSAGE } });
-    // What PeerServer itself answers when the id is held with another token.
-    else if (claim === 'taken') refuse(webSocket, { type: 'ID-TAKEN', payload: { msg: 'ID is taken' } });
-    else {
-      if (claim === 'claimed') cluster!.hold(userId!, token!, webSocket as RoutedWebSocket);
-      webSockets.emit('connection', webSocket, request);
-    }
+    response.set('Content-Type', 'text/plain; version=0.0.4; charset=utf-8').send(metrics.render());
   });
-}
-
-function refuse(webSocket: { send(data: string): void; close(): void }, message: object): void {
-  webSocket.send(JSON.stringify(message));
-  webSocket.close();
 }
 
 /**
@@ -243,8 +246,4 @@ function peerServerTimers() {
       live.clear();
     },
   };
-}
-
-function definedOnly<T extends object>(object: T): Partial<T> {
-  return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== undefined)) as Partial<T>;
 }

@@ -39,6 +39,8 @@ interface Courier {
 export class Delivery {
   readonly #couriers = new Map<string, Courier>();
   #closed = false;
+  /** Our subscriptions to the transport's link events. */
+  readonly #links = new Subscription();
 
   readonly #transport: Transport;
   readonly #host: DeliveryHost;
@@ -52,6 +54,9 @@ export class Delivery {
     this.#options = options;
     this.#scheduler = scheduler;
     this.#clock = clock;
+    this.#links.add(transport.linkOpened$.subscribe((peer) => this.peerOnline(peer)));
+    // What was written on a link that closed may be lost: another one still open is the way to resend it now.
+    this.#links.add(transport.linkClosed$.subscribe((peer) => transport.isOpen(peer) && this.peerOnline(peer)));
   }
 
   /**
@@ -191,6 +196,7 @@ export class Delivery {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#links.unsubscribe();
     for (const courier of this.#couriers.values()) {
       courier.retry?.unsubscribe();
       for (const ackTimer of courier.inFlight.values()) ackTimer.unsubscribe();

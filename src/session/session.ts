@@ -90,7 +90,6 @@ export class Session implements DeliveryHost {
     this.#lifetime.add(() => inbound.close());
     this.#lifetime.add(transport.frames$.subscribe(({ from, frame }) => inbound.receive(from, frame)));
     this.#lifetime.add(transport.errors$.subscribe((error) => announcer.error(error)));
-    this.#lifetime.add(transport.peerOnline$.subscribe((peer) => delivery.peerOnline(peer)));
 
     // A queued invite may have been written before the page went away: count it as wired, so a
     // cancel follows it (a cancel for an invite that never arrived is harmless).

@@ -40,14 +40,17 @@ export interface Transport {
   readonly state$: Observable<ConnectionState>;
   readonly frames$: Observable<IncomingFrame>;
   /** A connection with this peer opened: it is online, so whatever waits for it can go now. */
-  readonly peerOnline$: Observable<string>;
+  readonly linkOpened$: Observable<string>;
+  /**
+   * A connection with this peer that was open closed: what was written on it may be lost.
+   * Not emitted while the transport closes.
+   */
+  readonly linkClosed$: Observable<string>;
   /**
    * Background faults that lose nothing but are worth knowing. Violations appear here
-   * as `PROTOCOL_VIOLATION` at most once per peer per cool-down.
+   * as `PROTOCOL_VIOLATION` at most once per peer per cool-down (violation-policy.ts).
    */
   readonly errors$: Observable<InvitationError>;
-  /** Every violation counted, the transport's own (connections, rates) and those reported to it. */
-  readonly violations$: Observable<PeerViolation>;
   /** Registers the id with the server. Rejects with `USER_ID_TAKEN`, `UNAUTHORIZED` or `SERVER_UNREACHABLE`. */
   open(): Promise<void>;
   /** Whether a connection with `to` is open now, so that `send` would not throw. */
@@ -64,14 +67,11 @@ export interface Transport {
   send(to: string, message: Message): void;
   /**
    * Counts a violation by `peer` (a frame the session dropped). The
-   * `violationsBeforeCooldown`th within a cool-down bans the peer.
+   * `violationsBeforeCooldown`th within a cool-down bans the peer: its connections
+   * close, it is ignored (inbound connections closed at once, `connect` rejected with
+   * `PEER_UNREACHABLE`) for `cooldownMs`.
    */
   reportViolation(violation: PeerViolation): void;
-  /**
-   * Cuts `peer` off now: closes its connections and ignores it (inbound connections
-   * closed at once, `connect` rejected with `PEER_UNREACHABLE`) for `ms`, default `cooldownMs`.
-   */
-  ban(peer: string, options: { reason: string; ms?: number }): void;
   /** Whether `peer` is cut off now; frames already read from it are best dropped. */
   isBanned(peer: string): boolean;
   stats(): TransportStats;

@@ -3,14 +3,14 @@
 // nodes comes back as soon as the nodes reconnect, with what was sent meanwhile delivered.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { signToken } from '../../dist/server/index.js';
 import { startCompanionServer } from '../../scripts/companion-server-process.mjs';
 import { freePort, startRedisServer } from '../../scripts/redis-server-process.mjs';
+import { within } from './raw-client.mjs';
+import { skipWithoutRedis } from './redis.mjs';
 
-const REDIS_SERVER = process.env.REDIS_SERVER_PATH || '/usr/bin/redis-server';
 const secret = randomBytes(32).toString('base64url');
 
 /** A registered client; `next(type)` resolves with its next message of that type. */
@@ -33,7 +33,7 @@ function connect(port, id) {
       if (!socket.first) {
         socket.first = message;
         if (message.type !== 'OPEN') return reject(new Error(`${id} got ${String(data)}`));
-        resolve({ socket, next: (type) => new Promise((done) => (waiters.push({ type, resolve: done }), settle())) });
+        resolve({ socket, next: (type) => within(15_000, `${id} waiting for ${type}`, new Promise((done) => (waiters.push({ type, resolve: done }), settle()))) });
         return;
       }
       messages.push(message);
@@ -45,7 +45,7 @@ function connect(port, id) {
 
 const offer = (dst, connectionId) => JSON.stringify({ type: 'OFFER', dst, payload: { connectionId } });
 
-describe('a cluster of companion servers across a Redis restart', { skip: !existsSync(REDIS_SERVER) && `no ${REDIS_SERVER}` }, () => {
+describe('a cluster of companion servers across a Redis restart', { skip: skipWithoutRedis() }, () => {
   const nodes = [];
   const sockets = [];
   let redis;

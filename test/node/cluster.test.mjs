@@ -2,14 +2,14 @@
 // (no persistence) and each server in its own Node process, on 127.0.0.1.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { signToken } from '../../dist/server/index.js';
 import { startCompanionServer } from '../../scripts/companion-server-process.mjs';
 import { freePort, startRedisServer } from '../../scripts/redis-server-process.mjs';
+import { within } from './raw-client.mjs';
+import { skipWithoutRedis } from './redis.mjs';
 
-const REDIS_SERVER = process.env.REDIS_SERVER_PATH || '/usr/bin/redis-server';
 const secret = randomBytes(32).toString('base64url');
 const token = (userId) => signToken({ secret, userId, expiresInSeconds: 60 });
 
@@ -23,7 +23,8 @@ function connect(port, id, clientToken = token(id)) {
       const message = JSON.parse(String(data));
       if (!socket.first) {
         socket.first = message;
-        resolve({ first: message, socket, messages, next: () => (messages.length ? Promise.resolve(messages.shift()) : new Promise((done) => (waiter = done))) });
+        const next = () => (messages.length ? Promise.resolve(messages.shift()) : new Promise((done) => (waiter = done)));
+        resolve({ first: message, socket, messages, next: () => within(15_000, `${id} waiting for a message`, next()) });
         return;
       }
       if (waiter) {
@@ -52,7 +53,7 @@ async function registersOn(port, id) {
   return client.first.type === 'OPEN';
 }
 
-describe('a cluster of companion servers over Redis', { skip: !existsSync(REDIS_SERVER) && `no ${REDIS_SERVER}` }, () => {
+describe('a cluster of companion servers over Redis', { skip: skipWithoutRedis() }, () => {
   let redis;
   let redisPort;
   const nodes = [];
@@ -79,7 +80,7 @@ describe('a cluster of companion servers over Redis', { skip: !existsSync(REDIS_
     await redis?.stop();
   });
 
-  it('lets one client hold an id across all nodes', async () => {
+  it('lets one client hold an id across all nodes', { timeout: 30_000 }, async () => {
     const [a, b] = [await node(), await node()];
     const alice = await client(a.port, 'alice');
     assert.deepEqual(alice.first, { type: 'OPEN' });
@@ -89,14 +90,14 @@ describe('a cluster of companion servers over Redis', { skip: !existsSync(REDIS_
     assert.deepEqual((await client(b.port, 'bob', 'forged')).first, { type: 'ERROR', payload: { msg: 'UNAUTHORIZED: no valid token for this id' } });
   });
 
-  it('lets exactly one of many simultaneous registrations of one id through, across nodes', async () => {
+  it('lets exactly one of many simultaneous registrations of one id through, across nodes', { timeout: 30_000 }, async () => {
     const [a, b] = [await node(), await node()];
     const attempts = await Promise.all(Array.from({ length: 20 }, (_, index) => client(index % 2 ? a.port : b.port, 'zoe')));
     const answers = attempts.map(({ first }) => first.type).sort();
     assert.deepEqual(answers, [...Array(19).fill('ID-TAKEN'), 'OPEN']);
   });
 
-  it('relays offers, answers and candidates between nodes, with src set by the server', async () => {
+  it('relays offers, answers and candidates between nodes, with src set by the server', { timeout: 30_000 }, async () => {
     const [a, b] = [await node(), await node()];
     const carol = await client(a.port, 'carol');
     const dave = await client(b.port, 'dave');
@@ -108,7 +109,7 @@ describe('a cluster of companion servers over Redis', { skip: !existsSync(REDIS_
     assert.deepEqual(await carol.next(), { type: 'ANSWER', src: 'dave', dst: 'carol', payload: { connectionId: 'dc_1', sdp: 'answer' } });
   });
 
-  it('keeps messages for an offline id, and hands them over on whichever node it registers', async () => {
+  it('keeps messages for an offline id, and hands them over on whichever node it registers', { timeout: 30_000 }, async () => {
     const [a, b] = [await node(), await node()];
     const judy = await client(a.port, 'judy');
     const mike = await client(b.port, 'mike');
@@ -123,7 +124,7 @@ describe('a cluster of companion servers over Redis', { skip: !existsSync(REDIS_
     assert.deepEqual(await kate.next(), { type: 'CANDIDATE', src: 'judy', dst: 'kate', payload: { connectionId: 'dc_2', candidate: 1 } });
   });
 
-  it('expires a kept offer after expireTimeoutMs with an EXPIRE to its sender', async () => {
+  it('expires a kept offer after expireTimeoutMs with an EXPIRE to its sender', { timeout: 30_000 }, async () => {
     const a = await node({ expireTimeoutMs: 1000 });
     const leo = await client(a.port, 'leo');
     const sent = Date.now();
@@ -132,7 +133,7 @@ describe('a cluster of companion servers over Redis', { skip: !existsSync(REDIS_
     assert.ok(Date.now() - sent >= 1000);
   });
 
-  it('releases an id when its client leaves, and all of a node\'s ids on SIGTERM', async () => {
+  it('releases an id when its client leaves, and all of a node\'s ids on SIGTERM', { timeout: 30_000 }, async () => {
     const [a, b] = [await node(), await node()];
     const erin = await client(a.port, 'erin');
     erin.socket.close();
@@ -145,7 +146,7 @@ describe('a cluster of companion servers over Redis', { skip: !existsSync(REDIS_
     assert.equal(await registersOn(b.port, 'gina'), true);
   });
 
-  it('frees the ids of a node that died without closing at once, and keeps what was sent to them', async () => {
+  it('frees the ids of a node that died without closing at once, and keeps what was sent to them', { timeout: 30_000 }, async () => {
     const [a, b] = [await node(), await node()];
     await client(a.port, 'nina');
     await client(a.port, 'quinn');
@@ -163,7 +164,7 @@ describe('a cluster of companion servers over Redis', { skip: !existsSync(REDIS_
     assert.deepEqual(await quinn.next(), { type: 'OFFER', src: 'omar', dst: 'quinn', payload: { connectionId: 'dc_4', sdp: 'offer' } });
   });
 
-  it('refuses new registrations while Redis is down, and takes them again when it is back', async () => {
+  it('refuses new registrations while Redis is down, and takes them again when it is back', { timeout: 30_000 }, async () => {
     const a = await node();
     const hana = await client(a.port, 'hana');
     assert.equal(hana.first.type, 'OPEN');

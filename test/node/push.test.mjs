@@ -301,8 +301,8 @@ describe('startPeerServer({ push })', () => {
     }
   });
 
-  it('rate-limits pushes per inviter', TIMEOUT, async () => {
-    const w = await world({ maxInvitationsPerMinute: 2 });
+  it('rate-limits pushes per inviter with the client limits (rates.push)', TIMEOUT, async () => {
+    const w = await world({}, { limits: { rates: { push: { perSecond: 0.01, burst: 2 } } } });
     try {
       const phone = newSubscriber();
       await w.subscribe('bob', phone);
@@ -343,7 +343,7 @@ describe('startPeerServer({ push })', () => {
       const first = await post(decline);
       assert.equal(first.status, 200);
       assert.equal(first.headers.get('access-control-allow-origin'), '*');
-      assert.deepEqual(await first.json(), { ok: true, delivered: true });
+      assert.deepEqual(await first.json(), { ok: true, refuse: 'sent' });
       const relayed = await alice.next((frame) => frame.type === 'RELAY');
       assert.equal(relayed.src, 'bob');
       assert.equal(relayed.dst, 'alice');
@@ -378,7 +378,7 @@ describe('push in a cluster', { skip: !existsSync(REDIS_SERVER) && `no ${REDIS_S
       const payload = payloadOf(phone, await pushFor(phone, (entry) => payloadOf(phone, entry).invitationID === message.invitationID));
       assert.equal(payload.inviterID, 'alice');
       const answer = await fetch(`http://127.0.0.1:${first.server.port}/peerjs/push/decline`, { method: 'POST', body: JSON.stringify({ capability: payload.decline }) });
-      assert.deepEqual(await answer.json(), { ok: true, delivered: true });
+      assert.deepEqual(await answer.json(), { ok: true, refuse: 'sent' });
       const relayed = await alice.next((frame) => frame.type === 'RELAY');
       assert.deepEqual([relayed.src, relayed.payload.kind, relayed.payload.invitationID], ['bob', 'refuse', message.invitationID]);
       // Used once, cluster-wide.

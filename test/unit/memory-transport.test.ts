@@ -61,8 +61,8 @@ describe('memory transport', () => {
   it('connects to registered peers only, counting attempts, and announces the peer on both sides', async () => {
     const alice = await world.raw('alice');
     const bob = await world.raw('bob');
-    const aliceSees = world.record(alice.transport.peerOnline$);
-    const bobSees = world.record(bob.transport.peerOnline$);
+    const aliceSees = world.record(alice.transport.linkOpened$);
+    const bobSees = world.record(bob.transport.linkOpened$);
     expect((await failure(alice.transport.connect('nobody')))?.code).to.equal('PEER_UNREACHABLE');
     await Promise.all([alice.transport.connect('bob'), alice.transport.connect('bob')]);
     await alice.transport.connect('bob');
@@ -184,7 +184,7 @@ describe('memory transport', () => {
   it('completes its streams on close and then refuses to open', async () => {
     const alice: Transport = (await world.raw('alice')).transport;
     let completed = 0;
-    const streams: Observable<unknown>[] = [alice.state$, alice.frames$, alice.peerOnline$, alice.errors$];
+    const streams: Observable<unknown>[] = [alice.state$, alice.frames$, alice.linkOpened$, alice.errors$];
     for (const stream of streams) stream.subscribe({ complete: () => completed++ });
     alice.close();
     expect(completed).to.equal(4);

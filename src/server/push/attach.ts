@@ -1,70 +1,72 @@
 /**
- * Where push meets the PeerServer: the clients registered on this server (to tell "online" and
- * to deliver a decline's `refuse`), the PUSH-* frames of each socket, the OFFERs PeerServer parks
- * for an id registered nowhere (on one server; a cluster's mailbox reports its own), SERVER-INFO
- * with the VAPID public key after OPEN, and the decline endpoint.
+ * Where push meets the companion server: PUSH-SUBSCRIBE/UNSUBSCRIBE served by the switchboard
+ * (within the client's `push` rate), the OFFERs its mailbox parks (on one node or in a cluster
+ * alike), the VAPID public key as push's part of SERVER-INFO, the push rate per inviter from the
+ * client limits, each push's outcome in the metrics, and the decline endpoint.
  */
 import { posix } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createPush, type Push, type PushHost, type PushOptions } from './index.js';
+import type { ClientLimits } from '../limits.js';
+import type { Counter } from '../metrics.js';
+import type { ServerInfoSender } from '../server-info.js';
+import type { Switchboard } from '../switchboard.js';
+import { createPush, type Push, type PushOptions, type PushResult } from './index.js';
 import type { RedisCommands } from './subscriptions.js';
-
-interface Client {
-  getId(): string;
-  getSocket(): { send(data: string): void } | null;
-}
 
 /** The slice of PeerServer's Express app used here. */
 export interface PeerServerApp {
-  on(event: 'connection' | 'disconnect', listener: (client: Client) => void): unknown;
-  on(event: 'message', listener: (client: Client, message: { type?: unknown; dst?: unknown; payload?: unknown }) => void): unknown;
   all(path: string, handler: (request: IncomingMessage, response: ServerResponse) => void): unknown;
 }
 
-/** What a cluster offers push: its Redis, and routing to any node. */
+/** What a cluster offers push: its Redis, and where an id is registered. */
 export interface PushCluster {
   readonly redis: RedisCommands;
   isRegistered(userId: string): Promise<boolean>;
-  deliver(frame: { type: string; src: string; dst: string; payload: unknown }): Promise<boolean>;
+}
+
+export interface PushParts {
+  switchboard: Switchboard;
+  limits: ClientLimits;
+  serverInfo: ServerInfoSender;
+  pushesSent: Counter;
+  cluster: PushCluster | undefined;
 }
 
 export interface ServerPush {
   push: Push;
-  /** Wires push into PeerServer's app, mounted at `path`. */
+  /** Serves the decline endpoint on PeerServer's app, mounted at `path`. */
   attach(app: PeerServerApp, path: string): void;
 }
 
-export async function startServerPush(options: PushOptions, cluster: PushCluster | undefined): Promise<ServerPush> {
-  const clients = new Map<string, Client>();
-  const sendTo = (userId: string, frame: object): boolean => {
-    const socket = clients.get(userId)?.getSocket();
-    if (!socket) return false;
-    socket.send(JSON.stringify(frame));
-    return true;
+export async function startServerPush(options: PushOptions, { switchboard, limits, serverInfo, pushesSent, cluster }: PushParts): Promise<ServerPush> {
+  const warn413 = (result: PushResult) => {
+    if (result.status === 413) console.warn(`peer-invitation push: payload too large for ${new URL(result.endpoint).host} (a bug: please report)`);
   };
-  const host: PushHost = cluster
-    ? { isRegistered: (userId) => cluster.isRegistered(userId), deliver: (frame) => cluster.deliver(frame), redis: cluster.redis }
-    : { isRegistered: async (userId) => clients.has(userId), deliver: async (frame) => sendTo(frame.dst, frame) };
-  const push = await createPush(options, host);
+  const push = await createPush(
+    {
+      ...options,
+      onResult: (result) => {
+        pushesSent.inc({ kind: result.kind, status: String(result.status) });
+        (options.onResult ?? warn413)(result);
+      },
+    },
+    {
+      isRegistered: (userId) => (cluster ? cluster.isRegistered(userId) : Promise.resolve(switchboard.clients.has(userId))),
+      sendOrPark: (frame) => switchboard.sendOrPark(frame),
+      dropParked: (dst, match) => void switchboard.dropParked(dst, match),
+      // Over the rate: no push (the OFFER still waits), and it counts as the inviter's violation.
+      admitPush: (inviterID) => limits.admit(inviterID, 'push') === 'admitted',
+      ...(cluster ? { redis: cluster.redis } : {}),
+    },
+  );
+  const served = { kind: 'push' as const, handle: (userId: string, message: { type: string; payload?: unknown }, reply: (frame: object) => void) => void push.frame(userId, message, reply) };
+  switchboard.serve('PUSH-SUBSCRIBE', served);
+  switchboard.serve('PUSH-UNSUBSCRIBE', served);
+  switchboard.onParked = (message) => push.parked(message);
+  serverInfo.add(() => ({ payload: { push: { publicKey: push.publicKey } } }));
   return {
     push,
     attach(app, path) {
-      app.on('connection', (client) => {
-        clients.set(client.getId(), client);
-        client.getSocket()?.send(JSON.stringify({ type: 'SERVER-INFO', payload: { relay: false, push: { publicKey: push.publicKey } } }));
-      });
-      app.on('disconnect', (client) => {
-        if (clients.get(client.getId()) === client) clients.delete(client.getId());
-      });
-      app.on('message', (client, message) => {
-        const userId = client.getId();
-        if (push.frame(userId, message, (frame) => client.getSocket()?.send(JSON.stringify(frame)))) return;
-        // In a cluster, messages for ids registered nowhere never reach PeerServer: its mailbox reports them.
-        const { type, dst } = message;
-        if (!cluster && (type === 'OFFER' || type === 'RELAY') && typeof dst === 'string' && !clients.has(dst)) {
-          push.parked({ type, src: userId, dst, payload: message.payload });
-        }
-      });
       app.all(posix.join(path, 'push/decline'), (request, response) => push.http(request, response));
     },
   };

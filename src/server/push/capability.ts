@@ -45,25 +45,35 @@ function mac(key: Buffer, body: string): string {
  * resolves true for the first caller only; marks go after `ttlMs`.
  */
 export interface Marks {
-  mark(key: string, ttlMs: number): Promise<boolean>;
+  /** Sets `key` (to `value`) unless it is set; true for the first caller only. */
+  mark(key: string, ttlMs: number, value?: string): Promise<boolean>;
   has(key: string): Promise<boolean>;
+  /** The value `key` was marked with, while it lasts. */
+  get(key: string): Promise<string | undefined>;
   close(): void;
 }
 
 export function memoryMarks(now: () => number = Date.now): Marks {
-  const marks = new Map<string, number>();
+  const marks = new Map<string, { until: number; value: string }>();
   const sweep = setInterval(() => {
-    for (const [key, until] of marks) if (until <= now()) marks.delete(key);
+    for (const [key, { until }] of marks) if (until <= now()) marks.delete(key);
   }, 10_000);
   sweep.unref();
+  const live = (key: string) => {
+    const found = marks.get(key);
+    return found && found.until > now() ? found : undefined;
+  };
   return {
-    async mark(key, ttlMs) {
-      if ((marks.get(key) ?? 0) > now()) return false;
-      marks.set(key, now() + ttlMs);
+    async mark(key, ttlMs, value = '1') {
+      if (live(key)) return false;
+      marks.set(key, { until: now() + ttlMs, value });
       return true;
     },
     async has(key) {
-      return (marks.get(key) ?? 0) > now();
+      return live(key) !== undefined;
+    },
+    async get(key) {
+      return live(key)?.value;
     },
     close() {
       clearInterval(sweep);
@@ -74,11 +84,14 @@ export function memoryMarks(now: () => number = Date.now): Marks {
 
 export function redisMarks(redis: RedisCommands, prefix: string): Marks {
   return {
-    async mark(key, ttlMs) {
-      return (await redis.set(`${prefix}push:mark:${key}`, '1', { NX: true, PX: Math.max(1, Math.ceil(ttlMs)) })) === 'OK';
+    async mark(key, ttlMs, value = '1') {
+      return (await redis.set(`${prefix}push:mark:${key}`, value, { NX: true, PX: Math.max(1, Math.ceil(ttlMs)) })) === 'OK';
     },
     async has(key) {
       return (await redis.get(`${prefix}push:mark:${key}`)) !== null;
+    },
+    async get(key) {
+      return (await redis.get(`${prefix}push:mark:${key}`)) ?? undefined;
     },
     close() {},
   };

@@ -29,19 +29,21 @@ export interface PushOptions {
   allowedEndpoints?: string[];
   /** Subscriptions kept per user (devices, browsers); one more is refused `too-many`. Default 10. */
   maxSubscriptionsPerUser?: number;
-  /** Invitations one inviter may have pushed per minute (each invitee counts); beyond, no push. Default 20. */
-  maxInvitationsPerMinute?: number;
   /** The HTTPS agent for requests to push services (tests give one trusting their own CA). */
   agent?: Agent;
   /** Hears the outcome of each push sent (metrics, logs). Default: a 413 is written to the console, as a bug. */
   onResult?: (result: PushResult) => void;
 }
 
-/** What the server around it provides: where an id is registered, and a way to hand a frame to it. */
+/** What the server around it provides: where an id is registered, its mailbox, its client limits. */
 export interface PushHost {
   isRegistered(userId: string): Promise<boolean>;
-  /** Sends `frame` to the socket of `frame.dst`, wherever it is registered; false when nowhere. */
-  deliver(frame: { type: string; src: string; dst: string; payload: unknown }): Promise<boolean>;
+  /** Sends `frame` to `frame.dst` wherever it is registered, or parks it in the mailbox like a client's message. */
+  sendOrPark(frame: { type: string; src: string; dst: string; payload: unknown }): Promise<'sent' | 'parked' | 'full'>;
+  /** Takes out of the mailbox (this node's) what waits for `dst` and `match` picks. */
+  dropParked(dst: string, match: (message: { type: string; src: string; payload?: unknown }) => boolean): void;
+  /** May `inviterID` have one more invitee rung now? (The client limits' `push` rate.) */
+  admitPush(inviterID: string): boolean;
   /** The cluster's Redis, when there is one: subscriptions and marks are kept there. */
   redis?: RedisCommands;
 }
@@ -50,7 +52,7 @@ export interface Push {
   readonly publicKey: string;
   /** A PUSH-SUBSCRIBE or PUSH-UNSUBSCRIBE from the registered client `userId`; answers with `reply`. False for any other frame. */
   frame(userId: string, message: { type?: unknown; payload?: unknown }, reply: (frame: object) => void): boolean;
-  /** A message (OFFER or RELAY) for an id registered nowhere has just been parked. */
+  /** A message (an OFFER, or a RELAY) for an id registered nowhere has just been parked. */
   parked(message: { type: string; src: string; dst: string; payload?: unknown }): void;
   /** Handles `<path>/push/decline` (POST and its CORS preflight). */
   http(request: IncomingMessage, response: ServerResponse): void;
@@ -62,6 +64,7 @@ const MAX_BODY_BYTES = 4096;
 /** How long a missed-call push may wait at the push service for a device to come online. */
 const MISSED_TTL_SECONDS = 12 * 3600;
 
+/** A rung invitation, kept cluster-wide (the value of its `pushed:` mark) so a cancel on any node sends the missed call. */
 interface Pushed {
   invitationID: string;
   inviterID: string;
@@ -69,7 +72,6 @@ interface Pushed {
   inviterName: string;
   type: number;
   deadline: number;
-  timer: NodeJS.Timeout;
 }
 
 interface Invite {
@@ -90,7 +92,6 @@ export function checkPushOptions(options: PushOptions): void {
 export async function createPush(options: PushOptions, host: PushHost): Promise<Push> {
   checkPushOptions(options);
   const maxPerUser = options.maxSubscriptionsPerUser ?? 10;
-  const perMinute = options.maxInvitationsPerMinute ?? 20;
   const subscriptions: SubscriptionStore = host.redis ? redisSubscriptions(host.redis, maxPerUser, PREFIX) : memorySubscriptions(maxPerUser);
   const marks: Marks = host.redis ? redisMarks(host.redis, PREFIX) : memoryMarks();
   const key = capabilityKey(options.vapidKeys.privateKey);
@@ -100,23 +101,19 @@ export async function createPush(options: PushOptions, host: PushHost): Promise<
       if (result.status === 413) console.warn(`peer-invitation push: payload too large for ${new URL(result.endpoint).host} (a bug: please report)`);
     });
   const sender = await createSender({ vapidKeys: options.vapidKeys, subject: options.subject, agent: options.agent, onResult });
-  const pushed = new Map<string, Pushed>();
-  const budgets = new Map<string, { tokens: number; at: number }>();
+  /** The deadline timers of invitations rung from this node. */
+  const timers = new Map<string, NodeJS.Timeout>();
   let closed = false;
 
   const keyOf = (inviteeID: string, invitationID: string) => `${inviteeID}\n${invitationID}`;
-
-  /** One token per pushed invitation, `perMinute` refilled per minute. */
-  const spend = (inviterID: string): boolean => {
-    const now = Date.now();
-    const budget = budgets.get(inviterID) ?? { tokens: perMinute, at: now };
-    budget.tokens = Math.min(perMinute, budget.tokens + ((now - budget.at) * perMinute) / 60_000);
-    budget.at = now;
-    budgets.set(inviterID, budget);
-    if (budget.tokens < 1) return false;
-    budget.tokens -= 1;
-    if (budgets.size > 10_000) for (const [id, { tokens }] of budgets) if (tokens >= perMinute - 1) budgets.delete(id);
-    return true;
+  const stopTimer = (id: string) => {
+    clearTimeout(timers.get(id));
+    timers.delete(id);
+  };
+  const rung = async (id: string): Promise<Pushed | undefined> => {
+    const text = await marks.get(`pushed:${id}`);
+    if (text === undefined || text === '') return undefined;
+    return JSON.parse(text) as Pushed;
   };
 
   const sendAll = async (userId: string, payload: RingPayload | MissedPayload, ttlSeconds: () => number, urgency: 'high' | 'normal'): Promise<void> => {
@@ -131,21 +128,13 @@ export async function createPush(options: PushOptions, host: PushHost): Promise<
 
   const ring = async (inviterID: string, inviteeID: string, invite: Invite): Promise<void> => {
     const deadline = Date.now() + invite.remainingMs;
-    // A retried OFFER carries the same invite: pushed once, cluster-wide.
-    if (!(await marks.mark(`pushed:${keyOf(inviteeID, invite.invitationID)}`, invite.remainingMs + 60_000))) return;
-    if (!spend(inviterID)) return;
+    const id = keyOf(inviteeID, invite.invitationID);
+    const entry: Pushed = { invitationID: invite.invitationID, inviterID, inviteeID, inviterName: cut(invite.inviterName) ?? '', type: invite.type ?? 0, deadline };
     if ((await subscriptions.list(inviteeID)).length === 0 || closed) return;
-    const entry: Pushed = {
-      invitationID: invite.invitationID,
-      inviterID,
-      inviteeID,
-      inviterName: cut(invite.inviterName) ?? '',
-      type: invite.type ?? 0,
-      deadline,
-      timer: setTimeout(() => void missed(entry, 'timeout'), invite.remainingMs),
-    };
-    entry.timer.unref();
-    pushed.set(keyOf(inviteeID, invite.invitationID), entry);
+    // A retried OFFER carries the same invite: pushed once, cluster-wide (and only that once counts against the rate).
+    if ((await marks.has(`pushed:${id}`)) || !host.admitPush(inviterID)) return;
+    if (!(await marks.mark(`pushed:${id}`, invite.remainingMs + 60_000, JSON.stringify(entry)))) return;
+    timers.set(id, setTimeout(() => void missed(id, 'timeout').catch(() => {}), invite.remainingMs).unref());
     const payload: RingPayload = {
       v: 1,
       kind: 'ring',
@@ -161,13 +150,17 @@ export async function createPush(options: PushOptions, host: PushHost): Promise<
     await sendAll(inviteeID, payload, () => Math.floor((deadline - Date.now()) / 1000), 'high');
   };
 
-  /** The replacing push, unless the invitee declined it, or is registered now (its app has the invitation). */
-  const missed = async (entry: Pushed, reason: MissedPayload['reason']): Promise<void> => {
-    const id = keyOf(entry.inviteeID, entry.invitationID);
-    if (pushed.get(id) !== entry) return;
-    pushed.delete(id);
-    clearTimeout(entry.timer);
-    if (closed || (await marks.has(`declined:${id}`)) || (await host.isRegistered(entry.inviteeID).catch(() => false))) return;
+  /**
+   * The replacing push of a rung invitation (on whichever node hears the cancel, or on the one that
+   * rang it at its deadline), once cluster-wide, unless the invitee declined it or is registered
+   * now (its app has the invitation).
+   */
+  const missed = async (id: string, reason: MissedPayload['reason']): Promise<void> => {
+    stopTimer(id);
+    const entry = await rung(id);
+    if (!entry || closed || (await marks.has(`declined:${id}`))) return;
+    if (!(await marks.mark(`missed:${id}`, Math.max(1, entry.deadline - Date.now()) + 60_000))) return;
+    if (await host.isRegistered(entry.inviteeID).catch(() => false)) return;
     const { invitationID, inviterID, inviterName, type } = entry;
     await sendAll(entry.inviteeID, { v: 1, kind: 'missed', invitationID, inviterID, inviterName, type, reason }, () => MISSED_TTL_SECONDS, 'normal');
   };
@@ -177,14 +170,12 @@ export async function createPush(options: PushOptions, host: PushHost): Promise<
     if (!granted) return { status: 403, body: { ok: false, reason: 'invalid' } };
     const id = keyOf(granted.inviteeID, granted.invitationID);
     if (!(await marks.mark(`declined:${id}`, granted.until - Date.now() + 60_000))) return { status: 409, body: { ok: false, reason: 'used' } };
-    const entry = pushed.get(id);
-    if (entry) {
-      clearTimeout(entry.timer);
-      pushed.delete(id);
-    }
+    stopTimer(id);
+    // The OFFER that rang must not ring again when the invitee's app opens.
+    host.dropParked(granted.inviteeID, (message) => message.type === 'OFFER' && message.src === granted.inviterID && carries(message.payload, granted.invitationID));
     const refuse = { v: 2, kind: 'refuse', invitationID: granted.invitationID, data: '', remainingMs: Math.max(1, granted.until - Date.now()) };
-    const delivered = await host.deliver({ type: 'RELAY', src: granted.inviteeID, dst: granted.inviterID, payload: refuse }).catch(() => false);
-    return { status: 200, body: { ok: true, delivered } };
+    const outcome = await host.sendOrPark({ type: 'RELAY', src: granted.inviteeID, dst: granted.inviterID, payload: refuse }).catch(() => 'full' as const);
+    return { status: 200, body: { ok: true, refuse: outcome } };
   };
 
   return {
@@ -220,10 +211,7 @@ export async function createPush(options: PushOptions, host: PushHost): Promise<
         const invite = readInvite(message, src);
         if (!invite) continue;
         if (invite.kind === 'invite' && invite.notification) void ring(src, dst, invite).catch(() => {});
-        if (invite.kind === 'cancel') {
-          const entry = pushed.get(keyOf(dst, invite.invitationID));
-          if (entry) void missed(entry, 'canceled').catch(() => {});
-        }
+        if (invite.kind === 'cancel') void missed(keyOf(dst, invite.invitationID), 'canceled').catch(() => {});
       }
     },
 
@@ -256,8 +244,8 @@ export async function createPush(options: PushOptions, host: PushHost): Promise<
 
     async close() {
       closed = true;
-      for (const entry of pushed.values()) clearTimeout(entry.timer);
-      pushed.clear();
+      for (const timer of timers.values()) clearTimeout(timer);
+      timers.clear();
       sender.close();
       marks.close();
       await subscriptions.close();
@@ -276,6 +264,12 @@ function readInvite(message: unknown, src: string): Invite | undefined {
   if (typeof inviterName !== 'string' || !Number.isSafeInteger(type)) return undefined;
   const notify = typeof notification === 'object' && notification !== null ? (notification as Invite['notification']) : undefined;
   return { kind, invitationID, inviterName, type: type as number, remainingMs, ...(notify ? { notification: notify } : {}) };
+}
+
+/** Whether an OFFER's payload carries a message of invitation `invitationID` (ring on the offer). */
+function carries(payload: unknown, invitationID: string): boolean {
+  const messages = (payload as { metadata?: { peerInvitation?: unknown } } | undefined)?.metadata?.peerInvitation;
+  return Array.isArray(messages) && messages.some((message) => (message as { invitationID?: unknown } | null)?.invitationID === invitationID);
 }
 
 function readBody(request: IncomingMessage): Promise<string> {
