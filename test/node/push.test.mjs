@@ -364,6 +364,37 @@ describe('startPeerServer({ push })', () => {
   });
 });
 
+describe('push after a decline', () => {
+  it('drops the OFFER that rang, and parks the refuse for an offline inviter until it registers', TIMEOUT, async () => {
+    const w = await world();
+    try {
+      const phone = newSubscriber();
+      await w.subscribe('bob', phone);
+      const alice = await w.client('alice');
+      const message = invite('alice');
+      alice.send(offer('bob', [message]));
+      const { decline } = payloadOf(phone, await pushFor(phone));
+      await alice.close();
+      const carol = await w.client('carol');
+      const sentinel = invite('carol', { notification: null });
+      carol.send(offer('bob', [sentinel]));
+      const answer = await fetch(`http://127.0.0.1:${w.server.port}/peerjs/push/decline`, { method: 'POST', body: JSON.stringify({ capability: decline }) });
+      assert.deepEqual(await answer.json(), { ok: true, refuse: 'parked' });
+      // bob's app opens: carol's OFFER (parked after alice's) comes, alice's declined one does not.
+      const bob = await w.client('bob');
+      const handed = await bob.next((frame) => frame.type === 'OFFER' && frame.src === 'carol');
+      assert.deepEqual(handed.payload.metadata.peerInvitation, [sentinel]);
+      assert.deepEqual(bob.messages.filter((frame) => frame.type === 'OFFER' && frame.src === 'alice'), []);
+      // alice's app opens: the refuse waited for it.
+      const back = await w.client('alice');
+      const relayed = await back.next((frame) => frame.type === 'RELAY');
+      assert.deepEqual([relayed.src, relayed.payload.kind, relayed.payload.invitationID], ['bob', 'refuse', message.invitationID]);
+    } finally {
+      await w.stop();
+    }
+  });
+});
+
 describe('push in a cluster', { skip: !existsSync(REDIS_SERVER) && `no ${REDIS_SERVER}` }, () => {
   it('a subscription stored on one server rings for an invitation parked on another; the decline reaches the inviter across them', TIMEOUT, async () => {
     const redis = await startRedisServer();
@@ -383,6 +414,37 @@ describe('push in a cluster', { skip: !existsSync(REDIS_SERVER) && `no ${REDIS_S
       assert.deepEqual([relayed.src, relayed.payload.kind, relayed.payload.invitationID], ['bob', 'refuse', message.invitationID]);
       // Used once, cluster-wide.
       assert.equal((await fetch(`http://127.0.0.1:${second.server.port}/peerjs/push/decline`, { method: 'POST', body: JSON.stringify({ capability: payload.decline }) })).status, 409);
+    } finally {
+      await first.stop();
+      await second.stop();
+      await redis.stop();
+    }
+  });
+
+  it('a cancel parked on another server than the ring sends the missed call, once', TIMEOUT, async () => {
+    const redis = await startRedisServer();
+    const first = await world({}, { redisUrl: redis.url });
+    const second = await world({}, { redisUrl: redis.url });
+    try {
+      const phone = newSubscriber();
+      assert.equal((await first.subscribe('bob', phone)).ok, true);
+      const alice = await second.client('alice');
+      const message = invite('alice');
+      alice.send(offer('bob', [message]));
+      const rung = await pushFor(phone, (entry) => payloadOf(phone, entry).invitationID === message.invitationID);
+      // alice's app moved to the other server, and cancels from there.
+      await alice.close();
+      const moved = await first.client('alice');
+      moved.send(offer('bob', [{ v: 2, kind: 'cancel', invitationID: message.invitationID, data: '', remainingMs: 20_000 }]));
+      const missed = await pushFor(phone, (entry) => payloadOf(phone, entry).kind === 'missed');
+      assert.deepEqual([payloadOf(phone, missed).invitationID, payloadOf(phone, missed).reason], [message.invitationID, 'canceled']);
+      assert.equal(missed.topic, rung.topic);
+      // Cancelled again (a retried OFFER): no second missed call.
+      moved.send(offer('bob', [{ v: 2, kind: 'cancel', invitationID: message.invitationID, data: '', remainingMs: 19_000 }]));
+      const sentinel = invite('alice');
+      moved.send(offer('bob', [sentinel]));
+      await pushFor(phone, (entry) => payloadOf(phone, entry).invitationID === sentinel.invitationID);
+      assert.deepEqual(pushesTo(phone).map((entry) => payloadOf(phone, entry).kind), ['ring', 'missed', 'ring']);
     } finally {
       await first.stop();
       await second.stop();
