@@ -4,56 +4,25 @@
  * work to the current `Session` (session.ts), one per `connectUser`. Every
  * method resolves for any argument; none throws.
  */
-import { BehaviorSubject, Subject, asyncScheduler, distinctUntilChanged } from 'rxjs';
-import type { Outlets } from './session/announcer.js';
-import type {
-  CancelInvitationResult,
-  PluginStats,
-  RespondInvitationResult,
-  SendInvitationResult,
-  SignalingPlugin,
-  SignalingPluginOptions,
-} from './api/plugin-api.js';
-import { createClock } from './core/clock.js';
+import { BehaviorSubject, Subject, distinctUntilChanged } from 'rxjs';
+import { completeOutlets, type Outlets } from './session/announcer.js';
+import { Told } from './session/told.js';
+import type { CancelInvitationResult, PluginStats, RespondInvitationResult, SendInvitationResult } from './api/calls.js';
+import type { ListInvitationsParams, ListInvitationsResult, MarkSeenResult } from './api/history.js';
+import type { SignalingPluginOptions } from './api/options.js';
+import type { SignalingPlugin } from './api/plugin.js';
+import { BusyState } from './busy/busy.js';
+import { recordHistory, type HistoryRecorder } from './history/recorder.js';
 import { InvitationError } from './errors.js';
-import { openIndexedDbStore } from './storage/indexeddb-store.js';
-import { resolveLimits } from './core/limits.js';
-import { showSystemNotification } from './session/notifications.js';
-import type { Settings } from './session/context.js';
-import { createPeerJsTransport } from './transport/peerjs/peerjs-transport.js';
+import { resolveSettings, type Settings } from './options.js';
 import { isRecord } from './core/protocol.js';
-import { Session } from './session/session.js';
+import { Session } from './session/lifecycle.js';
 import { tabPlatform, type TabPlatform } from './tabs/leader-election.js';
 import { TabSession } from './tabs/tab-session.js';
-import type { UserSession } from './session/user-session.js';
-import { openMemoryStore } from './storage/store.js';
-import type {
-  CancelInvitationParams,
-  ConnectUserParams,
-  ConnectionState,
-  ResolvedDeliveryOptions,
-  RespondInvitationParams,
-  SendInvitationParams,
-  TokenSource,
-  User,
-} from './api/types.js';
-import type { TransportFactory } from './transport/transport.js';
+import { idleStats, type UserSession } from './session/user-session.js';
+import type { CancelInvitationParams, ConnectUserParams, RespondInvitationParams, SendInvitationParams, User } from './api/calls.js';
+import type { ConnectionState } from './api/types.js';
 import { checkText, checkUserId, echoedInvitationID, echoedInvitees } from './core/validate.js';
-
-export const DEFAULT_DELIVERY: ResolvedDeliveryOptions = {
-  ackTimeoutMs: 5000,
-  retryInitialDelayMs: 500,
-  retryMaxDelayMs: 3000,
-  connectTimeoutMs: 65_000,
-  heartbeatIntervalMs: 2000,
-  idleTimeoutMs: 30_000,
-  maxConnections: 64,
-  retentionMs: 60_000,
-  idTakenRetryMs: 3000,
-  reconnectTimeoutMs: 5000,
-  reconnectMaxDelayMs: 10_000,
-};
-
 
 export function createSignalingPlugin(options: SignalingPluginOptions = {}): SignalingPlugin {
   return new Plugin(options);
@@ -71,7 +40,7 @@ class Plugin implements SignalingPlugin {
     invitationAnsweredElsewhere: new Subject(),
     connectionState: new BehaviorSubject<ConnectionState>('disconnected'),
     errors: new Subject(),
-    told: { rang: new Set(), states: new Map() },
+    told: new Told(),
   };
   readonly invitationReceived$ = this.#outlets.invitationReceived.asObservable();
   readonly invitationCanceled$ = this.#outlets.invitationCanceled.asObservable();
@@ -86,27 +55,18 @@ class Plugin implements SignalingPlugin {
 
   readonly #settings: Settings;
   #session: UserSession | undefined;
+  #history: HistoryRecorder | undefined;
+  /** What the history needs of the options (storage, databaseName, historyDays, maxHistoryRecords). */
+  readonly #historyOptions: SignalingPluginOptions;
+  readonly #busy: BusyState;
   #starting: Promise<void> | undefined;
   #disposed = false;
 
   constructor(options: SignalingPluginOptions) {
-    const storage = options.storage ?? 'indexeddb';
-    const scheduler = options.scheduler ?? asyncScheduler;
-    // A scheduler given for tests is their monotonic clock; otherwise timers run on the page's.
-    const monotonic = options.scheduler ? () => scheduler.now() : () => performance.now();
-    const wall = options.wallClock ?? (options.scheduler ? () => scheduler.now() : () => Date.now());
-    this.#settings = {
-      options,
-      delivery: { ...DEFAULT_DELIVERY, ...options.delivery },
-      scheduler,
-      clock: createClock(monotonic, wall),
-      openStore: storage === 'memory' ? openMemoryStore : storage === 'indexeddb' ? openIndexedDbStore : storage,
-      createTransport: withToken(options.transport ?? createPeerJsTransport, options.token),
-      createInvitationID: options.createInvitationID ?? (() => crypto.randomUUID()),
-      notify: options.notify ?? showSystemNotification,
-      limits: resolveLimits(options.limits),
-      shouldRing: options.shouldRing,
-    };
+    this.#historyOptions = options;
+    const resolved = resolveSettings(options);
+    this.#settings = { ...resolved, shouldRing: options.refuseWhenBusy ? this.#refuseWhenBusy(resolved.shouldRing) : resolved.shouldRing };
+    this.#busy = new BusyState(this.#sharesTabs()?.locks);
   }
 
   get user(): User | undefined {
@@ -126,12 +86,17 @@ class Plugin implements SignalingPlugin {
     const tabs = this.#sharesTabs();
     const session: UserSession = tabs ? new TabSession(user, this.#settings, this.#outlets, tabs) : new Session(user, this.#settings, this.#outlets);
     this.#session = session;
+    const history = (this.#history = recordHistory(this.#historyOptions, user, () => this.#settings.clock.now(), this, (error) => this.#outlets.errors.next(error)));
+    void this.#busy.attach(user.id);
     this.#starting = session.start().catch(async (error: unknown) => {
       if (this.#session === session) {
+        void this.#busy.attach(undefined);
         this.#session = undefined;
+        this.#history = undefined;
         this.#starting = undefined;
       }
       await session.close();
+      await history.close();
       throw error;
     });
     return this.#starting;
@@ -139,15 +104,21 @@ class Plugin implements SignalingPlugin {
 
   async disconnectUser(): Promise<void> {
     const session = this.#session;
+    const history = this.#history;
     this.#session = undefined;
+    this.#history = undefined;
     this.#starting = undefined;
+    await this.#busy.attach(undefined);
     await session?.close();
+    await history?.close();
   }
 
   async sendInvitation(params: SendInvitationParams): Promise<SendInvitationResult> {
     const calls = this.#calls();
     if (calls instanceof InvitationError) return { invitationID: '', errorInvitees: {}, error: calls };
-    return calls.sendInvitation(params);
+    const result = await calls.sendInvitation(params);
+    this.#history?.sent(params, result);
+    return result;
   }
 
   async cancelInvitation(params: CancelInvitationParams): Promise<CancelInvitationResult> {
@@ -167,7 +138,33 @@ class Plugin implements SignalingPlugin {
   async #respond(params: RespondInvitationParams, answer: 'accept' | 'refuse'): Promise<RespondInvitationResult> {
     const calls = this.#calls();
     if (calls instanceof InvitationError) return { invitationID: echoedInvitationID(params), error: calls };
-    return calls.respond(params, answer);
+    const result = await calls.respond(params, answer);
+    this.#history?.answered(result, answer);
+    return result;
+  }
+
+  async listInvitations(params?: ListInvitationsParams): Promise<ListInvitationsResult> {
+    const history = this.#connectedHistory();
+    return history instanceof InvitationError ? { invitations: [], error: history } : history.list(params);
+  }
+
+  async markSeen(invitationIDs: readonly string[]): Promise<MarkSeenResult> {
+    const history = this.#connectedHistory();
+    return history instanceof InvitationError ? { error: history } : history.markSeen(invitationIDs);
+  }
+
+  async setBusy(busy: boolean): Promise<void> {
+    await this.#busy.set(busy === true);
+  }
+
+  /** `refuseWhenBusy`: an invitation that comes while this user is busy in any tab is refused as busy, before the app's `shouldRing`. */
+  #refuseWhenBusy(shouldRing: Settings['shouldRing']): Settings['shouldRing'] {
+    return async (invitation) => ((await this.#busy.anyBusy()) ? 'busy' : (shouldRing?.(invitation) ?? true));
+  }
+
+  #connectedHistory(): HistoryRecorder | InvitationError {
+    const calls = this.#calls();
+    return calls instanceof InvitationError ? calls : this.#history!;
   }
 
   /**
@@ -175,8 +172,7 @@ class Plugin implements SignalingPlugin {
    * the platform can elect one of them (Web Locks) and let them talk (BroadcastChannel).
    */
   #sharesTabs(): TabPlatform | undefined {
-    const { storage = 'indexeddb', tabs = true } = this.#settings.options;
-    return storage === 'indexeddb' && tabs ? tabPlatform() : undefined;
+    return this.#settings.tabs ? tabPlatform() : undefined;
   }
 
   /** The connected session's calls, or why there are none now. */
@@ -186,20 +182,15 @@ class Plugin implements SignalingPlugin {
   }
 
   stats(): PluginStats {
-    return this.#session?.stats() ?? { connectAttempts: 0, openConnections: 0, invitations: 0, pendingDeliveries: 0 };
+    return this.#session?.stats() ?? idleStats();
   }
 
   async dispose(): Promise<void> {
     if (this.#disposed) return;
     this.#disposed = true;
     await this.disconnectUser();
-    for (const subject of Object.values(this.#outlets)) if (subject instanceof Subject) subject.complete();
+    completeOutlets(this.#outlets);
   }
-}
-
-/** Hands the `token` option to the transport, which asks it for each registration. */
-function withToken(createTransport: TransportFactory, token: TokenSource | undefined): TransportFactory {
-  return token === undefined ? createTransport : (context) => createTransport({ ...context, token });
 }
 
 function disposedError(): InvitationError {

@@ -5,7 +5,9 @@ import { Peer, type DataConnection } from 'peerjs';
 import { filter, firstValueFrom, timeout, type Observable } from 'rxjs';
 import { createSignalingPlugin, type SignalingPlugin, type SignalingPluginOptions } from '../src/index.js';
 import { deleteMemoryDatabase } from '../src/storage/store.js';
-import type { DeliveryOptions, InvitationReceivedEvent, PeerServerOptions, SendInvitationParams } from '../src/api/types.js';
+import type { SendInvitationParams } from '../src/api/calls.js';
+import type { InvitationReceivedEvent } from '../src/api/events.js';
+import type { DeliveryOptions, PeerServerOptions } from '../src/api/types.js';
 
 export interface PeerServerInfo {
   host: string;

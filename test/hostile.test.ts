@@ -9,7 +9,8 @@ import { expect } from '@esm-bundle/chai';
 import { openDB } from 'idb';
 import { asyncScheduler } from 'rxjs';
 import { createClock } from '../src/core/clock.js';
-import { DEFAULT_DELIVERY, DEFAULT_LIMITS, PROTOCOL_VERSION, type InvitationError, type NotificationRequest, type SignalingPlugin, type SignalingPluginOptions } from '../src/index.js';
+import { DEFAULT_DELIVERY, DEFAULT_LIMITS } from '../src/options.js';
+import { PROTOCOL_VERSION, type InvitationError, type NotificationRequest, type SignalingPlugin, type SignalingPluginOptions } from '../src/index.js';
 import { Peer } from 'peerjs';
 import { BoundedPeer, MAX_OUTBOUND_OPENING, MAX_PARKED_SIGNALS, createPeerJsTransport } from '../src/transport/peerjs/peerjs-transport.js';
 import type { Leg } from '../src/core/state-machine.js';
@@ -338,7 +339,7 @@ describe('hostile peers: refusals on the wire', () => {
     const refused = next(alice.plugin.invitationRefused$);
     const third = await alice.plugin.sendInvitation(params);
     expect(third.error).to.equal(undefined);
-    expect(await refused).to.deep.equal({ invitationID: third.invitationID, invitee: bob.id, data: '', reason: 'busy' });
+    expect(await refused).to.deep.equal({ invitationID: third.invitationID, invitee: bob.id, data: '', reason: 'overloaded' });
     expect(states.values.filter((event) => event.invitationID === third.invitationID).map((event) => event.state)).to.include('refused');
     expect(rings.values.map((event) => event.invitationID)).to.not.include(third.invitationID);
     expect(alice.plugin.stats().pendingDeliveries, 'nothing left to retry').to.equal(0);

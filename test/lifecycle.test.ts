@@ -7,7 +7,8 @@
 import { expect } from '@esm-bundle/chai';
 import { deleteDB } from 'idb';
 import { Peer } from 'peerjs';
-import { DEFAULT_DELIVERY, isInvitationError } from '../src/index.js';
+import { isInvitationError } from '../src/index.js';
+import { DEFAULT_DELIVERY } from '../src/options.js';
 import { openIndexedDbStore } from '../src/storage/indexeddb-store.js';
 import type { OpenStore } from '../src/storage/store.js';
 import { Harness, extraPeerServerOptions, inviteAndRing, next, pageCommand, peerOptions, peerPageHas, quiet, record, uniqueId } from './helpers.js';

@@ -9,7 +9,7 @@
  */
 import { BehaviorSubject, Subject, timer, type Observable, type SchedulerLike } from 'rxjs';
 import { InvitationError } from '../src/errors.js';
-import { DEFAULT_LIMITS } from '../src/core/limits.js';
+import { DEFAULT_LIMITS } from '../src/options.js';
 import { ViolationPolicy } from '../src/transport/violation-policy.js';
 import { isPing, type Message } from '../src/core/protocol.js';
 import type { IncomingFrame, PeerViolation, Transport, TransportContext, TransportStats } from '../src/transport/transport.js';

@@ -1,6 +1,7 @@
 /**
- * The plain data of the public API: states, parameters and events. Imports
- * nothing, so every other module can use it without a cycle.
+ * The vocabulary every layer shares: the states, and the options the network
+ * layer (src/transport) reads. Imports nothing, so any module can use it
+ * without a cycle. index.ts exports all but the resolved forms.
  */
 /** What `connectionState$` reports about our registration with the PeerServer. */
 export type ConnectionState = 'disconnected' | 'connecting' | 'connected' | 'reconnecting';
@@ -8,10 +9,8 @@ export type ConnectionState = 'disconnected' | 'connecting' | 'connected' | 'rec
 /** An invitee's state as the inviter sees it. */
 export type InviteeState = 'queued' | 'delivered' | 'accepted' | 'refused' | 'canceled' | 'timeout';
 
-export interface User {
-  id: string;
-  name: string;
-}
+/** Why an invitee's plugin refused an invitation without asking its user. */
+export type RefusalReason = 'busy' | 'blocked' | 'overloaded';
 
 /** A registration token, or a function that gets one for a user id (for example from your backend). */
 export type TokenSource = string | ((userId: string) => string | Promise<string>);
@@ -73,9 +72,9 @@ export type ResolvedDeliveryOptions = Required<DeliveryOptions>;
  * (or the protocol) `violationsBeforeCooldown` times is cut off for `cooldownMs`.
  */
 export interface LimitOptions {
-  /** Invitations from one inviter that may ring at once; more are refused as `busy`. Default 5. */
+  /** Invitations from one inviter that may ring at once; more are refused as `overloaded` (`busy` to a v2 inviter). Default 5. */
   maxLiveInvitationsPerInviter?: number;
-  /** Invitations held in memory and storage, sent and received together; more are refused as `busy`. Default 500. */
+  /** Invitations held in memory and storage, sent and received together; more are refused as `overloaded` (`busy` to a v2 inviter). Default 500. */
   maxStoredInvitations?: number;
   /** UTF-8 bytes of the texts held (data, names, notification texts), all invitations together. Default 4 MiB. */
   maxStoredBytes?: number;
@@ -95,111 +94,3 @@ export interface LimitOptions {
 }
 
 export type ResolvedLimitOptions = Required<LimitOptions>;
-
-/** The seed's notification settings for one invitation. */
-export interface NotificationConfig {
-  notifyWhenAppIsInTheBackgroundOrQuit: boolean;
-  resourceID?: string;
-  title?: string;
-  message?: string;
-}
-
-/** What `notify` is asked to show. Only `inviter.id` is verified; everything else is the inviter's word. */
-export interface NotificationRequest {
-  invitationID: string;
-  inviter: User;
-  type: number;
-  data: string;
-  resourceID?: string;
-  /** "<verified id> (<claimed name>) is calling": built by the plugin, never the inviter's own title. */
-  title?: string;
-  /** The inviter's own `title` and `message` from its `notificationConfig`, one per line. */
-  message?: string;
-}
-
-export interface ConnectUserParams {
-  id: string;
-  name: string;
-}
-
-export interface SendInvitationParams {
-  inviterName: string;
-  invitees: readonly string[];
-  /** Seconds, finite, > 0, at most 600; fractions allowed. */
-  timeout: number;
-  /** Call type, an integer (for example 0 voice, 1 video). */
-  type: number;
-  /** Extended data for the invitees, at most 8 KiB of UTF-8. */
-  data: string;
-  notificationConfig?: NotificationConfig;
-}
-
-/** Why an invitee was left out of an invitation. */
-export type InviteeErrorReason = 'invalid-id' | 'self';
-
-export interface CancelInvitationParams {
-  invitationID: string;
-  /** Default: every invitee that has not answered yet. */
-  invitees?: readonly string[];
-  data?: string;
-}
-
-export interface RespondInvitationParams {
-  invitationID: string;
-  data?: string;
-}
-
-export interface InvitationReceivedEvent {
-  invitationID: string;
-  inviter: User;
-  type: number;
-  data: string;
-  /** Seconds left to answer when this event was emitted (the remaining time, not the original timeout). */
-  timeout: number;
-  /** When the invitation reached this plugin (ms since the epoch, local clock). */
-  createTime: number;
-  /** When it times out here (ms since the epoch, local clock). */
-  deadline: number;
-}
-
-export interface InvitationCanceledEvent {
-  invitationID: string;
-  inviter: User;
-  data: string;
-}
-
-/** Why an invitee's plugin refused an invitation without asking its user. */
-export type RefusalReason = 'busy' | 'blocked';
-/** Another tab of the same user answered an invitation this tab was told of (see README, "Several tabs"). */
-export interface InvitationAnsweredElsewhereEvent {
-  invitationID: string;
-  answer: 'accept' | 'refuse';
-  data: string;
-}
-
-export interface InvitationAnsweredEvent {
-  invitationID: string;
-  invitee: string;
-  data: string;
-  /**
-   * Only on `invitationRefused$`, when the invitee's plugin refused by itself: `busy` (over one
-   * of its `limits`) or `blocked` (its app's `shouldRing` said no). Absent: a person refused.
-   */
-  reason?: RefusalReason;
-}
-
-export interface InvitationTimeoutEvent {
-  invitationID: string;
-  inviter: User;
-}
-
-export interface InvitationResponseTimeoutEvent {
-  invitationID: string;
-  invitees: string[];
-}
-
-export interface InviteeStateChangedEvent {
-  invitationID: string;
-  invitee: string;
-  state: InviteeState;
-}

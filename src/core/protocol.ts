@@ -2,8 +2,14 @@
  * The wire protocol: message shapes, limits, and the one decoder every incoming
  * frame goes through. Pure: no network, no storage, no clock. See PROTOCOL.md.
  */
+import type { RefusalReason } from '../api/types.js';
 
 export const PROTOCOL_VERSION = 2;
+/**
+ * Protocol v3 keeps every basic-mode frame at `v: 2`, so v2 peers read them; an invite says
+ * `speaks: 3`, and only a peer that said so is sent what v2 does not know (`refused: 'overloaded'`).
+ */
+export const SPEAKS_VERSION = 3;
 
 /**
  * Every invitation id is `<inviter id>:<suffix>`. User ids cannot contain ':', so the
@@ -50,6 +56,8 @@ export interface InviteMessage {
   /** Milliseconds left before the invitation expires, measured by the sender as it sends. */
   remainingMs: number;
   notification?: NotificationPayload;
+  /** v3: the highest protocol version the inviter reads. Absent from v2 inviters. */
+  speaks?: number;
 }
 
 export interface CancelMessage {
@@ -76,7 +84,13 @@ export type AnswerRejection = 'expired' | 'canceled';
  * (too many live invitations from this inviter, or stored in total); `blocked`, its
  * app's `shouldRing` said no.
  */
-export type InviteRefusal = 'busy' | 'blocked';
+export type InviteRefusal = RefusalReason;
+const INVITE_REFUSALS: Record<InviteRefusal, true> = { busy: true, blocked: true, overloaded: true };
+
+/** v3: `overloaded` for an invite over a limit; `busy`, as v2 said, to an inviter that did not say it speaks v3. */
+export function limitRefusal(speaks: number | undefined): InviteRefusal {
+  return (speaks ?? 2) >= 3 ? 'overloaded' : 'busy';
+}
 
 export interface AckMessage {
   v: typeof PROTOCOL_VERSION;
@@ -158,8 +172,8 @@ export function decodeMessage(frame: unknown): DecodeResult {
         message.rejected = rejected;
       }
       if (refused !== undefined) {
-        if ((refused !== 'busy' && refused !== 'blocked') || of !== 'invite') return fail(`ack with an invalid refused ${describe(refused)}`);
-        message.refused = refused;
+        if (typeof refused !== 'string' || !Object.hasOwn(INVITE_REFUSALS, refused) || of !== 'invite') return fail(`ack with an invalid refused ${describe(refused)}`);
+        message.refused = refused as InviteRefusal;
       }
       return { ok: true, message };
     }
@@ -174,6 +188,7 @@ export function decodeMessage(frame: unknown): DecodeResult {
       if (notification === null) return fail('invite with an invalid notification');
       const message: InviteMessage = { v: PROTOCOL_VERSION, kind, ...common, inviterName, type: type as number };
       if (notification) message.notification = notification;
+      if (Number.isSafeInteger(frame['speaks']) && (frame['speaks'] as number) >= 2) message.speaks = frame['speaks'] as number;
       return { ok: true, message };
     }
     case 'cancel':

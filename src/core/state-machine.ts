@@ -33,6 +33,11 @@ export interface Leg {
   outboxData: string;
   /** An invite went onto a channel at least once, so the invitee may know it. */
   wired: boolean;
+  /**
+   * The app was told how this leg ended at its deadline (`invitationResponseTimeout$`,
+   * `invitationTimeout$`), by this page or an earlier one: later pages say the state only.
+   */
+  endTold?: true;
 }
 
 export type LegEvent =

@@ -4,7 +4,7 @@
  */
 import { InvitationError } from '../errors.js';
 import { MAX_DATA_BYTES, MAX_TEXT_BYTES, MAX_TIMEOUT_SECONDS, isRecord, isValidPeerId, utf8Length } from './protocol.js';
-import type { InviteeErrorReason, NotificationConfig, SendInvitationParams } from '../api/types.js';
+import type { InviteeErrorReason, NotificationConfig, SendInvitationParams } from '../api/calls.js';
 
 /** More invitees than this in one invitation is refused: each costs a connection. */
 export const MAX_INVITEES = 100;

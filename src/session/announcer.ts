@@ -6,19 +6,11 @@
 import type { BehaviorSubject, Subject } from 'rxjs';
 import { InvitationError } from '../errors.js';
 import { notificationText } from './notifications.js';
+import type { Told } from './told.js';
+import type { Notify } from '../options.js';
 import type { Leg } from '../core/state-machine.js';
-import type {
-  ConnectionState,
-  InvitationAnsweredElsewhereEvent,
-  InvitationAnsweredEvent,
-  InvitationCanceledEvent,
-  InvitationReceivedEvent,
-  InvitationResponseTimeoutEvent,
-  InvitationTimeoutEvent,
-  InviteeState,
-  InviteeStateChangedEvent,
-  NotificationRequest,
-} from '../api/types.js';
+import type { InvitationAnsweredElsewhereEvent, InvitationAnsweredEvent, InvitationCanceledEvent, InvitationReceivedEvent, InvitationResponseTimeoutEvent, InvitationTimeoutEvent, InviteeStateChangedEvent } from '../api/events.js';
+import type { ConnectionState, InviteeState, RefusalReason } from '../api/types.js';
 
 /** The plugin's subjects, shared by every session. */
 export interface Outlets {
@@ -32,16 +24,26 @@ export interface Outlets {
   invitationAnsweredElsewhere: Subject<InvitationAnsweredElsewhereEvent>;
   connectionState: BehaviorSubject<ConnectionState>;
   errors: Subject<InvitationError>;
-  /** What this plugin already told the app, by user: a reconnect in the same page does not say it again. */
-  readonly told: { rang: Set<string>; states: Map<string, InviteeState> };
+  /** What this plugin already told the app: a reconnect in the same page does not say it again. */
+  readonly told: Told;
 }
 
-/** The key of `Outlets.told`: what was said of an invitation (and of one invitee of it) to this user. */
-export function toldKey(userId: string, invitationID: string, peer = ''): string {
-  return JSON.stringify([userId, invitationID, peer]);
+/** Completes every outlet: the plugin is disposed. */
+export function completeOutlets(outlets: Outlets): void {
+  const subjects = [
+    outlets.invitationReceived,
+    outlets.invitationCanceled,
+    outlets.invitationAccepted,
+    outlets.invitationRefused,
+    outlets.invitationTimeout,
+    outlets.invitationResponseTimeout,
+    outlets.inviteeStateChanged,
+    outlets.invitationAnsweredElsewhere,
+    outlets.connectionState,
+    outlets.errors,
+  ];
+  for (const subject of subjects) subject.complete();
 }
-
-export type Notify = (request: NotificationRequest) => (() => void) | void;
 
 export class Announcer {
   readonly #closeNotification = new Map<string, () => void>();
@@ -61,9 +63,7 @@ export class Announcer {
    * inside its own handler (`stillRinging` says).
    */
   ring(leg: Leg, now: number, stillRinging: () => boolean): void {
-    const key = this.#key(leg.invitationID);
-    if (this.#outlets.told.rang.has(key)) return;
-    this.#outlets.told.rang.add(key);
+    if (!this.#outlets.told.ring(this.#userId, leg.invitationID)) return;
     const event = this.receivedEvent(leg, now);
     this.#outlets.invitationReceived.next(event);
     if (!leg.notification || this.#closeNotification.has(leg.invitationID) || !stillRinging()) return;
@@ -117,32 +117,25 @@ export class Announcer {
   }
 
   /** An invitee's plugin turned our invite away without ringing. */
-  refusedUnseen(leg: Leg, reason: 'busy' | 'blocked'): void {
+  refusedUnseen(leg: Leg, reason: RefusalReason): void {
     this.#outlets.invitationRefused.next({ invitationID: leg.invitationID, invitee: leg.peer, data: '', reason });
     this.inviteeState(leg);
   }
 
   inviteeState(leg: Leg): void {
     const state = leg.state as InviteeState;
-    this.#outlets.told.states.set(this.#key(leg.invitationID, leg.peer), state);
+    this.#outlets.told.state(this.#userId, leg.invitationID, leg.peer, state);
     this.#outlets.inviteeStateChanged.next({ invitationID: leg.invitationID, invitee: leg.peer, state });
   }
 
   /** After a reload or reconnect: the state, unless this plugin already reported it. */
   inviteeStateIfNew(leg: Leg): void {
-    if (this.#outlets.told.states.get(this.#key(leg.invitationID, leg.peer)) !== leg.state) this.inviteeState(leg);
+    if (!this.#outlets.told.hasState(this.#userId, leg.invitationID, leg.peer, leg.state)) this.inviteeState(leg);
   }
 
   /** The invitation is purged: nothing about it will be said again. */
   forget(legs: Leg[]): void {
-    for (const leg of legs) {
-      this.#outlets.told.rang.delete(this.#key(leg.invitationID));
-      this.#outlets.told.states.delete(this.#key(leg.invitationID, leg.peer));
-    }
-  }
-
-  #key(invitationID: string, peer = ''): string {
-    return toldKey(this.#userId, invitationID, peer);
+    for (const leg of legs) this.#outlets.told.forget(this.#userId, leg.invitationID, leg.peer);
   }
 
   error(error: InvitationError): void {

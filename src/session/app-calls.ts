@@ -3,14 +3,15 @@
  * checks its parameters (any value resolves, never throws), runs the state
  * machine, commits, kicks delivery and resolves once the change is saved.
  */
-import type { CancelInvitationResult, RespondInvitationResult, SendInvitationResult } from '../api/plugin-api.js';
+import type { CancelInvitationResult, RespondInvitationResult, SendInvitationResult } from '../api/calls.js';
 import { InvitationError, type InvitationErrorCode } from '../errors.js';
-import type { Parts } from './context.js';
+import type { SessionContext } from './context.js';
 import {
   MAX_INVITATION_ID_LENGTH,
   MAX_MESSAGE_BYTES,
   MAX_TIMEOUT_SECONDS,
   PROTOCOL_VERSION,
+  SPEAKS_VERSION,
   encodedSize,
   invitationIDOf,
   type InviteMessage,
@@ -18,6 +19,7 @@ import {
   type NotificationPayload,
   type OutgoingKind,
 } from '../core/protocol.js';
+import { withoutUndefined } from '../core/objects.js';
 import { isAnswerable, refusalCode, transition, type Leg } from '../core/state-machine.js';
 import { checkAnswer, checkCancel, checkInvitation, echoedInvitationID, echoedInvitees, type CheckedAnswer, type CheckedCancel } from '../core/validate.js';
 
@@ -25,14 +27,14 @@ import { checkAnswer, checkCancel, checkInvitation, echoedInvitationID, echoedIn
 const MAX_REMAINING_MS = MAX_TIMEOUT_SECONDS * 1000;
 
 export class AppCalls {
-  readonly #parts: Parts;
+  readonly #context: SessionContext;
 
-  constructor(parts: Parts) {
-    this.#parts = parts;
+  constructor(context: SessionContext) {
+    this.#context = context;
   }
 
   #now(): number {
-    return this.#parts.settings.clock.now();
+    return this.#context.settings.clock.now();
   }
 
   /**
@@ -40,7 +42,7 @@ export class AppCalls {
    * after the leading tab changed finds its invitation already sent, and gets its id back.
    */
   async sendInvitation(params: unknown, made?: { suffix: string; retried: boolean }): Promise<SendInvitationResult> {
-    const { user, settings, deadlines, delivery, announcer } = this.#parts;
+    const { user, settings, deadlines, delivery, announcer } = this.#context;
     const checked = checkInvitation(params, user.id);
     if (checked instanceof InvitationError) return { invitationID: '', errorInvitees: {}, error: checked };
     const { invitees, errorInvitees } = checked;
@@ -50,10 +52,10 @@ export class AppCalls {
     }
     const config = checked.notificationConfig;
     let notification: NotificationPayload | undefined;
-    if (settings.options.notifyWhenAppIsInTheBackgroundOrQuit && config?.notifyWhenAppIsInTheBackgroundOrQuit) {
-      notification = withoutUndefined({ resourceID: config.resourceID, title: config.title, message: config.message });
+    if (settings.notifyWhenAppIsInTheBackgroundOrQuit && config?.notifyWhenAppIsInTheBackgroundOrQuit) {
+      notification = withoutUndefined<NotificationPayload>({ resourceID: config.resourceID, title: config.title, message: config.message });
     }
-    if (made?.retried && this.#parts.legs.has(invitationIDOf(user.id, made.suffix))) {
+    if (made?.retried && this.#context.legs.has(invitationIDOf(user.id, made.suffix))) {
       return { invitationID: invitationIDOf(user.id, made.suffix), errorInvitees };
     }
     const invitationID = this.#newInvitationID(made?.suffix);
@@ -78,7 +80,7 @@ export class AppCalls {
     const tooLarge = checkEncodedSize(inviteMessage(invitationLegs[0]!, checked.timeoutMs));
     if (tooLarge) return { invitationID: '', errorInvitees, error: tooLarge };
 
-    const saved = this.#parts.commit(invitationLegs);
+    const saved = this.#context.commit(invitationLegs);
     deadlines.arm(invitationID, now + checked.timeoutMs);
     for (const leg of invitationLegs) delivery.kick(leg.peer);
     for (const leg of invitationLegs) announcer.inviteeState(leg);
@@ -90,16 +92,16 @@ export class AppCalls {
   #newInvitationID(given?: string): string | InvitationError {
     let suffix: unknown = given;
     try {
-      suffix ??= this.#parts.settings.createInvitationID();
+      suffix ??= this.#context.settings.createInvitationID();
     } catch (error) {
       return new InvitationError('APP_CALLBACK_FAILED', 'createInvitationID threw', { cause: error });
     }
-    const maxLength = MAX_INVITATION_ID_LENGTH - this.#parts.user.id.length - 1;
+    const maxLength = MAX_INVITATION_ID_LENGTH - this.#context.user.id.length - 1;
     if (typeof suffix !== 'string' || suffix.length === 0 || suffix.length > maxLength) {
       return new InvitationError('APP_CALLBACK_FAILED', `createInvitationID must return 1 to ${maxLength} characters for this user; got ${JSON.stringify(suffix)}`);
     }
-    const invitationID = invitationIDOf(this.#parts.user.id, suffix);
-    if (this.#parts.legs.has(invitationID)) return new InvitationError('APP_CALLBACK_FAILED', `createInvitationID returned "${suffix}" twice`);
+    const invitationID = invitationIDOf(this.#context.user.id, suffix);
+    if (this.#context.legs.has(invitationID)) return new InvitationError('APP_CALLBACK_FAILED', `createInvitationID returned "${suffix}" twice`);
     return invitationID;
   }
 
@@ -108,8 +110,8 @@ export class AppCalls {
     const invalid = checked instanceof InvitationError ? checked : checkEncodedSize(ownedMessage('cancel', checked.invitationID, checked.data));
     if (invalid) return { invitationID: echoedInvitationID(params), errorInvitees: echoedInvitees(params), error: invalid };
     const { invitationID, invitees, data } = checked as CheckedCancel;
-    this.#parts.deadlines.checkOne(invitationID);
-    const mine = this.#parts.legs.sent(invitationID);
+    this.#context.deadlines.checkOne(invitationID);
+    const mine = this.#context.legs.sent(invitationID);
     if (!mine) {
       const error = new InvitationError('NOT_FOUND', `No invitation "${invitationID}" was sent from here`);
       return { invitationID, errorInvitees: echoedInvitees(params), error };
@@ -132,10 +134,10 @@ export class AppCalls {
       const code = codes[0] ?? (this.#now() >= first!.deadline ? 'EXPIRED' : refusalCode(first!.state));
       return { invitationID, errorInvitees, error: new InvitationError(code, `Nothing left to cancel in "${invitationID}"`) };
     }
-    const saved = this.#parts.commit(canceled);
+    const saved = this.#context.commit(canceled);
     for (const leg of canceled) {
-      if (leg.outbox) this.#parts.delivery.kick(leg.peer);
-      this.#parts.announcer.inviteeState(leg);
+      if (leg.outbox) this.#context.delivery.kick(leg.peer);
+      this.#context.announcer.inviteeState(leg);
     }
     await saved;
     return { invitationID, errorInvitees };
@@ -147,14 +149,14 @@ export class AppCalls {
     if (invalid) return { invitationID: echoedInvitationID(params), error: invalid };
     const { invitationID, data } = checked as CheckedAnswer;
     // An invitation past its deadline ends (and the app hears so) before an answer is refused as EXPIRED.
-    this.#parts.deadlines.checkOne(invitationID);
-    const leg = this.#parts.legs.received(invitationID);
+    this.#context.deadlines.checkOne(invitationID);
+    const leg = this.#context.legs.received(invitationID);
     if (!leg) return { invitationID, error: new InvitationError('NOT_FOUND', `No invitation "${invitationID}" was received here`) };
     const result = transition(leg, { type: 'answer', answer, data }, this.#now());
     if (!result.ok) return { invitationID, error: new InvitationError(result.code, refusalMessage(result.code, invitationID)) };
-    const saved = this.#parts.commit([result.leg]);
-    this.#parts.delivery.kick(leg.peer);
-    this.#parts.announcer.stopRinging(invitationID);
+    const saved = this.#context.commit([result.leg]);
+    this.#context.delivery.kick(leg.peer);
+    this.#context.announcer.stopRinging(invitationID);
     await saved;
     return { invitationID };
   }
@@ -169,6 +171,7 @@ export function inviteMessage(leg: Leg, remainingMs: number): InviteMessage {
     type: leg.type,
     data: leg.data,
     remainingMs,
+    speaks: SPEAKS_VERSION,
   };
   if (leg.notification) message.notification = leg.notification;
   return message;
@@ -202,8 +205,4 @@ function refusalMessage(code: InvitationErrorCode, invitationID: string): string
     default:
       return `Invitation "${invitationID}" cannot be answered (${code})`;
   }
-}
-
-function withoutUndefined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined)) as T;
 }

@@ -1,36 +1,20 @@
 /**
- * What the rooms of a session share: the table of legs and the services around
- * it. session.ts builds one `Parts` per connected user; app-calls.ts (what the
- * app asks) and inbound.ts (what peers send) work on it.
+ * The context of one connected user's session: its user, the resolved options,
+ * the table of legs and the services around it. session.ts builds one per
+ * connected user; app-calls.ts (what the app asks) and inbound.ts (what peers
+ * send) work on it.
  */
-import type { SchedulerLike } from 'rxjs';
-import type { Announcer, Notify } from './announcer.js';
-import type { SignalingPluginOptions } from '../api/plugin-api.js';
-import type { Clock } from '../core/clock.js';
+import type { Announcer } from './announcer.js';
 import type { Deadlines } from './deadlines.js';
 import type { Delivery } from './delivery.js';
 import type { LegTable } from './legs.js';
 import type { Persistence } from '../storage/persistence.js';
-import type { Leg } from '../core/state-machine.js';
-import type { OpenStore } from '../storage/store.js';
-import type { Transport, TransportFactory } from '../transport/transport.js';
-import type { InvitationReceivedEvent, ResolvedDeliveryOptions, ResolvedLimitOptions, User } from '../api/types.js';
+import type { Leg, LegEvent } from '../core/state-machine.js';
+import type { Settings } from '../options.js';
+import type { Transport } from '../transport/transport.js';
+import type { User } from '../api/calls.js';
 
-/** The plugin's options, resolved once by the facade. */
-export interface Settings {
-  options: SignalingPluginOptions;
-  delivery: ResolvedDeliveryOptions;
-  scheduler: SchedulerLike;
-  clock: Clock;
-  openStore: OpenStore;
-  createTransport: TransportFactory;
-  createInvitationID: () => string;
-  notify: Notify;
-  limits: ResolvedLimitOptions;
-  shouldRing: ((invitation: InvitationReceivedEvent) => boolean | Promise<boolean>) | undefined;
-}
-
-export interface Parts {
+export interface SessionContext {
   readonly user: User;
   readonly settings: Settings;
   readonly legs: LegTable;
@@ -44,4 +28,6 @@ export interface Parts {
    * event handler sees them) and queues them for the store; settles once saved.
    */
   commit(legs: readonly Leg[]): Promise<void>;
+  /** Runs a state-machine event on a leg; if it changed, commits it and returns the next leg. */
+  advance(leg: Leg, event: LegEvent): Leg | undefined;
 }

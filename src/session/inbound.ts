@@ -2,10 +2,11 @@
  * What peers send: every frame is decoded, attributed to the connection it came
  * on, and run through the state machine. Acks go out only once what they
  * acknowledge is saved here: an ack means "stored", so a sender whose message
- * was lost before the write sends it again.
+ * was lost before the write sends it again. Whether a new invitation may ring
+ * is admission.ts's to say.
  */
-import { InvitationError, type InvitationErrorCode } from '../errors.js';
-import type { Parts } from './context.js';
+import type { InvitationErrorCode } from '../errors.js';
+import type { SessionContext } from './context.js';
 import {
   PROTOCOL_VERSION,
   decodeMessage,
@@ -14,36 +15,33 @@ import {
   type AnswerRejection,
   type CancelMessage,
   type InviteMessage,
-  type InviteRefusal,
   isInvitationOf,
 } from '../core/protocol.js';
-import { textBytes } from './legs.js';
-import { transition, type Leg, type LegEvent } from '../core/state-machine.js';
+import type { RefusalReason } from '../api/types.js';
+import { transition, type Leg } from '../core/state-machine.js';
+import { Admission, type Verdict } from './admission.js';
 
 export class Inbound {
-  readonly #parts: Parts;
-  /** Invites waiting for the app's `shouldRing`. */
-  readonly #deciding = new Set<string>();
-  /** Invites turned away, and why: a repeat is refused alike, unasked and unstored. */
-  readonly #refused = new Map<string, InviteRefusal>();
-  #closed = false;
+  readonly #context: SessionContext;
+  readonly #admission: Admission;
 
-  constructor(parts: Parts) {
-    this.#parts = parts;
+  constructor(context: SessionContext) {
+    this.#context = context;
+    this.#admission = new Admission(context);
   }
 
   #now(): number {
-    return this.#parts.settings.clock.now();
+    return this.#context.settings.clock.now();
   }
 
   /** Decisions still pending when the session ends come to nothing. */
   close(): void {
-    this.#closed = true;
+    this.#admission.close();
   }
 
   receive(from: string, frame: unknown): void {
     // Frames already read from a peer that was just cut off are dropped too.
-    if (this.#parts.transport.isBanned(from)) return;
+    if (this.#context.transport.isBanned(from)) return;
     const decoded = decodeMessage(frame);
     if (!decoded.ok) return this.#violation(from, decoded.reason);
     const message = decoded.message;
@@ -68,40 +66,35 @@ export class Inbound {
   }
 
   #onAck(from: string, ack: AckMessage): void {
-    this.#parts.delivery.acked(from, ack);
-    const leg = this.#parts.legs.get(ack.invitationID, from);
+    this.#context.delivery.acked(from, ack);
+    const leg = this.#context.legs.get(ack.invitationID, from);
+    if (!leg) return;
+    const { announcer } = this.#context;
     // A rejection or refusal counts only for the message we still owe (PROTOCOL.md): anything else is a plain ack.
-    if (ack.rejected && leg?.role === 'invitee' && leg.outbox === ack.of) return this.#onAnswerRejected(leg, ack.rejected);
-    if (ack.refused && leg?.role === 'inviter' && leg.outbox === 'invite') return this.#onInviteRefused(leg, ack.refused);
-    this.#apply(ack.invitationID, from, { type: 'acked', of: ack.of });
-  }
-
-  /** The invitee's plugin turned our invite away unseen: as a refusal, with the reason. */
-  #onInviteRefused(leg: Leg, reason: InviteRefusal): void {
-    const result = transition(leg, { type: 'invite-refused' }, this.#now());
-    if (!result.ok || !result.changed) return;
-    void this.#parts.commit([result.leg]);
-    this.#parts.announcer.refusedUnseen(result.leg, reason);
-  }
-
-  /** Our answer came too late to count: end the invitation here as the inviter saw it end. */
-  #onAnswerRejected(leg: Leg, reason: AnswerRejection): void {
-    const result = transition(leg, { type: 'answer-rejected', reason }, this.#now());
-    if (!result.ok || !result.changed) return;
-    void this.#parts.commit([result.leg]);
-    if (result.leg.state === 'canceled') this.#parts.announcer.canceled(result.leg, '');
-    else this.#parts.announcer.timedOut(result.leg);
+    if (ack.rejected && leg.role === 'invitee' && leg.outbox === ack.of) {
+      // Our answer came too late to count: end the invitation here as the inviter saw it end.
+      const ended = this.#context.advance(leg, { type: 'answer-rejected', reason: ack.rejected });
+      if (ended?.state === 'canceled') announcer.canceled(ended, '');
+      else if (ended) announcer.timedOut(ended);
+      return;
+    }
+    if (ack.refused && leg.role === 'inviter' && leg.outbox === 'invite') {
+      // The invitee's plugin turned our invite away unseen: as a refusal, with the reason.
+      const refused = this.#context.advance(leg, { type: 'invite-refused' });
+      if (refused) announcer.refusedUnseen(refused, ack.refused);
+      return;
+    }
+    const next = this.#context.advance(leg, { type: 'acked', of: ack.of });
+    if (next && leg.role === 'inviter' && next.state !== leg.state) announcer.inviteeState(next);
   }
 
   #onInvite(from: string, invite: InviteMessage): void {
-    const { legs } = this.#parts;
-    const key = decisionKey(from, invite.invitationID);
     // The same invite again (its ack was lost): acknowledge once the first copy is saved, announce nothing.
-    if (legs.get(invite.invitationID, from)) return this.#acknowledgeWhenSaved(from, invite);
+    if (this.#context.legs.get(invite.invitationID, from)) return this.#acknowledgeWhenSaved(from, invite);
+    const earlier = this.#admission.earlier(from, invite.invitationID);
     // Still being decided (the app's shouldRing): the sender's retry will find the decision made.
-    if (this.#deciding.has(key)) return;
-    const refused = this.#refused.get(key);
-    if (refused) return this.#acknowledge(from, invite, { refused });
+    if (earlier === 'deciding') return;
+    if (earlier) return this.#acknowledge(from, invite, { refused: earlier });
     // Already expired on the way: never ring, but stop the sender retrying.
     if (invite.remainingMs <= 0) return this.#acknowledge(from, invite);
     const leg = this.#receivedLeg(from, invite, {
@@ -111,67 +104,26 @@ export class Inbound {
       data: invite.data,
       ...(invite.notification ? { notification: invite.notification } : {}),
     });
-    const overLimit = this.#overLimit(leg);
-    if (overLimit) {
-      this.#violation(from, overLimit);
-      return this.#refuse(from, invite, 'busy');
-    }
-    const shouldRing = this.#parts.settings.shouldRing;
-    if (!shouldRing) return this.#ring(from, invite, leg);
-    this.#deciding.add(key);
-    void this.#ask(shouldRing, leg).then((allowed) => {
-      this.#deciding.delete(key);
-      if (this.#closed) return;
-      // A cancel overtook the invite while the app decided: it never rings.
-      if (this.#parts.legs.has(leg.invitationID)) return this.#acknowledgeWhenSaved(from, invite);
-      if (!allowed) return this.#refuse(from, invite, 'blocked');
-      // Time passed while the app decided: the invitation keeps its deadline, and the limits are checked again.
-      const decided = { ...leg, createTime: this.#now() };
-      if (decided.deadline <= decided.createTime) return this.#acknowledge(from, invite);
-      const stillOver = this.#overLimit(decided);
-      if (stillOver) {
-        this.#violation(from, stillOver);
-        return this.#refuse(from, invite, 'busy');
-      }
-      this.#ring(from, invite, decided);
-    });
+    const verdict = this.#admission.admit(leg, invite.speaks);
+    if (verdict instanceof Promise) void verdict.then((decided) => this.#onVerdict(from, invite, decided));
+    else this.#onVerdict(from, invite, verdict);
   }
 
-  /** Stores, arms and announces a new invitation; acks it once saved. */
-  #ring(from: string, invite: InviteMessage, leg: Leg): void {
-    const { legs, deadlines, announcer } = this.#parts;
+  #onVerdict(from: string, invite: InviteMessage, verdict: Verdict): void {
+    if (verdict === 'closed') return;
+    if (verdict === 'overtaken') return this.#acknowledgeWhenSaved(from, invite);
+    if (verdict === 'expired') return this.#acknowledge(from, invite);
+    if ('refuse' in verdict) {
+      if (verdict.violation) this.#violation(from, verdict.violation);
+      return this.#acknowledge(from, invite, { refused: verdict.refuse });
+    }
     // Announced before the disk write is done; acked after it, so an unsaved invite is sent again.
-    const saved = this.#parts.commit([leg]);
-    deadlines.arm(leg.invitationID, leg.deadline);
-    announcer.ring(leg, this.#now(), () => legs.get(leg.invitationID, from)?.state === 'ringing');
-    void saved.then(() => this.#acknowledge(from, invite));
-  }
-
-  /** Why a new invitation may not be held, if it may not. */
-  #overLimit(leg: Leg): string | undefined {
-    const { legs, settings } = this.#parts;
-    const limits = settings.limits;
-    if (legs.ringingFrom(leg.peer) >= limits.maxLiveInvitationsPerInviter) return `more than ${limits.maxLiveInvitationsPerInviter} invitations ringing at once from one inviter`;
-    if (legs.invitationCount >= limits.maxStoredInvitations) return `over the ${limits.maxStoredInvitations} invitations this plugin holds`;
-    if (legs.bytes + textBytes(leg) > limits.maxStoredBytes) return `over the ${limits.maxStoredBytes} bytes this plugin holds`;
-    return undefined;
-  }
-
-  /** Refuses an invite on the wire, and remembers it so a repeat gets the same answer without asking again. */
-  #refuse(from: string, invite: InviteMessage, reason: InviteRefusal): void {
-    this.#refused.set(decisionKey(from, invite.invitationID), reason);
-    while (this.#refused.size > REMEMBERED_REFUSALS) this.#refused.delete(this.#refused.keys().next().value!);
-    this.#acknowledge(from, invite, { refused: reason });
-  }
-
-  /** The app's `shouldRing`, contained: one that throws or rejects is reported, and the invitation rings. */
-  async #ask(shouldRing: NonNullable<Parts['settings']['shouldRing']>, leg: Leg): Promise<boolean> {
-    try {
-      return (await shouldRing(this.#parts.announcer.receivedEvent(leg, this.#now()))) !== false;
-    } catch (error) {
-      this.#parts.announcer.error(new InvitationError('APP_CALLBACK_FAILED', "The app's shouldRing callback threw; the invitation rings", { cause: error }));
-      return true;
-    }
+    const leg = verdict.ring;
+    const { legs, deadlines, announcer } = this.#context;
+    this.#commitThenAck(from, invite, [leg], () => {
+      deadlines.arm(leg.invitationID, leg.deadline);
+      announcer.ring(leg, this.#now(), () => legs.get(leg.invitationID, from)?.state === 'ringing');
+    });
   }
 
   /** An invitee leg for a message from its inviter: the deadline is our clock plus the time it had left. */
@@ -191,7 +143,7 @@ export class Inbound {
   }
 
   #onCancel(from: string, cancel: CancelMessage): void {
-    const { legs, deadlines, announcer } = this.#parts;
+    const { legs, deadlines, announcer } = this.#context;
     const leg = legs.get(cancel.invitationID, from);
     if (legs.has(cancel.invitationID) && leg?.role !== 'invitee') {
       return this.#violation(from, `cancel of "${cancel.invitationID}" from a peer that is not its inviter`);
@@ -199,52 +151,49 @@ export class Inbound {
     if (!leg) {
       // The cancel overtook its invite: remember it, so the invite is dropped when it comes.
       if (cancel.remainingMs <= 0) return this.#acknowledge(from, cancel);
-      const { maxUnknownCancelsPerPeer } = this.#parts.settings.limits;
+      const { maxUnknownCancelsPerPeer } = this.#context.settings.limits;
       if (legs.canceledFrom(from) >= maxUnknownCancelsPerPeer) {
         this.#violation(from, `more than ${maxUnknownCancelsPerPeer} cancels for invitations not seen here`);
         return this.#acknowledge(from, cancel);
       }
       const tombstone = this.#receivedLeg(from, cancel, { state: 'canceled', inviterName: '', type: 0, data: '' });
       deadlines.arm(tombstone.invitationID, tombstone.deadline);
-      void this.#parts.commit([tombstone]).then(() => this.#acknowledge(from, cancel));
-      return;
+      return this.#commitThenAck(from, cancel, [tombstone]);
     }
     const result = transition(leg, { type: 'cancel-received' }, this.#now());
     if (!result.ok) return this.#acknowledgeWhenSaved(from, cancel);
-    const saved = this.#parts.commit([result.leg]);
-    announcer.canceled(result.leg, cancel.data);
-    void saved.then(() => this.#acknowledge(from, cancel));
+    this.#commitThenAck(from, cancel, [result.leg], () => announcer.canceled(result.leg, cancel.data));
   }
 
   #onAnswer(from: string, answer: AnswerMessage): void {
-    const { legs, announcer } = this.#parts;
+    const { legs, announcer } = this.#context;
     // Unknown: answered after we forgot the invitation. Acknowledge so the invitee stops resending.
     if (!legs.has(answer.invitationID)) return this.#acknowledge(from, answer, { rejected: 'expired' });
     const leg = legs.get(answer.invitationID, from);
     if (leg?.role !== 'inviter') return this.#violation(from, `${answer.kind} of "${answer.invitationID}" from a peer that was not invited`);
     const result = transition(leg, { type: 'answer-received', answer: answer.kind }, this.#now());
     if (!result.ok) return this.#acknowledgeWhenSaved(from, answer, { rejected: rejectionOf(result.code) });
-    const saved = this.#parts.commit([result.leg]);
-    // The answer overtook the invite's ack (sent once the invitee saved it): the invite did arrive.
-    if (leg.state === 'queued') announcer.inviteeState({ ...leg, state: 'delivered' });
-    announcer.answered(result.leg, answer.kind, answer.data);
-    announcer.inviteeState(result.leg);
-    void saved.then(() => this.#acknowledge(from, answer));
+    this.#commitThenAck(from, answer, [result.leg], () => {
+      // The answer overtook the invite's ack (sent once the invitee saved it): the invite did arrive.
+      if (leg.state === 'queued') announcer.inviteeState({ ...leg, state: 'delivered' });
+      announcer.answered(result.leg, answer.kind, answer.data);
+      announcer.inviteeState(result.leg);
+    });
   }
 
-  /** Runs a state-machine event on one leg and commits the change, if any. */
-  #apply(invitationID: string, peer: string, event: LegEvent): void {
-    const leg = this.#parts.legs.get(invitationID, peer);
-    if (!leg) return;
-    const result = transition(leg, event, this.#now());
-    if (!result.ok || !result.changed) return;
-    void this.#parts.commit([result.leg]);
-    if (leg.role === 'inviter' && result.leg.state !== leg.state) this.#parts.announcer.inviteeState(result.leg);
+  /**
+   * Commits what a message changed and announces it at once (an app that answers from its
+   * handler sees the change); acks once it is saved, since an ack means "stored".
+   */
+  #commitThenAck(to: string, message: InviteMessage | CancelMessage | AnswerMessage, changed: Leg[], announce?: () => void): void {
+    const saved = this.#context.commit(changed);
+    announce?.();
+    void saved.then(() => this.#acknowledge(to, message));
   }
 
   /** A repeat: its first copy may still be on its way to the store, and an ack must mean "stored". */
   #acknowledgeWhenSaved(to: string, message: InviteMessage | CancelMessage | AnswerMessage, outcome: AckOutcome = {}): void {
-    void this.#parts.persistence.saved().then(() => this.#acknowledge(to, message, outcome));
+    void this.#context.persistence.saved().then(() => this.#acknowledge(to, message, outcome));
   }
 
   #acknowledge(to: string, message: InviteMessage | CancelMessage | AnswerMessage, { rejected, refused }: AckOutcome = {}): void {
@@ -252,28 +201,21 @@ export class Inbound {
     if (rejected) ack.rejected = rejected;
     if (refused) ack.refused = refused;
     try {
-      this.#parts.transport.send(to, ack);
+      this.#context.transport.send(to, ack);
     } catch {
       // The connection is gone (or the session closed); the sender times out waiting and sends again, and we ack that.
     }
   }
 
   #violation(from: string, reason: string): void {
-    this.#parts.transport.reportViolation({ peer: from, reason });
+    this.#context.transport.reportViolation({ peer: from, reason });
   }
 }
 
 /** What an ack may add: why an answer did not count, or why an invite was turned away. */
 interface AckOutcome {
   rejected?: AnswerRejection | undefined;
-  refused?: InviteRefusal;
-}
-
-/** Refusals remembered to answer repeats alike; the oldest are forgotten first. */
-const REMEMBERED_REFUSALS = 1000;
-
-function decisionKey(from: string, invitationID: string): string {
-  return JSON.stringify([from, invitationID]);
+  refused?: RefusalReason;
 }
 
 /** What an invitee is told when its answer does not count; a repeated answer is simply acknowledged. */

@@ -1,5 +1,5 @@
 /** The default `notify`: a system notification while the page is in the background. */
-import type { NotificationRequest } from '../api/types.js';
+import type { NotificationRequest } from '../api/options.js';
 
 /**
  * What the system notification shows. The title names the inviter by the id its

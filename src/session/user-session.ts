@@ -3,13 +3,18 @@
  * tab of its own, or a `TabSession` (src/tabs) that shares one with the
  * user's other tabs.
  */
-import type { CancelInvitationResult, PluginStats, RespondInvitationResult, SendInvitationResult } from '../api/plugin-api.js';
-import type { User } from '../api/types.js';
+import type { CancelInvitationResult, PluginStats, RespondInvitationResult, SendInvitationResult } from '../api/calls.js';
+import type { User } from '../api/calls.js';
 
 export interface SessionCalls {
   sendInvitation(params: unknown): Promise<SendInvitationResult>;
   cancelInvitation(params: unknown): Promise<CancelInvitationResult>;
   respond(params: unknown, answer: 'accept' | 'refuse'): Promise<RespondInvitationResult>;
+}
+
+/** What `stats()` says while no session runs. */
+export function idleStats(): PluginStats {
+  return { connectAttempts: 0, openConnections: 0, invitations: 0, pendingDeliveries: 0 };
 }
 
 export interface UserSession {

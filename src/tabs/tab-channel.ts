@@ -6,7 +6,8 @@
  */
 import { Subject, type Observable } from 'rxjs';
 import { InvitationError, type InvitationErrorCode } from '../errors.js';
-import type { ConnectionState, InvitationAnsweredElsewhereEvent, InvitationReceivedEvent } from '../api/types.js';
+import type { InvitationAnsweredElsewhereEvent, InvitationReceivedEvent } from '../api/events.js';
+import type { ConnectionState } from '../api/types.js';
 import type { Outlets } from '../session/announcer.js';
 
 export type CallMethod = 'send' | 'cancel' | 'accept' | 'refuse';

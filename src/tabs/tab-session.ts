@@ -8,14 +8,17 @@
  * restoring from the shared store: what the followers were told is in their
  * `Outlets.told`, so nothing rings twice.
  */
-import { Subscription, filter, firstValueFrom, timer, type Observable } from 'rxjs';
-import { toldKey, type Outlets } from '../session/announcer.js';
-import type { CancelInvitationResult, PluginStats, RespondInvitationResult, SendInvitationResult } from '../api/plugin-api.js';
+import { AsyncSubject, Subscription, filter, firstValueFrom, timer, type Observable } from 'rxjs';
+import { backoffDelay } from '../core/backoff.js';
+import { checkAnswer } from '../core/validate.js';
+import type { Outlets } from '../session/announcer.js';
+import type { CancelInvitationResult, PluginStats, RespondInvitationResult, SendInvitationResult } from '../api/calls.js';
 import { InvitationError } from '../errors.js';
-import type { Settings } from '../session/context.js';
-import { Session } from '../session/session.js';
-import type { InvitationReceivedEvent, InviteeStateChangedEvent, User } from '../api/types.js';
-import type { SessionCalls, UserSession } from '../session/user-session.js';
+import type { Settings } from '../options.js';
+import { Session } from '../session/lifecycle.js';
+import type { User } from '../api/calls.js';
+import type { InvitationReceivedEvent, InviteeStateChangedEvent } from '../api/events.js';
+import { idleStats, type SessionCalls, type UserSession } from '../session/user-session.js';
 import { LeaderElection, type TabPlatform } from './leader-election.js';
 import { PendingCalls, type PendingCall } from './pending-calls.js';
 import { SHARED_OUTLETS, TabChannel, fromWire, toWire, type CallMethod, type TabMessage, type WireResult } from './tab-channel.js';
@@ -39,12 +42,10 @@ export class TabSession implements UserSession {
   #closed = false;
   /** The running Session, while this tab leads and it started. */
   #session: Session | undefined;
-  /** Settles once this tab's Session started, or with undefined when the tab disconnects first. */
-  readonly #sessionStarted: Promise<Session | undefined>;
-  #resolveSessionStarted!: (session: Session | undefined) => void;
-  /** Settles when this tab stops waiting to hear from a leader: it leads, or it disconnected. */
-  readonly #waitEnded: Promise<void>;
-  #endWait!: () => void;
+  /** This tab's Session once it started, or undefined when the tab disconnects first: the first of the two counts. */
+  readonly #sessionStarted = new AsyncSubject<Session | undefined>();
+  /** Completes when this tab stops waiting to hear from a leader: it leads, or it disconnected. */
+  readonly #waitEnded = new AsyncSubject<void>();
   /** Calls of other tabs this leader ran or runs, by request id: a call posted twice runs once. */
   readonly #served = new Map<string, Promise<WireResult>>();
 
@@ -62,8 +63,6 @@ export class TabSession implements UserSession {
     this.#channel = new TabChannel(platform.createChannel(name));
     this.#election = new LeaderElection(platform.locks, name);
     this.#pending = new PendingCalls(this.#tabId, (message) => this.#channel.post(message));
-    this.#sessionStarted = new Promise((resolve) => (this.#resolveSessionStarted = resolve));
-    this.#waitEnded = new Promise((resolve) => (this.#endWait = resolve));
   }
 
   get calls(): SessionCalls | undefined {
@@ -82,7 +81,7 @@ export class TabSession implements UserSession {
       const welcomed = firstValueFrom(welcome$, { defaultValue: undefined });
       void this.#election.waitToLead().then(() => this.#promote());
       this.#channel.post({ type: 'hello', from: this.#tabId });
-      await Promise.race([welcomed, this.#waitEnded]);
+      await Promise.race([welcomed, firstValueFrom(this.#waitEnded, { defaultValue: undefined })]);
     }
     if (this.#closed) throw new InvitationError('DISPOSED', 'disconnectUser() was called during connectUser()');
     this.#started = true;
@@ -92,7 +91,7 @@ export class TabSession implements UserSession {
   #promote(): void {
     if (this.#closed) return;
     this.#role = 'leader';
-    this.#endWait();
+    this.#waitEnded.complete();
     this.#pending.drain((call) => this.#run(call, this.#tabId));
     void this.#lead({ firstAttemptFails: false }).catch((error: unknown) => this.#outlets.errors.next(error as InvitationError));
   }
@@ -108,7 +107,7 @@ export class TabSession implements UserSession {
     addEventListener('pagehide', leave);
     this.#lifetime.add(() => removeEventListener('pagehide', leave));
     this.#channel.post({ type: 'welcome', from: this.#tabId, state: this.#outlets.connectionState.value, ringing: [] });
-    let delay = TAKEOVER_RETRY_MS.initial;
+    let attempt = 0;
     let reported = false;
     while (!this.#closed) {
       const session = new Session(this.user, this.#settings, this.#outlets);
@@ -119,7 +118,7 @@ export class TabSession implements UserSession {
           return;
         }
         this.#session = session;
-        this.#resolveSessionStarted(session);
+        settle(this.#sessionStarted, session);
         return;
       } catch (error) {
         await session.close();
@@ -131,8 +130,7 @@ export class TabSession implements UserSession {
         if (!reported && error instanceof InvitationError) this.#outlets.errors.next(error);
         reported = true;
         this.#outlets.connectionState.next('connecting');
-        await firstValueFrom(timer(delay, this.#settings.scheduler));
-        delay = Math.min(delay * 2, TAKEOVER_RETRY_MS.max);
+        await firstValueFrom(timer(backoffDelay(attempt++, TAKEOVER_RETRY_MS.initial, TAKEOVER_RETRY_MS.max), this.#settings.scheduler));
       }
     }
   }
@@ -176,14 +174,10 @@ export class TabSession implements UserSession {
   /** A leader's event, told here as if this tab's Session had said it; recorded so that it is not said again if this tab leads later. */
   #echo(outlet: (typeof SHARED_OUTLETS)[number], value: unknown): void {
     const told = this.#outlets.told;
-    if (outlet === 'invitationReceived') {
-      const key = toldKey(this.user.id, (value as InvitationReceivedEvent).invitationID);
-      if (told.rang.has(key)) return;
-      told.rang.add(key);
-    }
+    if (outlet === 'invitationReceived' && !told.ring(this.user.id, (value as InvitationReceivedEvent).invitationID)) return;
     if (outlet === 'inviteeStateChanged') {
       const { invitationID, invitee, state } = value as InviteeStateChangedEvent;
-      told.states.set(toldKey(this.user.id, invitationID, invitee), state);
+      told.state(this.user.id, invitationID, invitee, state);
     }
     (this.#outlets[outlet] as { next(value: unknown): void }).next(value);
   }
@@ -224,15 +218,16 @@ export class TabSession implements UserSession {
 
   /** Runs a call on this leader's Session once it started; an answer is told to every other tab. */
   async #run({ method, params, suffix, retried = false }: PendingCall, by: string): Promise<WireResult> {
-    const session = await this.#sessionStarted;
+    const session = await firstValueFrom(this.#sessionStarted);
     const calls = session?.calls;
     if (!calls || this.#closed) return { invitationID: '', error: { code: 'NOT_CONNECTED', message: 'This tab disconnected' } };
     if (method === 'send') return toWire(await calls.sendInvitation(params, suffix === undefined ? undefined : { suffix, retried }));
     if (method === 'cancel') return toWire(await calls.cancelInvitation(params));
     const result = await calls.respond(params, method);
     if (!result.error) {
-      const data = (params as { data?: unknown }).data;
-      const event = { invitationID: result.invitationID, answer: method, data: typeof data === 'string' ? data : '' };
+      // Answered, so the parameters were valid: the data is the one the answer carried.
+      const checked = checkAnswer(params);
+      const event = { invitationID: result.invitationID, answer: method, data: checked instanceof InvitationError ? '' : checked.data };
       this.#channel.post({ type: 'answered', from: this.#tabId, by, event });
       if (by !== this.#tabId) this.#outlets.invitationAnsweredElsewhere.next(event);
     }
@@ -240,7 +235,7 @@ export class TabSession implements UserSession {
   }
 
   stats(): PluginStats {
-    return this.#session?.stats() ?? { connectAttempts: 0, openConnections: 0, invitations: 0, pendingDeliveries: 0 };
+    return this.#session?.stats() ?? idleStats();
   }
 
   /** Disconnects this tab only: a leader lets the next tab lead once its store is closed. */
@@ -250,11 +245,17 @@ export class TabSession implements UserSession {
     this.#lifetime.unsubscribe();
     this.#pending.settleAll({ invitationID: '', error: { code: 'NOT_CONNECTED', message: 'This tab disconnected' } });
     if (this.#role === 'leader') this.#channel.post({ type: 'leaving', from: this.#tabId });
-    this.#resolveSessionStarted(undefined);
-    this.#endWait();
+    settle(this.#sessionStarted, undefined);
+    this.#waitEnded.complete();
     await this.#session?.close();
     this.#outlets.connectionState.next('disconnected');
     this.#channel.close();
     await this.#election.close();
   }
+}
+
+/** Gives an AsyncSubject its one value; later calls change nothing (a completed subject ignores them). */
+function settle<T>(subject: AsyncSubject<T>, value: T): void {
+  subject.next(value);
+  subject.complete();
 }

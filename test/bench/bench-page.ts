@@ -11,8 +11,8 @@
 import { deleteDB, openDB } from 'idb';
 import { Peer, type DataConnection } from 'peerjs';
 import { Subscription, type Observable } from 'rxjs';
+import { DEFAULT_LIMITS } from '../../src/options.js';
 import {
-  DEFAULT_LIMITS,
   PROTOCOL_VERSION,
   createSignalingPlugin,
   type DeliveryOptions,

@@ -8,7 +8,8 @@ import { expect } from '@esm-bundle/chai';
 import type { InvitationError } from '../../src/errors.js';
 import { notificationText } from '../../src/session/notifications.js';
 import { PROTOCOL_VERSION, type Message } from '../../src/core/protocol.js';
-import type { InvitationReceivedEvent, SendInvitationParams } from '../../src/api/types.js';
+import type { SendInvitationParams } from '../../src/api/calls.js';
+import type { InvitationReceivedEvent } from '../../src/api/events.js';
 import { World } from './world.js';
 
 let world: World;
@@ -88,7 +89,7 @@ describe('hostile peers (memory network): limits refused on the wire', () => {
     for (let i = 0; i < 3; i++) ids.push((await alice.sendInvitation(params(['bob']))).invitationID);
     await world.clock.settle();
     expect(rings.map((ring) => ring.invitationID)).to.deep.equal(ids.slice(0, 2));
-    expect(refused).to.deep.equal([{ invitationID: ids[2], invitee: 'bob', data: '', reason: 'busy' }]);
+    expect(refused).to.deep.equal([{ invitationID: ids[2], invitee: 'bob', data: '', reason: 'overloaded' }]);
     expect(states.filter((event) => event.invitationID === ids[2]).map((event) => event.state)).to.deep.equal(['queued', 'refused']);
     expect(bob.stats().invitations).to.equal(2);
     // Nothing more is sent for the refused invitation.
@@ -140,7 +141,7 @@ describe('hostile peers (memory network): limits refused on the wire', () => {
     await inviters[2]!.sendInvitation(params(['bob'], { data: 'y'.repeat(4000) }));
     await inviters[3]!.sendInvitation(params(['bob'], { data: '' }));
     await world.clock.settle();
-    expect(refused.map((events) => events.map((event) => event.reason))).to.deep.equal([[], [], ['busy'], []]);
+    expect(refused.map((events) => events.map((event) => event.reason))).to.deep.equal([[], [], ['overloaded'], []]);
     expect(bob.stats().invitations).to.equal(3);
   });
 });

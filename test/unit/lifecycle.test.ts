@@ -7,11 +7,12 @@
 import { expect } from '@esm-bundle/chai';
 import { tap } from 'rxjs';
 import { isInvitationError, type InvitationError } from '../../src/errors.js';
-import type { SignalingPlugin, SignalingPluginOptions } from '../../src/api/plugin-api.js';
-import { DEFAULT_DELIVERY } from '../../src/plugin.js';
+import type { SignalingPluginOptions } from '../../src/api/options.js';
+import type { SignalingPlugin } from '../../src/api/plugin.js';
+import { DEFAULT_DELIVERY } from '../../src/options.js';
 import { MAX_TIMEOUT_SECONDS, PROTOCOL_VERSION } from '../../src/core/protocol.js';
 import { openMemoryStore, type InvitationStore, type OpenStore } from '../../src/storage/store.js';
-import type { SendInvitationParams } from '../../src/api/types.js';
+import type { SendInvitationParams } from '../../src/api/calls.js';
 import { frameKind } from '../memory-transport.js';
 import { World, type JournalEntry } from './world.js';
 

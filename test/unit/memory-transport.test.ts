@@ -1,8 +1,8 @@
 import { expect } from '@esm-bundle/chai';
 import type { Observable } from 'rxjs';
 import type { InvitationError } from '../../src/errors.js';
-import { DEFAULT_LIMITS } from '../../src/core/limits.js';
-import { DEFAULT_DELIVERY } from '../../src/plugin.js';
+import { DEFAULT_LIMITS } from '../../src/options.js';
+import { DEFAULT_DELIVERY } from '../../src/options.js';
 import { HELLO, PING, PROTOCOL_VERSION, type Message } from '../../src/core/protocol.js';
 import type { Transport } from '../../src/transport/transport.js';
 import { CHANNEL_FRAME_LIMIT, frameKind } from '../memory-transport.js';

@@ -1,6 +1,6 @@
 import { expect } from '@esm-bundle/chai';
 import { notificationText, showSystemNotification } from '../../src/session/notifications.js';
-import type { NotificationRequest } from '../../src/api/types.js';
+import type { NotificationRequest } from '../../src/api/options.js';
 
 const forged: NotificationRequest = {
   invitationID: 'mallory:1',

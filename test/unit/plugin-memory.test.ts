@@ -1,11 +1,13 @@
 import { expect } from '@esm-bundle/chai';
 import type { Observable } from 'rxjs';
 import type { InvitationError } from '../../src/errors.js';
-import type { SignalingPlugin } from '../../src/api/plugin-api.js';
-import { DEFAULT_DELIVERY } from '../../src/plugin.js';
+import type { SignalingPlugin } from '../../src/api/plugin.js';
+import { DEFAULT_DELIVERY } from '../../src/options.js';
 import { MAX_DATA_BYTES, MAX_MESSAGE_BYTES, NOT_JSON, PROTOCOL_VERSION, type Message } from '../../src/core/protocol.js';
 import { openMemoryStore } from '../../src/storage/store.js';
-import type { InviteeStateChangedEvent, NotificationRequest, SendInvitationParams } from '../../src/api/types.js';
+import type { SendInvitationParams } from '../../src/api/calls.js';
+import type { InviteeStateChangedEvent } from '../../src/api/events.js';
+import type { NotificationRequest } from '../../src/api/options.js';
 import { frameKind, type SentFrame } from '../memory-transport.js';
 import { World, type JournalEntry } from './world.js';
 

@@ -6,7 +6,7 @@
  * or a message field of its own field table. A made-up option fails here.
  */
 import { expect } from '@esm-bundle/chai';
-import { DEFAULT_DELIVERY, DEFAULT_LIMITS } from '../../src/index.js';
+import { DEFAULT_DELIVERY, DEFAULT_LIMITS } from '../../src/options.js';
 import { fetchDoc, optionRows, parseDefault, tableAfter } from '../readme-blocks.js';
 
 describe('PROTOCOL.md: the options it names', () => {

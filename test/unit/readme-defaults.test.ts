@@ -4,7 +4,7 @@
  * the values agree. README is read as the test runner serves it (/README.md).
  */
 import { expect } from '@esm-bundle/chai';
-import { DEFAULT_DELIVERY, DEFAULT_LIMITS } from '../../src/index.js';
+import { DEFAULT_DELIVERY, DEFAULT_LIMITS } from '../../src/options.js';
 import { fetchDoc, optionRows, parseDefault, tableAfter } from '../readme-blocks.js';
 
 /** The numeric defaults of a table of options, as name → value. */

@@ -1,7 +1,7 @@
 import { expect } from '@esm-bundle/chai';
 import { InvitationError, type InvitationErrorCode } from '../../src/errors.js';
 import { MAX_DATA_BYTES, MAX_TEXT_BYTES } from '../../src/core/protocol.js';
-import type { SendInvitationParams } from '../../src/api/types.js';
+import type { SendInvitationParams } from '../../src/api/calls.js';
 import { MAX_INVITEES, MAX_USER_ID_LENGTH, checkInvitation, checkInvitationID, checkText, checkUserId, type CheckedInvitation } from '../../src/core/validate.js';
 
 const SELF = 'alice';

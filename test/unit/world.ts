@@ -3,9 +3,11 @@
  * clock, and everything they create removed in `cleanup`.
  */
 import { Subscription, VirtualTimeScheduler, map, merge, type Observable, type SchedulerAction, type SchedulerLike } from 'rxjs';
-import type { SignalingPlugin, SignalingPluginOptions } from '../../src/api/plugin-api.js';
-import { DEFAULT_LIMITS } from '../../src/core/limits.js';
-import { DEFAULT_DELIVERY, createSignalingPlugin } from '../../src/plugin.js';
+import type { SignalingPluginOptions } from '../../src/api/options.js';
+import type { SignalingPlugin } from '../../src/api/plugin.js';
+import { DEFAULT_LIMITS } from '../../src/options.js';
+import { DEFAULT_DELIVERY } from '../../src/options.js';
+import { createSignalingPlugin } from '../../src/plugin.js';
 import type { Message } from '../../src/core/protocol.js';
 import { deleteMemoryDatabase } from '../../src/storage/store.js';
 import type { Transport } from '../../src/transport/transport.js';

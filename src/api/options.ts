@@ -1,35 +1,14 @@
-/**
- * The public API's shapes that need other modules: the options of
- * `createSignalingPlugin`, the results of its methods, and the plugin itself.
- */
-import type { Observable, SchedulerLike } from 'rxjs';
-import type { InvitationError } from '../errors.js';
+/** The options of `createSignalingPlugin`, and the types of their fields. */
+import type { SchedulerLike } from 'rxjs';
 import type { OpenStore } from '../storage/store.js';
-import type { TransportFactory, TransportStats } from '../transport/transport.js';
-import type {
-  CancelInvitationParams,
-  ConnectUserParams,
-  ConnectionState,
-  DeliveryOptions,
-  InvitationAnsweredElsewhereEvent,
-  InvitationAnsweredEvent,
-  InvitationCanceledEvent,
-  InvitationReceivedEvent,
-  InvitationResponseTimeoutEvent,
-  InvitationTimeoutEvent,
-  InviteeErrorReason,
-  InviteeStateChangedEvent,
-  LimitOptions,
-  NotificationRequest,
-  PeerServerOptions,
-  RespondInvitationParams,
-  SendInvitationParams,
-  TokenSource,
-  User,
-} from './types.js';
+import type { TransportFactory } from '../transport/transport.js';
+import type { InvitationReceivedEvent } from './events.js';
+import type { HistoryOptions } from './history.js';
+import type { User } from './calls.js';
+import type { DeliveryOptions, LimitOptions, PeerServerOptions, TokenSource } from './types.js';
 
 /** Options for `createSignalingPlugin`. Every field is optional. */
-export interface SignalingPluginOptions {
+export interface SignalingPluginOptions extends HistoryOptions {
   /**
    * PeerJS options, passed through to `new Peer(id, options)`: host, port, path, key, secure, config...
    * Point them at your own PeerServer. Without them PeerJS uses its public cloud server
@@ -98,57 +77,23 @@ export interface SignalingPluginOptions {
    * throws is reported on `errors$`, and the invitation rings.
    */
   shouldRing?: (invitation: InvitationReceivedEvent) => boolean | Promise<boolean>;
+  /**
+   * While this user is busy (`setBusy(true)` in any of its tabs), a new invitation is refused on the
+   * wire without ringing or asking `shouldRing`: the inviter sees `invitationRefused$` with
+   * `reason: 'busy'`. Default false.
+   */
+  refuseWhenBusy?: boolean;
 }
 
-export interface SendInvitationResult {
-  /** `''` when nothing was sent. */
+/** What `notify` is asked to show. Only `inviter.id` is verified; everything else is the inviter's word. */
+export interface NotificationRequest {
   invitationID: string;
-  errorInvitees: Record<string, InviteeErrorReason>;
-  error?: InvitationError;
-}
-
-export interface CancelInvitationResult {
-  invitationID: string;
-  /** Invitees that could not be canceled: already answered, timed out, canceled, or never invited. */
-  errorInvitees: string[];
-  error?: InvitationError;
-}
-
-export interface RespondInvitationResult {
-  invitationID: string;
-  error?: InvitationError;
-}
-
-export interface PluginStats extends TransportStats {
-  /** Invitations held (sent or received, until their deadline plus `retentionMs`). */
-  invitations: number;
-  /** Messages owed to peers and not yet acknowledged. */
-  pendingDeliveries: number;
-}
-
-export interface SignalingPlugin {
-  readonly invitationReceived$: Observable<InvitationReceivedEvent>;
-  readonly invitationCanceled$: Observable<InvitationCanceledEvent>;
-  readonly invitationAccepted$: Observable<InvitationAnsweredEvent>;
-  readonly invitationRefused$: Observable<InvitationAnsweredEvent>;
-  readonly invitationTimeout$: Observable<InvitationTimeoutEvent>;
-  readonly invitationResponseTimeout$: Observable<InvitationResponseTimeoutEvent>;
-  readonly inviteeStateChanged$: Observable<InviteeStateChangedEvent>;
-  /** Another tab of this user answered an invitation that rang here: stop ringing. */
-  readonly invitationAnsweredElsewhere$: Observable<InvitationAnsweredElsewhereEvent>;
-  /** Replays the current state to each new subscriber. */
-  readonly connectionState$: Observable<ConnectionState>;
-  readonly errors$: Observable<InvitationError>;
-  /** The connected user, or undefined. */
-  readonly user: User | undefined;
-
-  connectUser(params: ConnectUserParams): Promise<void>;
-  disconnectUser(): Promise<void>;
-  sendInvitation(params: SendInvitationParams): Promise<SendInvitationResult>;
-  cancelInvitation(params: CancelInvitationParams): Promise<CancelInvitationResult>;
-  acceptInvitation(params: RespondInvitationParams): Promise<RespondInvitationResult>;
-  refuseInvitation(params: RespondInvitationParams): Promise<RespondInvitationResult>;
-  stats(): PluginStats;
-  /** Disconnects and completes every observable; safe to call twice. */
-  dispose(): Promise<void>;
+  inviter: User;
+  type: number;
+  data: string;
+  resourceID?: string;
+  /** "<verified id> (<claimed name>) is calling": built by the plugin, never the inviter's own title. */
+  title?: string;
+  /** The inviter's own `title` and `message` from its `notificationConfig`, one per line. */
+  message?: string;
 }

@@ -1,0 +1,48 @@
+/** The plugin `createSignalingPlugin` returns. */
+import type { Observable } from 'rxjs';
+import type { InvitationError } from '../errors.js';
+import type { CancelInvitationParams, CancelInvitationResult, ConnectUserParams, PluginStats, RespondInvitationParams, RespondInvitationResult, SendInvitationParams, SendInvitationResult, User } from './calls.js';
+import type {
+  InvitationAnsweredElsewhereEvent,
+  InvitationAnsweredEvent,
+  InvitationCanceledEvent,
+  InvitationReceivedEvent,
+  InvitationResponseTimeoutEvent,
+  InvitationTimeoutEvent,
+  InviteeStateChangedEvent,
+} from './events.js';
+import type { HistoryMethods } from './history.js';
+import type { ConnectionState } from './types.js';
+
+export interface SignalingPlugin extends HistoryMethods {
+  readonly invitationReceived$: Observable<InvitationReceivedEvent>;
+  readonly invitationCanceled$: Observable<InvitationCanceledEvent>;
+  readonly invitationAccepted$: Observable<InvitationAnsweredEvent>;
+  readonly invitationRefused$: Observable<InvitationAnsweredEvent>;
+  readonly invitationTimeout$: Observable<InvitationTimeoutEvent>;
+  readonly invitationResponseTimeout$: Observable<InvitationResponseTimeoutEvent>;
+  readonly inviteeStateChanged$: Observable<InviteeStateChangedEvent>;
+  /** Another tab of this user answered an invitation that rang here: stop ringing. */
+  readonly invitationAnsweredElsewhere$: Observable<InvitationAnsweredElsewhereEvent>;
+  /** Replays the current state to each new subscriber. */
+  readonly connectionState$: Observable<ConnectionState>;
+  readonly errors$: Observable<InvitationError>;
+  /** The connected user, or undefined. */
+  readonly user: User | undefined;
+
+  connectUser(params: ConnectUserParams): Promise<void>;
+  disconnectUser(): Promise<void>;
+  sendInvitation(params: SendInvitationParams): Promise<SendInvitationResult>;
+  cancelInvitation(params: CancelInvitationParams): Promise<CancelInvitationResult>;
+  acceptInvitation(params: RespondInvitationParams): Promise<RespondInvitationResult>;
+  refuseInvitation(params: RespondInvitationParams): Promise<RespondInvitationResult>;
+  /**
+   * Says this user is in a call the plugin does not track, or no longer is. With `refuseWhenBusy`,
+   * every tab of the user refuses new invitations while any tab is busy; a tab that closes or
+   * crashes is busy no more. Kept across `connectUser`; resolves once every tab can see it.
+   */
+  setBusy(busy: boolean): Promise<void>;
+  stats(): PluginStats;
+  /** Disconnects and completes every observable; safe to call twice. */
+  dispose(): Promise<void>;
+}
