@@ -1,27 +1,36 @@
-// @web/test-runner in Debian's headless Chromium, against a real PeerServer that
-// this config starts on 127.0.0.1 (in a child process, killed when the run ends).
-// Run inside ../shared/netns-run so WebRTC stays in a sealed network namespace.
+// @web/test-runner in Debian's headless Chromium and Firefox ESR (every test file runs
+// in each), against a real PeerServer that this config starts on 127.0.0.1 (in a child
+// process, killed when the run ends). Run inside ../shared/netns-run so WebRTC stays in
+// a sealed network namespace. BROWSERS=chromium or BROWSERS=firefox runs one of them.
 import { esbuildPlugin } from '@web/dev-server-esbuild';
 import { fromRollup } from '@web/dev-server-rollup';
 import { chromeLauncher } from '@web/test-runner-chrome';
+import { puppeteerLauncher } from '@web/test-runner-puppeteer';
 import rollupCommonjs from '@rollup/plugin-commonjs';
 import { startPeerServer } from './scripts/peer-server-process.mjs';
 import { companionServerPlugin } from './test/server/companion-server-plugin.mjs';
 import { pagesPlugin } from './test/server/pages-plugin.mjs';
 import { readmePlugin } from './test/server/readme-plugin.mjs';
+import { CHROME_PATH, CHROMIUM_ARGS, FIREFOX_PATH, FIREFOX_PREFS } from './test/server/browsers.mjs';
 
-export const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--allow-loopback-in-peer-connection',
-  '--use-fake-ui-for-media-stream',
-  '--use-fake-device-for-media-stream',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-quic',
-  '--no-first-run',
-];
+export { CHROMIUM_ARGS };
+
+const LAUNCHERS = {
+  chromium: () =>
+    chromeLauncher({
+      launchOptions: { executablePath: CHROME_PATH, headless: true, args: CHROMIUM_ARGS },
+    }),
+  firefox: () =>
+    puppeteerLauncher({
+      launchOptions: {
+        browser: 'firefox',
+        executablePath: FIREFOX_PATH,
+        headless: true,
+        extraPrefsFirefox: FIREFOX_PREFS,
+      },
+    }),
+};
+const BROWSERS = (process.env.BROWSERS ?? 'chromium,firefox').split(',').map((name) => name.trim()).filter(Boolean);
 
 const PEER_PORT = Number(process.env.PEER_PORT ?? 9000);
 const commonjs = fromRollup(rollupCommonjs);
@@ -73,11 +82,10 @@ export default {
   testsStartTimeout: 60_000,
   testsFinishTimeout: 20 * 60_000,
   testFramework: { config: { timeout: 60_000 } },
-  browsers: [
-    chromeLauncher({
-      launchOptions: { executablePath: process.env.CHROME_PATH || '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS },
-    }),
-  ],
+  browsers: BROWSERS.map((name) => {
+    if (!LAUNCHERS[name]) throw new Error(`BROWSERS: unknown browser ${name} (chromium, firefox)`);
+    return LAUNCHERS[name]();
+  }),
   plugins: [
     commonjs({ include: ['**/node_modules/sdp/**'] }),
     esbuildPlugin({ ts: true, target: 'es2022' }),

@@ -9,6 +9,7 @@ import type { NotificationRequest, SignalingPluginOptions } from './api/options.
 import type { PeerServerOptions, ResolvedDeliveryOptions, ResolvedLimitOptions, TokenSource } from './api/types.js';
 import { createClock, type Clock } from './core/clock.js';
 import { withoutUndefined } from './core/objects.js';
+import { randomId } from './core/random-id.js';
 import { showSystemNotification } from './session/notifications.js';
 import { openIndexedDbStore } from './storage/indexeddb-store.js';
 import { openMemoryStore, type OpenStore } from './storage/store.js';
@@ -87,7 +88,7 @@ export function resolveSettings(given: SignalingPluginOptions): Settings {
     clock: createClock(monotonic, wall),
     openStore: storage === 'memory' ? openMemoryStore : storage === 'indexeddb' ? openIndexedDbStore : storage,
     createTransport: withToken(options.transport ?? createPeerJsTransport, options.token),
-    createInvitationID: options.createInvitationID ?? (() => crypto.randomUUID()),
+    createInvitationID: options.createInvitationID ?? randomId,
     notify: options.notify ?? showSystemNotification,
     shouldRing: options.shouldRing,
   };

@@ -182,7 +182,8 @@ class Plugin implements SignalingPlugin {
   }
 
   stats(): PluginStats {
-    return this.#session?.stats() ?? idleStats();
+    // Every field README lists, also before connectUser and over a transport that counts fewer.
+    return { ...idleStats(), ...this.#session?.stats() };
   }
 
   async dispose(): Promise<void> {

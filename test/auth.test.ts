@@ -35,7 +35,8 @@ describe('authenticated ids (companion PeerServer)', function () {
   async function plugin(on: Companion, options: SignalingPluginOptions = {}) {
     const databaseName = `test:${uniqueId('auth-db')}`;
     harness.track(databaseName);
-    return harness.plugin({ storage: 'memory', databaseName, peer: peerOf(on), ...options });
+    // Real IndexedDB, under a name of its own; each plugin stands for a browser of its own (no tab sharing between them).
+    return harness.plugin({ storage: 'indexeddb', tabs: false, databaseName, peer: peerOf(on), ...options });
   }
 
   afterEach(async () => {

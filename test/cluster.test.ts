@@ -26,7 +26,8 @@ describe('a cluster of companion servers (Redis)', function () {
   async function plugin(on: Companion, options: SignalingPluginOptions = {}) {
     const databaseName = `test:${uniqueId('cluster-db')}`;
     harness.track(databaseName);
-    return harness.plugin({ storage: 'memory', databaseName, peer: peerOf(on), token: (userId) => sign(on, userId), ...options });
+    // Real IndexedDB, under a name of its own; each plugin stands for a browser of its own (no tab sharing between them).
+    return harness.plugin({ storage: 'indexeddb', tabs: false, databaseName, peer: peerOf(on), token: (userId) => sign(on, userId), ...options });
   }
 
   afterEach(async () => {

@@ -4,7 +4,7 @@
  */
 import { expect } from '@esm-bundle/chai';
 import { createSignalingPlugin, InvitationError, PROTOCOL_VERSION, type ConnectionState, type NotificationRequest } from '../src/index.js';
-import { FAST_DELIVERY, Harness, inviteAndRing, next, peerOptions, quiet, record, uniqueId } from './helpers.js';
+import { Harness, inviteAndRing, next, peerOptions, quiet, record, uniqueId, waitUntil } from './helpers.js';
 
 describe('core: connecting', () => {
   const harness = new Harness();
@@ -121,8 +121,10 @@ describe('core: sendInvitation', () => {
     const invitation = await received;
     expect(invitation).to.include({ invitationID: result.invitationID, type: 3, data });
     expect(invitation.inviter).to.deep.equal({ id: alice.id, name: 'Alice' });
-    expect(invitation.timeout).to.be.within(6, 7.5);
-    expect(invitation.deadline - invitation.createTime).to.be.within(6000, 7500);
+    // What is left of the 7.5 s on arrival: never more, never none, and the same on both scales (how much the trip took is logged, not asserted).
+    console.log(`core: 7.5 s invitation arrived with ${invitation.timeout.toFixed(3)} s left`);
+    expect(invitation.timeout).to.be.above(0).and.at.most(7.5);
+    expect(invitation.deadline - invitation.createTime).to.be.closeTo(invitation.timeout * 1000, 1);
     expect(invitation.createTime).to.be.within(before, Date.now());
   });
 });
@@ -376,14 +378,19 @@ describe('core: a peer sending garbage', () => {
     for (const frame of garbage) connection.send(frame);
     // Bytes that are not JSON at all, under PeerJS's JSON framing.
     connection.dataChannel.send('{"v":1,"kind":');
-    garbage.push('not JSON');
-    expect(garbage).to.have.length(10);
     await cutOff;
     // Reported once per peer and cool-down, naming the peer, however many frames it sent.
     expect(errors.values.map((error) => error.code)).to.deep.equal(['PROTOCOL_VIOLATION']);
     expect(errors.values[0]!.message).to.include(rogue.id);
     expect(events.values).to.deep.equal([]);
     expect(accepted.values).to.deep.equal([]);
+    expect(alice.plugin.stats().bannedPeers, 'peers cut off now').to.equal(1);
+
+    // Cut off: its next offer is dropped unseen, counted in refusedOffers.
+    expect(alice.plugin.stats().refusedOffers).to.equal(0);
+    rogue.peer.connect(alice.id, { reliable: true, serialization: 'json' });
+    await waitUntil(() => (alice.plugin.stats().refusedOffers ?? 0) > 0, 'an offer from the cut-off rogue refused');
+    expect(alice.plugin.stats().refusedOffers).to.equal(1);
 
     // The real invitee still gets through.
     const realAccept = next(alice.plugin.invitationAccepted$);
@@ -402,8 +409,29 @@ describe('core: options', () => {
     } finally {
       await harness.cleanup();
     }
-    expect(FAST_DELIVERY.ackTimeoutMs).to.be.lessThan(5000);
-    expect(createSignalingPlugin().stats()).to.deep.equal({ connectAttempts: 0, openConnections: 0, invitations: 0, pendingDeliveries: 0 });
+  });
+});
+
+/** README.md, as the dev server serves it from the project root. */
+async function readme(): Promise<string> {
+  const response = await fetch('/README.md');
+  expect(response.ok, 'README.md served').to.equal(true);
+  return response.text();
+}
+
+// The defaults against README's tables: test/unit/readme-defaults.test.ts.
+describe('core: what README documents', () => {
+  const harness = new Harness();
+  afterEach(() => harness.cleanup());
+
+  it('stats() has the fields README lists, before connectUser and after', async () => {
+    const row = (await readme()).split('\n').find((line) => line.startsWith('| `stats()` |'));
+    const fields = row!.split('|')[2]!.match(/\w+/g)!.sort();
+    expect(fields).to.have.length(7);
+    expect(Object.keys(createSignalingPlugin().stats()).sort(), 'before connectUser').to.deep.equal(fields);
+    const { plugin } = await harness.user('stats');
+    expect(Object.keys(plugin.stats()).sort(), 'connected').to.deep.equal(fields);
+    expect(Object.values(plugin.stats()).every((value) => Number.isInteger(value) && value >= 0)).to.equal(true);
   });
 });
 

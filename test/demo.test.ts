@@ -37,7 +37,8 @@ describe('demo page', function () {
     expect(await bob.tab.text(`${card} [data-testid="invitation-data"]`)).to.equal('room 7');
     const seconds = await bob.secondsLeft(alice.id);
     expect(seconds).to.be.within(1, TIMEOUT_S);
-    await bob.tab.waitFor(`Number(document.querySelector('${card} [data-testid="countdown"]').dataset.seconds) < ${seconds}`, 3000);
+    // The countdown runs: it shows fewer seconds (a generous wait, not a timing check).
+    await bob.tab.waitFor(`Number(document.querySelector('${card} [data-testid="countdown"]').dataset.seconds) < ${seconds}`, 15_000);
     await alice.waitForInviteeState(bob.id, 'delivered');
     await alice.tab.screenshot('test-artifacts/demo-alice.png');
     await bob.tab.screenshot('test-artifacts/demo-bob.png');

@@ -12,7 +12,8 @@ describe('faults: a remote tab that vanishes without closing', () => {
   it('7b. notices the dead channel, keeps the invitation, and delivers it when the user comes back', async () => {
     const alice = await harness.user('alice');
     const bobId = uniqueId('bob');
-    const first = await harness.peerPage(bobId, { options: { storage: 'memory' } });
+    // A Chromium page (the pages plugin launches one when this file runs in Firefox): crashing a renderer takes the DevTools Protocol.
+    const first = await harness.peerPage(bobId, { browser: 'chromium', options: { storage: 'memory' } });
 
     // An open, used connection first, so that the crash leaves it dangling.
     const delivered = next(alice.plugin.inviteeStateChanged$, (event) => event.state === 'delivered');

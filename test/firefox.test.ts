@@ -1,27 +1,28 @@
 /**
- * Interop: a plugin in this Chromium page and one in a real Firefox ESR page
- * (the fixture page, opened by the `page` command with `browser: 'firefox'`)
- * invite each other over a real WebRTC data channel through the local PeerServer.
+ * Interop: a plugin in this page and one in a page of the other browser (this file
+ * runs in Chromium, with a Firefox ESR peer page, and in Firefox, with a Chromium
+ * one: the fixture page, opened by the `page` command with `browser`) invite each
+ * other over a real WebRTC data channel through the local PeerServer.
  */
 import { expect } from '@esm-bundle/chai';
-import { Harness, next, pageCommand as page, peerPageHas as hasEvent, uniqueId } from './helpers.js';
+import { BROWSER, Harness, next, OTHER_BROWSER, pageCommand as page, peerPageHas as hasEvent, uniqueId } from './helpers.js';
 
-describe('interop with Firefox ESR', () => {
+describe(`interop: ${BROWSER} with ${OTHER_BROWSER}`, () => {
   const harness = new Harness();
   afterEach(() => harness.cleanup());
 
-  /** A plugin in a Firefox page, connected as `id`; IndexedDB storage, so Firefox's store is exercised too. */
-  const openFirefoxPeer = (id: string) => harness.peerPage(id, { browser: 'firefox', options: { databaseName: `test:${id}` } });
+  /** A plugin in a page of the other browser, connected as `id`; IndexedDB storage, so that browser's store is exercised too. */
+  const openOtherPeer = (id: string) => harness.peerPage(id, { browser: OTHER_BROWSER, options: { databaseName: `test:${id}` } });
 
   async function expectNoPageErrors(handle: number): Promise<void> {
     const { errors } = await page<{ errors: string[] }>({ action: 'errors', handle });
     expect(errors).to.deep.equal([]);
   }
 
-  it('Chromium invites, Firefox rings and accepts, Chromium sees the acceptance', async () => {
+  it(`${BROWSER} invites, ${OTHER_BROWSER} rings and accepts, ${BROWSER} sees the acceptance`, async () => {
     const alice = await harness.user('alice');
     const foxId = uniqueId('fox');
-    const fox = await openFirefoxPeer(foxId);
+    const fox = await openOtherPeer(foxId);
 
     const { invitationID, error } = await alice.plugin.sendInvitation({ inviterName: 'Alice', invitees: [foxId], timeout: 30, type: 1, data: 'from chromium' });
     expect(error).to.equal(undefined);
@@ -40,10 +41,10 @@ describe('interop with Firefox ESR', () => {
     await expectNoPageErrors(fox);
   });
 
-  it('Firefox invites, Chromium rings and refuses, Firefox sees the refusal', async () => {
+  it(`${OTHER_BROWSER} invites, ${BROWSER} rings and refuses, ${OTHER_BROWSER} sees the refusal`, async () => {
     const bob = await harness.user('bob');
     const foxId = uniqueId('fox');
-    const fox = await openFirefoxPeer(foxId);
+    const fox = await openOtherPeer(foxId);
 
     const rings = next(bob.plugin.invitationReceived$);
     const params = { inviterName: 'Fox', invitees: [bob.id], timeout: 30, type: 0, data: 'from firefox' };

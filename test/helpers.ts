@@ -9,6 +9,23 @@ import type { SendInvitationParams } from '../src/api/calls.js';
 import type { InvitationReceivedEvent } from '../src/api/events.js';
 import type { DeliveryOptions, PeerServerOptions } from '../src/api/types.js';
 
+export type BrowserName = 'chromium' | 'firefox';
+
+/** The browser this test page runs in (web-test-runner runs every file in Chromium and in Firefox). */
+export const BROWSER: BrowserName = /Firefox\//.test(navigator.userAgent) ? 'firefox' : 'chromium';
+/** The other one of the two: a peer page there makes a test cross-browser in both runs. */
+export const OTHER_BROWSER: BrowserName = BROWSER === 'firefox' ? 'chromium' : 'firefox';
+
+/**
+ * Skips the current test in one browser, for a reason the platform gives (say it): a
+ * test that means nothing there, never one that merely fails there.
+ */
+export function skipIn(context: Mocha.Context, browser: BrowserName, reason: string): void {
+  if (BROWSER !== browser) return;
+  console.log(`skipped in ${browser}: ${context.test?.fullTitle()}: ${reason}`);
+  context.skip();
+}
+
 export interface PeerServerInfo {
   host: string;
   port: number;
@@ -71,6 +88,14 @@ export function pageCommand<T = Record<string, unknown>>(payload: PageCommand): 
   return executeServerCommand<T, PageCommand>('page', payload);
 }
 
+/** Waits (60 s at most, failing loudly) until the pages plugin has `browser` running. */
+export async function launchBrowser(browser: BrowserName): Promise<void> {
+  const deadline = performance.now() + 60_000;
+  while (!(await pageCommand<{ ready: boolean }>({ action: 'launch', browser })).ready) {
+    if (performance.now() > deadline) throw new Error(`${browser} did not start within 60 s`);
+  }
+}
+
 /** An expression that holds once the peer page recorded `event` for `invitationID`. */
 export function peerPageHas(event: string, invitationID: string): string {
   return `window.testPeer.events.some((e) => e.event === ${JSON.stringify(event)} && e.value.invitationID === ${JSON.stringify(invitationID)})`;
@@ -84,17 +109,19 @@ export class Harness {
   private readonly databases = new Set<string>();
 
   /**
-   * Opens test/fixtures/peer-page.html in a page of its own (its own browser
-   * context in Chromium, or a Firefox page) and connects a plugin there as `id`.
-   * `tab`: a tab of the browser profile the test page has (Chromium) or of Firefox's
-   * default profile, sharing Web Locks, BroadcastChannel and IndexedDB with its other tabs.
+   * Opens test/fixtures/peer-page.html in a page of its own (its own browser context:
+   * another device, as it were) and connects a plugin there as `id`. `browser`: the
+   * test page's own browser unless given (the pages plugin launches the other one).
+   * `tab`: a tab of that browser's default profile (the test page's own, when it is the
+   * test's browser), sharing Web Locks, BroadcastChannel and IndexedDB with its other tabs.
    */
   async peerPage(
     id: string,
-    { browser, options = {}, tab = false }: { browser?: 'firefox'; options?: SignalingPluginOptions & { recordNotifications?: boolean }; tab?: boolean } = {},
+    { browser, options = {}, tab = false }: { browser?: BrowserName; options?: SignalingPluginOptions & { recordNotifications?: boolean }; tab?: boolean } = {},
   ): Promise<number> {
-    // Chromium pages get a browser context of their own: a renderer that can crash alone, and a visible window.
-    const isolated = browser !== 'firefox' && !tab;
+    // A context of its own: a renderer that can crash alone, and (in Chromium) a visible window.
+    const isolated = !tab;
+    if (browser) await launchBrowser(browser);
     const { handle } = await pageCommand<{ handle: number }>({ action: 'open', url: '/test/fixtures/peer-page.html', isolated, browser });
     this.pages.add(handle);
     await pageCommand({ action: 'waitFor', handle, expression: 'window.testPeer !== undefined' });
@@ -196,6 +223,15 @@ export function record<T>(source: Observable<T>): { values: T[]; stop(): void } 
   const values: T[] = [];
   const subscription = source.subscribe((value) => values.push(value));
   return { values, stop: () => subscription.unsubscribe() };
+}
+
+/** Resolves once `condition()` holds (checked every 50 ms); rejects loudly, naming `what`, after `ms`. */
+export async function waitUntil(condition: () => boolean | Promise<boolean>, what: string, ms = 15_000): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!(await condition())) {
+    if (performance.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 /** Lets timers and the network run for `ms`; only where a test must show that nothing happens. */

@@ -189,7 +189,8 @@ describe('hostile peers: a flood from one peer', () => {
       next(victim.plugin.errors$, (error) => error.message.includes(mallory)),
     ]);
 
-    const honestRing = next(victim.plugin.invitationReceived$, (event) => event.inviter.id === carol.id, 10_000);
+    // Within the invitation's 30 s: how long it took is logged (the bench measures it), not asserted.
+    const honestRing = next(victim.plugin.invitationReceived$, (event) => event.inviter.id === carol.id, 30_000);
     const sentAt = performance.now();
     const { invitationID, error } = await carol.plugin.sendInvitation({ inviterName: 'Carol', invitees: [victim.id], timeout: 30, type: 0, data: '' });
     expect(error).to.equal(undefined);
@@ -198,9 +199,11 @@ describe('hostile peers: a flood from one peer', () => {
     const flood = await flooding;
     console.log(`flood: ${JSON.stringify(flood)}; an honest invitation rang ${latencyMs} ms after it was sent, during the flood`);
 
+    // The flood arrived (more frames than every limit together lets through) and was bounded.
+    expect(flood.sent, 'frames the attacker wrote').to.be.above(limits.maxLiveInvitationsPerInviter + limits.maxUnknownCancelsPerPeer + limits.violationsBeforeCooldown);
     const malloryRings = rings.values.filter((event) => event.inviter.id === mallory);
-    expect(malloryRings.length, 'rings for the flooding peer').to.be.at.most(limits.maxLiveInvitationsPerInviter);
-    expect(violationsBy(errors.values, mallory).length, 'errors$ reports about the flooding peer').to.be.at.most(1);
+    expect(malloryRings.length, 'rings for the flooding peer').to.equal(limits.maxLiveInvitationsPerInviter);
+    expect(violationsBy(errors.values, mallory).length, 'errors$ reports about the flooding peer').to.equal(1);
     const held = victim.plugin.stats().invitations;
     console.log(`flood: ${held} invitations held in memory after it`);
     expect(held, 'invitations held').to.be.at.most(limits.maxStoredInvitations);
@@ -210,7 +213,7 @@ describe('hostile peers: a flood from one peer', () => {
     const storedBytes = stored.reduce((sum, leg) => sum + JSON.stringify(leg).length, 0);
     console.log(`flood: ${stored.length} legs (${storedBytes} bytes) from the flooding peer in IndexedDB`);
     expect(stored.length, 'stored legs from the flooding peer').to.be.at.most(limits.maxLiveInvitationsPerInviter + limits.maxUnknownCancelsPerPeer);
-    expect(stored.filter((leg) => leg.data.length > 0).length, 'stored invitations with data').to.be.at.most(limits.maxLiveInvitationsPerInviter);
+    expect(stored.filter((leg) => leg.data.length > 0).length, 'stored invitations with data').to.be.within(1, limits.maxLiveInvitationsPerInviter);
   });
 
   it('cuts off a peer that sends faster than maxMessagesPerSecond: one report, connection closed, reconnections refused', async () => {
@@ -432,12 +435,14 @@ describe('hostile peers: connections', () => {
       const stats = victim.plugin.stats();
       expect([stats.openConnections, stats.openingConnections ?? 0], 'open and opening connections right after').to.deep.equal([0, 0]);
       const { key, outcome } = await connecting;
-      if (outcome === 'open') {
-        await attacker.send(key, inviteFrame(idOf(mallory, 'smuggled')));
-        expect(await attacker.whenClosed(key)).to.equal('closed');
-      }
-      // A second try in the same cool-down: closed again, and not reported again.
-      await attacker.connect(mallory, victim.id, { ...kind, timeoutMs: 1000 });
+      // It may have opened for a moment on the attacker's side: then what it smuggles in goes nowhere.
+      if (outcome === 'open') await attacker.send(key, inviteFrame(idOf(mallory, 'smuggled')));
+      expect(await attacker.whenClosed(key), `the connection (${outcome} at first) is closed or never opened`).to.equal('closed');
+      // A second try in the same cool-down: closed again (or never answered), and not reported again.
+      const second = await attacker.connect(mallory, victim.id, { ...kind, timeoutMs: 1000 });
+      if (second.outcome === 'open') await attacker.send(second.key, inviteFrame(idOf(mallory, 'smuggled-again')));
+      expect(await attacker.whenClosed(second.key), `the second connection (${second.outcome} at first) is closed or never opened`).to.equal('closed');
+      expect(victim.plugin.stats().openConnections, 'connections the victim holds open').to.equal(0);
       expect(rings.values).to.deep.equal([]);
       expect(violationsBy(errors.values, mallory)).to.have.length(1);
     });
@@ -489,7 +494,7 @@ describe('hostile peers: connections', () => {
       expect(counter.peakLive, 'peak live RTCPeerConnections').to.be.at.most(maxPendingInboundConnections + 4);
       expect(pending).to.be.at.most(maxPendingInboundConnections);
 
-      const honestRing = next(victim.plugin.invitationReceived$, (event) => event.inviter.id === carol.id, 10_000);
+      const honestRing = next(victim.plugin.invitationReceived$, (event) => event.inviter.id === carol.id, 30_000);
       const sentAt = performance.now();
       expect((await carol.plugin.sendInvitation({ inviterName: 'Carol', invitees: [victim.id], timeout: 30, type: 0, data: '' })).error).to.equal(undefined);
       await honestRing;

@@ -53,7 +53,8 @@ describe('links: a peer that comes back in a new tab', () => {
           expression: `window.testPeer.send({ inviterName: 'Alice', invitees: [${JSON.stringify(bob.id)}], timeout: 60, type: 0, data: '' })`,
         }).then(({ value }) => value);
 
-      const first = await harness.peerPage(aliceId, { options: aliceOptions });
+      // Crashing a renderer needs the DevTools Protocol: this page is Chromium in either run.
+      const first = await harness.peerPage(aliceId, { browser: 'chromium', options: aliceOptions });
       const ringsFirst = next(bob.plugin.invitationReceived$);
       const firstID = await invite(first);
       expect((await ringsFirst).invitationID).to.equal(firstID);

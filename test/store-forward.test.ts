@@ -10,7 +10,7 @@ import { InvitationError } from '../src/index.js';
 import { PROTOCOL_VERSION } from '../src/core/protocol.js';
 import { openIndexedDbStore } from '../src/storage/indexeddb-store.js';
 import type { OpenStore } from '../src/storage/store.js';
-import { Harness, inviteAndRing, next, quiet, record, uniqueId } from './helpers.js';
+import { Harness, inviteAndRing, next, quiet, record, uniqueId, waitUntil } from './helpers.js';
 
 const invite = (invitees: string[], timeout = 15, data = '') => ({ inviterName: 'Alice', invitees, timeout, type: 1, data });
 
@@ -35,7 +35,6 @@ describe('store and forward', () => {
     const { invitationID, error } = await alice.plugin.sendInvitation(invite([bobId], 15));
     expect(error).to.equal(undefined);
     expect(states.values).to.deep.equal([{ invitationID, invitee: bobId, state: 'queued' }]);
-    await quiet(1500);
 
     const bob = await harness.plugin({ databaseName: `test:${bobId}` });
     harness.track(`test:${bobId}`);
@@ -47,7 +46,9 @@ describe('store and forward', () => {
     const invitation = await first;
     console.log(`redelivery: invitationReceived$ ${(performance.now() - connectedAt).toFixed(0)} ms after connectUser resolved`);
     expect(invitation.invitationID).to.equal(invitationID);
-    expect(invitation.timeout).to.be.within(10, 13.6);
+    // The time left, not the time given: less than 15 s, and some of it (how much is logged, not asserted).
+    console.log(`redelivery: ${invitation.timeout.toFixed(3)} s of 15 s left on arrival`);
+    expect(invitation.timeout).to.be.above(0).and.below(15);
     await delivered;
     await quiet(1000);
     expect(received.values).to.have.length(1);
@@ -61,7 +62,7 @@ describe('store and forward', () => {
     const { invitationID } = await alice.plugin.sendInvitation(invite([bobId], 1.5));
     expect(alice.plugin.stats().pendingDeliveries).to.equal(1);
     expect(await storedLegs(alice.databaseName)).to.equal(1);
-    await next(alice.plugin.invitationResponseTimeout$, undefined, 5000).catch(() => undefined);
+    await next(alice.plugin.invitationResponseTimeout$);
     expect(timeouts.values).to.deep.equal([{ invitationID, invitees: [bobId] }]);
     expect(alice.plugin.stats().pendingDeliveries).to.equal(0);
 
@@ -70,7 +71,7 @@ describe('store and forward', () => {
     const received = record(bob.invitationReceived$);
     await bob.connectUser({ id: bobId, name: 'Bob' });
     // Past the retention time (3 s in tests) the inviter forgets the invitation, on disk too.
-    await quiet(4000);
+    await waitUntil(async () => alice.plugin.stats().invitations === 0 && (await storedLegs(alice.databaseName)) === 0, 'the inviter forgot the invitation');
     expect(received.values).to.deep.equal([]);
     expect(timeouts.values).to.have.length(1);
     expect(alice.plugin.stats().invitations).to.equal(0);
@@ -158,7 +159,8 @@ describe('store and forward', () => {
 
     expect(await bob.plugin.acceptInvitation({ invitationID, data: 'yes' })).to.deep.equal({ invitationID });
     expect(bob.plugin.stats().pendingDeliveries).to.equal(1);
-    await quiet(1000);
+    // The inviter's page is gone for the invitee too: no connection left that could still carry the answer.
+    await waitUntil(() => bob.plugin.stats().openConnections === 0, 'the invitee closed its connection to the gone inviter');
 
     const back = await harness.plugin({ databaseName: alice.databaseName });
     const accepted = next(back.invitationAccepted$);
@@ -179,8 +181,8 @@ describe('store and forward', () => {
     await back.connectUser({ id: bob.id, name: 'Bob' });
     expect(await canceled).to.deep.equal({ invitationID, inviter: { id: alice.id, name: 'Alice' }, data: 'never mind' });
     expect((await back.acceptInvitation({ invitationID })).error?.code).to.equal('CANCELED');
-    // The restored invitation rang before the cancel arrived, and never again after.
-    expect(received.values.length).to.be.at.most(1);
+    // The restored invitation rang (connectUser restores it) before the cancel arrived, and never again after.
+    expect(received.values.map((event) => event.invitationID)).to.deep.equal([invitationID]);
   });
 
   it('7a. survives a PeerServer restart: both sides reconnect and a queued invitation goes through', async () => {
@@ -188,13 +190,23 @@ describe('store and forward', () => {
     const bob = await harness.user('bob');
     const aliceStates = record(alice.plugin.connectionState$);
     const reconnecting = next(alice.plugin.connectionState$, (state) => state === 'reconnecting', 20_000);
-    await (await import('./helpers.js')).peerServer('stop');
-    await reconnecting;
-    const { invitationID, error } = await alice.plugin.sendInvitation(invite([bob.id], 30));
-    expect(error).to.equal(undefined);
-    const rings = next(bob.plugin.invitationReceived$, undefined, 30_000);
-    await (await import('./helpers.js')).peerServer('start');
-    expect((await rings).invitationID).to.equal(invitationID);
+    const { peerServer } = await import('./helpers.js');
+    // The PeerServer is every test file's: whatever fails here, it runs again afterwards.
+    let stopped = false;
+    let invitationID: string;
+    let rings: Promise<unknown>;
+    try {
+      stopped = true;
+      await peerServer('stop');
+      await reconnecting;
+      const sent = await alice.plugin.sendInvitation(invite([bob.id], 30));
+      expect(sent.error).to.equal(undefined);
+      invitationID = sent.invitationID;
+      rings = next(bob.plugin.invitationReceived$, undefined, 30_000);
+    } finally {
+      if (stopped) await peerServer('start');
+    }
+    expect(((await rings) as { invitationID: string }).invitationID).to.equal(invitationID);
     await next(alice.plugin.connectionState$, (state) => state === 'connected', 20_000);
     expect(aliceStates.values).to.include.members(['connected', 'reconnecting']);
     const accepted = next(alice.plugin.invitationAccepted$);

@@ -64,7 +64,7 @@ export interface SignalingPluginOptions extends HistoryOptions {
    * clock and the monotonic clock measured, so a wall clock set back never extends an invitation.
    */
   wallClock?: () => number;
-  /** Makes invitation ids. Default: `crypto.randomUUID()`. */
+  /** Makes invitation ids. Default: a random UUID from `crypto.getRandomValues` (also on an insecure origin). */
   createInvitationID?: () => string;
   /** Replaces the PeerJS transport (an in-memory one for unit tests). */
   transport?: TransportFactory;

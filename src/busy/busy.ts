@@ -6,6 +6,8 @@
  * never outlives the tab that said it. Without Web Locks only this plugin's
  * own word counts.
  */
+import { randomId } from '../core/random-id.js';
+
 export class BusyState {
   readonly #locks: LockManager | undefined;
   #busy = false;
@@ -52,7 +54,7 @@ export class BusyState {
     const released = new Promise<void>((resolve) => (letGo = resolve));
     // Granted at once: the name is this tab's alone.
     await new Promise<void>((granted) => {
-      const held = this.#locks!.request(`${busyPrefix(this.#userId!)}${crypto.randomUUID()}`, () => {
+      const held = this.#locks!.request(`${busyPrefix(this.#userId!)}${randomId()}`, () => {
         granted();
         return released;
       });

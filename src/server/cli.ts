@@ -21,6 +21,11 @@ const USAGE = `Usage: peer-invitation-server [options]
   --redis-url URL        join the cluster of servers sharing this Redis (redis://host:port)
   --vapid-key-file FILE  Web Push: the VAPID key pair (JSON from generate-vapid-keys); needs --push-subject
   --push-subject URL     Web Push: who runs this server, mailto: or https: (told to the push services)
+  --turn-url URL         a TURN server whose credentials each client receives (repeatable), e.g.
+                         turn:turn.example.com:3478?transport=udp, turns:turn.example.com:443?transport=tcp
+  --turn-secret-file FILE  that TURN server's shared secret (coturn: static-auth-secret)
+  --turn-ttl-seconds N   how long each client's TURN credentials are valid (default 86400)
+  --no-relay             do not relay protocol messages between clients (the server could read them)
   --proxied              behind a reverse proxy: a client's address is the last X-Forwarded-For entry
   --open                 no tokens: anyone may register any free id (development only)
 Environment: PEER_INVITATION_SECRET, the secret, when there is no --secret-file;
@@ -64,6 +69,10 @@ try {
       'redis-url': { type: 'string' },
       'vapid-key-file': { type: 'string' },
       'push-subject': { type: 'string' },
+      'turn-url': { type: 'string', multiple: true },
+      'turn-secret-file': { type: 'string' },
+      'turn-ttl-seconds': { type: 'string' },
+      'no-relay': { type: 'boolean' },
       proxied: { type: 'boolean' },
       open: { type: 'boolean' },
       help: { type: 'boolean' },
@@ -95,6 +104,15 @@ try {
   fail(`cannot read the VAPID key file: ${(error as Error).message}`);
 }
 
+const turnUrls = args['turn-url'] ?? [];
+if ((turnUrls.length > 0) !== (args['turn-secret-file'] !== undefined)) fail('--turn-url and --turn-secret-file go together');
+let turnSecret: string | undefined;
+try {
+  turnSecret = args['turn-secret-file'] !== undefined ? readFileSync(args['turn-secret-file'], 'utf8').trim() : undefined;
+} catch (error) {
+  fail(`cannot read the TURN secret file: ${(error as Error).message}`);
+}
+
 const path = args.path ?? '/peerjs';
 let server;
 try {
@@ -108,6 +126,8 @@ try {
     concurrentLimit: number('concurrent-limit', args['concurrent-limit']),
     redisUrl: args['redis-url'],
     push: vapidKeys === undefined ? undefined : { vapidKeys, subject: args['push-subject']! },
+    relay: !args['no-relay'],
+    turn: turnSecret === undefined ? undefined : { urls: turnUrls, secret: turnSecret, ttlSeconds: number('turn-ttl-seconds', args['turn-ttl-seconds']) },
     proxied: args.proxied,
     metricsToken: process.env.PEER_INVITATION_METRICS_TOKEN?.trim() || undefined,
   });
@@ -123,4 +143,5 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 const cluster = args['redis-url'] === undefined ? '' : ', in the cluster of its Redis';
 const push = vapidKeys === undefined ? '' : ', Web Push on';
-console.log(`peer-invitation-server listening on port ${server.port}, path ${path}, ${secret === undefined ? 'OPEN (no tokens)' : 'tokens required'}${cluster}${push}`);
+const reach = `${args['no-relay'] ? ', no relay' : ', relay on'}${turnUrls.length > 0 ? `, TURN credentials for ${turnUrls.join(' ')}` : ''}`;
+console.log(`peer-invitation-server listening on port ${server.port}, path ${path}, ${secret === undefined ? 'OPEN (no tokens)' : 'tokens required'}${cluster}${reach}${push}`);

@@ -19,7 +19,7 @@ export interface Parked {
   bytes: number;
 }
 
-/** LEAVE (and anything else) for an id registered nowhere is dropped, as PeerServer does. RELAY waits like an OFFER. */
+/** LEAVE (and anything else) for an id registered nowhere is dropped, as PeerServer does; a RELAY waits like an OFFER. */
 export const PARKED_TYPES = new Set(['OFFER', 'ANSWER', 'CANDIDATE', 'RELAY']);
 
 export type ParkOutcome = 'parked' | 'full' | 'not-parked';

@@ -17,8 +17,9 @@ import { Mailbox } from './mailbox.js';
 import { createMetrics, serverCounters, type Metrics } from './metrics.js';
 import { startServerPush, type ServerPush } from './push/attach.js';
 import { checkPushOptions, type PushOptions } from './push/index.js';
+import { serveRelay } from './relay.js';
 import { RoutedWebSocket } from './routed-web-socket.js';
-import { ServerInfoSender } from './server-info.js';
+import { checkTurnOptions, ServerInfoSender, turnPart, type TurnOptions } from './server-info.js';
 import { Switchboard } from './switchboard.js';
 import { verifyToken } from './tokens.js';
 import { upgrade, type Check } from './upgrade.js';
@@ -60,6 +61,13 @@ export interface StartPeerServerOptions {
    * no tab open"). Needs the `web-push` package.
    */
   push?: PushOptions;
+  /**
+   * Relay protocol messages between registered clients through this server, for peers no data
+   * channel reaches (PROTOCOL.md, RELAY). The server can read what it relays. Default true.
+   */
+  relay?: boolean;
+  /** Hand each registered client short-lived credentials for these TURN servers, in its SERVER-INFO. */
+  turn?: TurnOptions;
 }
 
 export interface RunningPeerServer {
@@ -71,7 +79,7 @@ export interface RunningPeerServer {
   close(): Promise<void>;
 }
 
-const DEFAULTS = { path: '/peerjs', expireTimeoutMs: 60_000, aliveTimeoutMs: 30_000, concurrentLimit: 5000, proxied: false };
+const DEFAULTS = { path: '/peerjs', expireTimeoutMs: 60_000, aliveTimeoutMs: 30_000, concurrentLimit: 5000, proxied: false, relay: true };
 
 type Settings = typeof DEFAULTS & StartPeerServerOptions & { check: Check | undefined };
 
@@ -92,13 +100,14 @@ export function startPeerServer(options: StartPeerServerOptions): Promise<Runnin
   if (secret !== undefined && verify !== undefined) throw new TypeError('startPeerServer: give `secret` or `verify`, not both');
   if (secret !== undefined) verifyToken({ secret, userId: 'check', token: '' }); // throws on a secret too short to be safe
   if (options.push) checkPushOptions(options.push); // a bad key pair fails the start at once, as a bad secret does
+  if (options.turn !== undefined) checkTurnOptions(options.turn);
   if (options.metricsToken !== undefined && options.metricsToken.length < 16) throw new TypeError('startPeerServer: `metricsToken` must be at least 16 characters');
   const check = secret !== undefined ? (userId: string, token: string) => verifyToken({ secret, userId, token }) : verify;
   const settings: Settings = { ...DEFAULTS, ...definedOnly(options), port: options.port, check };
   return listen(settings, assemble(settings));
 }
 
-function assemble({ limits: limitOptions, expireTimeoutMs }: Settings): Omit<Parts, 'cluster'> {
+function assemble({ limits: limitOptions, expireTimeoutMs, relay, turn }: Settings): Omit<Parts, 'cluster'> {
   const metrics = createMetrics();
   const counters = serverCounters(metrics);
   const limits = new ClientLimits(resolveServerLimits(limitOptions));
@@ -114,7 +123,12 @@ function assemble({ limits: limitOptions, expireTimeoutMs }: Settings): Omit<Par
   metrics.gauge('peer_invitation_mailbox_messages', 'Messages parked for ids registered nowhere', () => mailbox.messages);
   metrics.gauge('peer_invitation_mailbox_bytes', 'Bytes parked for ids registered nowhere', () => mailbox.bytes);
   metrics.gauge('process_resident_memory_bytes', 'Resident set size of this process', () => process.memoryUsage.rss());
-  return { limits, mailbox, switchboard, metrics, counters, serverInfo: new ServerInfoSender() };
+  // The relay and TURN: RELAY frames served on the switchboard; their parts of SERVER-INFO (push adds its own).
+  serveRelay({ enabled: relay, maxPayloadBytes: limits.limits.maxRelayBytes, switchboard, refused: (reason) => counters.refusals.inc({ reason: `relay_${reason}` }) });
+  const serverInfo = new ServerInfoSender();
+  serverInfo.add(() => ({ payload: { relay } }));
+  if (turn !== undefined) serverInfo.add(turnPart(turn));
+  return { limits, mailbox, switchboard, metrics, counters, serverInfo };
 }
 
 async function listen(settings: Settings, parts: Omit<Parts, 'cluster'>): Promise<RunningPeerServer> {
@@ -187,11 +201,12 @@ async function listen(settings: Settings, parts: Omit<Parts, 'cluster'>): Promis
     app.on('connection', (client) => {
       const socket = client.getSocket() as RoutedWebSocket;
       // What the server offers comes right after OPEN, before what waited for this id.
-      serverInfo.registered(client.getId(), (message) => socket.send(JSON.stringify(message)));
+      serverInfo.registered(client.getId(), socket, (message) => socket.send(JSON.stringify(message)));
+      // Renewals stop with this socket (PeerServer's disconnect may come after it let go of the socket).
+      socket.once('close', () => serverInfo.left(client.getId(), socket));
       switchboard.registered(client.getId(), socket);
     });
     app.on('disconnect', (client) => {
-      if (switchboard.clients.get(client.getId()) === client.getSocket()) serverInfo.unregistered(client.getId());
       switchboard.unregistered(client.getId(), client.getSocket());
     });
     // One client's socket failing (a reset, a frame too large) is that client's problem, not the server's.

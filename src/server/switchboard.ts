@@ -18,10 +18,22 @@ export interface Onward {
 /** What a client may send, and what each costs; anything else is dropped as a violation. */
 const KIND_OF: Record<string, LimitKind> = { OFFER: 'offer', ANSWER: 'answer', CANDIDATE: 'candidate', LEAVE: 'leave', HEARTBEAT: 'heartbeat' };
 const ROUTED_TYPES = new Set(['OFFER', 'ANSWER', 'CANDIDATE', 'LEAVE']);
-/** A frame the server answers itself (PUSH-SUBSCRIBE, ...): admitted as `kind`, never seen by PeerServer. */
+/**
+ * A frame the server answers itself (RELAY, PUSH-SUBSCRIBE, ...): admitted as `kind`, never seen
+ * by PeerServer, handled in order with the client's other frames (after those still on their way
+ * to another node). Over its rate it goes to `limited` when given (the relay says RELAY-REFUSED),
+ * else it is dropped.
+ */
 export interface ServedFrame {
   kind: LimitKind;
-  handle(userId: string, message: { type: string; dst?: unknown; payload?: unknown }, reply: (frame: object) => void): void;
+  handle(userId: string, message: ClientFrame, reply: (frame: object) => void): void | Promise<void>;
+  limited?(userId: string, message: ClientFrame, reply: (frame: object) => void): void;
+}
+
+export interface ClientFrame {
+  type: string;
+  dst?: unknown;
+  payload?: unknown;
 }
 
 /** A sender refused by a full mailbox hears EXPIRE for a destination at most this often. */
@@ -69,7 +81,11 @@ export class Switchboard {
     this.#served.set(type, frame);
   }
 
-  /** A message the server itself sends (`src` set by it): to `dst` here or on its node, else parked like a client's. */
+  /**
+   * A message with `src` set by the server (a client's RELAY, or the server's own): to `dst` here
+   * or on its node, else parked like an OFFER; 'full' when the mailbox refuses it (the caller tells
+   * the sender: RELAY-REFUSED, not EXPIRE).
+   */
   async sendOrPark(message: Relayed): Promise<'sent' | 'parked' | 'full'> {
     if (await this.send(message).catch(() => false)) return 'sent';
     return this.#park(message) === 'parked' ? 'parked' : 'full';
@@ -119,6 +135,8 @@ export class Switchboard {
     if (outcome === 'parked' && until === undefined) this.onParked?.(message);
     if (outcome !== 'full') return outcome;
     this.#counters.refusals.inc({ reason: 'mailbox_full' });
+    // A RELAY's sender hears RELAY-REFUSED "full" from whoever sent it on (sendOrPark's caller).
+    if (message.type === 'RELAY') return outcome;
     const key = `${message.src}\n${message.dst}`;
     const now = Date.now();
     if (now - (this.#toldFull.get(key) ?? -Infinity) < EXPIRE_REPEAT_MS) return outcome;
@@ -151,8 +169,17 @@ export class Switchboard {
       const served = message && this.#served.get(message.type);
       if (served) {
         const admission = this.#limits.admit(userId, served.kind);
-        if (admission === 'admitted') return served.handle(userId, message!, (frame) => this.clients.get(userId)?.send(JSON.stringify(frame)));
-        return this.#counters.refusals.inc({ reason: admission === 'limited' ? 'rate_limited' : 'cut_off' });
+        const reply = (frame: object) => this.clients.get(userId)?.send(JSON.stringify(frame));
+        if (admission !== 'admitted') this.#counters.refusals.inc({ reason: admission === 'limited' ? 'rate_limited' : 'cut_off' });
+        // Cut off: the limits' listener closed this client; frames still in its pipe go nowhere.
+        if (admission === 'cut-off' || (admission === 'limited' && !served.limited)) return;
+        const handle = admission === 'admitted' ? () => served.handle(userId, message!, reply) : () => served.limited!(userId, message!, reply);
+        if (waiting === 0) return void handle();
+        waiting++;
+        queue = queue.then(handle).finally(() => {
+          waiting--;
+        });
+        return;
       }
       const kind = message && KIND_OF[message.type];
       const routed = message && ROUTED_TYPES.has(message.type) && message.dst !== undefined;
@@ -189,11 +216,11 @@ export class Switchboard {
   }
 }
 
-function parse(data: RawData): { type: string; dst?: unknown; payload?: unknown } | undefined {
+function parse(data: RawData): ClientFrame | undefined {
   try {
     const message = JSON.parse(String(data)) as unknown;
     if (typeof message !== 'object' || message === null || typeof (message as { type?: unknown }).type !== 'string') return undefined;
-    return message as { type: string; dst?: unknown; payload?: unknown };
+    return message as ClientFrame;
   } catch {
     return undefined;
   }

@@ -12,9 +12,9 @@ export interface SessionCalls {
   respond(params: unknown, answer: 'accept' | 'refuse'): Promise<RespondInvitationResult>;
 }
 
-/** What `stats()` says while no session runs. */
-export function idleStats(): PluginStats {
-  return { connectAttempts: 0, openConnections: 0, invitations: 0, pendingDeliveries: 0 };
+/** What `stats()` says while no session runs: every field README lists, at zero. */
+export function idleStats(): Required<PluginStats> {
+  return { connectAttempts: 0, openConnections: 0, openingConnections: 0, refusedOffers: 0, bannedPeers: 0, invitations: 0, pendingDeliveries: 0 };
 }
 
 export interface UserSession {

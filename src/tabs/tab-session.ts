@@ -14,6 +14,7 @@ import { checkAnswer } from '../core/validate.js';
 import type { Outlets } from '../session/announcer.js';
 import type { CancelInvitationResult, PluginStats, RespondInvitationResult, SendInvitationResult } from '../api/calls.js';
 import { InvitationError } from '../errors.js';
+import { randomId } from '../core/random-id.js';
 import type { Settings } from '../options.js';
 import { Session } from '../session/lifecycle.js';
 import type { User } from '../api/calls.js';
@@ -30,7 +31,7 @@ const SERVED_REMEMBERED = 256;
 
 export class TabSession implements UserSession {
   readonly user: User;
-  readonly #tabId = crypto.randomUUID();
+  readonly #tabId = randomId();
   readonly #settings: Settings;
   readonly #outlets: Outlets;
   readonly #channel: TabChannel;

@@ -30,6 +30,8 @@ function connect(port, id) {
     };
     socket.on('message', (data) => {
       const message = JSON.parse(String(data));
+      // The companion server's SERVER-INFO (after OPEN) is not what these tests are about.
+      if (message.type === 'SERVER-INFO') return;
       if (!socket.first) {
         socket.first = message;
         if (message.type !== 'OPEN') return reject(new Error(`${id} got ${String(data)}`));

@@ -5,23 +5,16 @@
 // then has its own window and stays visible; a background tab of a shared
 // window never paints, so puppeteer's click and screenshot would wait forever.
 // Waits stay under the runner's 20 s command limit so their own error shows.
-// `open` with `browser: 'firefox'` opens the page in a Firefox ESR instead
-// (puppeteer-core over WebDriver BiDi), launched on first use, closed in serverStop.
+// `open` puts the page in the test page's own browser, or with `browser: 'firefox'`
+// or `browser: 'chromium'` in that browser: the test's own when it is that one, else
+// one this plugin launches on first use (puppeteer-core; Firefox over WebDriver BiDi)
+// and closes in serverStop. The test page itself may be Chromium (CDP) or Firefox (BiDi).
+// `crash` and `lifecycle` use the DevTools Protocol: Chromium pages only.
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import puppeteer from 'puppeteer-core';
+import { CHROME_PATH, CHROMIUM_ARGS, FIREFOX_PATH, FIREFOX_PREFS } from './browsers.mjs';
 
-/**
- * Plain ICE on the sealed network: Firefox's own host and loopback candidates, not
- * mDNS names that only a multicast lookup could resolve. (Chromium's candidates are
- * enough without these prefs; they keep Firefox's side from depending on that.)
- */
-const FIREFOX_PREFS = {
-  'media.peerconnection.ice.obfuscate_host_addresses': false,
-  'media.peerconnection.ice.loopback': true,
-  // Never reach for the public STUN server Firefox would use for a page without iceServers.
-  'media.peerconnection.default_iceservers': '[]',
-};
 
 /** Settles with `promise`, or after `ms` whatever happens: teardown must not hang a test. */
 function withTimeout(promise, ms) {
@@ -32,18 +25,25 @@ function withTimeout(promise, ms) {
 export function pagesPlugin() {
   const pages = new Map();
   let nextHandle = 1;
-  let firefox;
-  const launchFirefox = () => {
-    firefox ??= puppeteer.launch({
-      browser: 'firefox',
-      executablePath: process.env.FIREFOX_PATH || '/usr/bin/firefox-esr',
-      headless: true,
-      extraPrefsFirefox: FIREFOX_PREFS,
-    }).catch((error) => {
-      firefox = undefined; // let the next `open` try again, with its own error
-      throw error;
-    });
-    return firefox;
+  const launched = new Map();
+  const launchOptions = {
+    firefox: { browser: 'firefox', executablePath: FIREFOX_PATH, headless: true, extraPrefsFirefox: FIREFOX_PREFS },
+    chromium: { executablePath: CHROME_PATH, headless: true, args: CHROMIUM_ARGS },
+  };
+  const launch = (name) => {
+    if (!launched.has(name)) {
+      launched.set(name, puppeteer.launch(launchOptions[name]).catch((error) => {
+        launched.delete(name); // let the next `open` try again, with its own error
+        throw error;
+      }));
+    }
+    return launched.get(name);
+  };
+  /** The browser a test page runs in, by its launcher's name ('Chrome', 'Chromium', 'Firefox'). */
+  const browserNameOf = (session) => (/firefox/i.test(session.browser.name) ? 'firefox' : 'chromium');
+  const cdpOf = ({ page, browserName }) => {
+    if (browserName !== 'chromium') throw new Error('this page action needs the DevTools Protocol: open the page with browser: \'chromium\'');
+    return page.createCDPSession();
   };
   const pageOf = (handle) => {
     const page = pages.get(handle);
@@ -51,15 +51,25 @@ export function pagesPlugin() {
     return page;
   };
   const actions = {
+    /**
+     * Starts the given browser (when it is not the test page's own) and waits up to 15 s for it:
+     * a first launch on a loaded machine can outlast one command's 20 s, so callers ask again.
+     */
+    async launch({ browser: browserName }, session) {
+      if (browserName === browserNameOf(session)) return { ready: true };
+      const ready = await withTimeout(launch(browserName).then(() => true), 15_000);
+      return { ready: ready === true };
+    },
     async open({ url, isolated, browser: browserName }, session) {
       const testPage = session.browser.getPage(session.id);
-      const browser = browserName === 'firefox' ? await launchFirefox() : testPage.browser();
+      const own = browserNameOf(session);
+      const browser = !browserName || browserName === own ? testPage.browser() : await launch(browserName);
       const context = isolated ? await browser.createBrowserContext() : undefined;
       const page = await (context ?? browser).newPage();
       const errors = [];
       page.on('pageerror', (error) => errors.push(String(error)));
       const handle = nextHandle++;
-      pages.set(handle, { page, context, errors });
+      pages.set(handle, { page, context, errors, browserName: browserName ?? own });
       if (url) await page.goto(new URL(url, testPage.url()).href, { waitUntil: 'load' });
       return { handle };
     },
@@ -100,7 +110,7 @@ export function pagesPlugin() {
     },
     /** Freezes a page (no tasks, no timers run) or lets it run again, as a suspended laptop or a frozen tab. */
     async lifecycle({ handle, state }) {
-      const cdp = await pageOf(handle).page.createCDPSession();
+      const cdp = await cdpOf(pageOf(handle));
       await cdp.send('Page.setWebLifecycleState', { state });
       await cdp.detach();
       return {};
@@ -110,9 +120,10 @@ export function pagesPlugin() {
     },
     /** Kills the page's renderer: no unload, no close, the way a crashed or killed tab goes. */
     async crash({ handle }) {
-      const { page, context } = pageOf(handle);
+      const entry = pageOf(handle);
+      const { page, context } = entry;
+      const cdp = await cdpOf(entry);
       pages.delete(handle);
-      const cdp = await page.createCDPSession();
       // Page.crash never answers (its target is gone): wait for puppeteer's crash event instead.
       const crashed = new Promise((resolve) => page.once('error', resolve));
       cdp.send('Page.crash').catch(() => {});
@@ -139,7 +150,8 @@ export function pagesPlugin() {
     },
     async serverStop() {
       for (const handle of [...pages.keys()]) await actions.close({ handle });
-      if (firefox) await withTimeout(firefox.then((browser) => browser.close()).catch(() => {}), 10_000);
+      for (const browser of launched.values()) await withTimeout(browser.then((started) => started.close()).catch(() => {}), 10_000);
+      launched.clear();
     },
   };
 }

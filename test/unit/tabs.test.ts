@@ -73,17 +73,21 @@ describe('PendingCalls', () => {
   });
 
   it('hands what is pending to this tab once it leads', async () => {
-    const pending = new PendingCalls('tab-a', () => {});
+    const posted: TabMessage[] = [];
+    const pending = new PendingCalls('tab-a', (message) => posted.push(message));
     const call = pending.call({ method: 'cancel', params: { invitationID: 'me:2' } });
-    const ran: string[] = [];
-    pending.drain(async ({ method, retried }) => {
-      ran.push(method);
-      expect(retried).to.equal(true);
-      return ok;
+    const handed: { method: string; params: unknown; retried?: boolean }[] = [];
+    pending.drain(async ({ method, params, retried }) => {
+      handed.push({ method, params, retried });
+      return { invitationID: 'me:2' };
     });
-    expect(await call).to.deep.equal(ok);
-    expect(ran).to.deep.equal(['cancel']);
+    // The call, as the app made it, marked as retried (a leader that fell may have run it), and its promise settled with what this tab ran.
+    expect(handed).to.deep.equal([{ method: 'cancel', params: { invitationID: 'me:2' }, retried: true }]);
+    expect(await call).to.deep.equal({ invitationID: 'me:2' });
+    // Handed over, nothing is left pending: a new leader is sent nothing again.
+    const postedBefore = posted.length;
     pending.repost();
+    expect(posted).to.have.length(postedBefore);
   });
 
   it('settles at once, as invalid, a call the channel cannot carry', async () => {
