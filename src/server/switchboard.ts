@@ -170,9 +170,12 @@ export class Switchboard {
       if (served) {
         const admission = this.#limits.admit(userId, served.kind);
         const reply = (frame: object) => this.clients.get(userId)?.send(JSON.stringify(frame));
-        if (admission !== 'admitted') this.#counters.refusals.inc({ reason: admission === 'limited' ? 'rate_limited' : 'cut_off' });
-        // Cut off: the limits' listener closed this client; frames still in its pipe go nowhere.
-        if (admission === 'cut-off' || (admission === 'limited' && !served.limited)) return;
+        // Cut off: the limits' listener closed this client; frames still in its pipe go nowhere. Over its
+        // rate, a frame with its own answer (`limited`: RELAY-REFUSED) counts that refusal itself.
+        if (admission === 'cut-off' || (admission === 'limited' && !served.limited)) {
+          this.#counters.refusals.inc({ reason: admission === 'limited' ? 'rate_limited' : 'cut_off' });
+          return;
+        }
         const handle = admission === 'admitted' ? () => served.handle(userId, message!, reply) : () => served.limited!(userId, message!, reply);
         if (waiting === 0) return void handle();
         waiting++;
