@@ -7,8 +7,10 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { startPeerServer } from './peer-server.js';
+import { readVapidKeyFile, writeVapidKeyFile } from './push/vapid.js';
 
 const USAGE = `Usage: peer-invitation-server [options]
+       peer-invitation-server generate-vapid-keys FILE   (writes a new VAPID key pair for --vapid-key-file)
   --port N               TCP port (default 9000; 0 picks a free one)
   --host ADDRESS         interface to listen on (default: all)
   --path PATH            mount path, the clients' \`path\` (default /peerjs)
@@ -17,6 +19,8 @@ const USAGE = `Usage: peer-invitation-server [options]
   --alive-timeout-ms N   how long a silent client keeps its id (default 30000)
   --concurrent-limit N   at most this many registered clients (default 5000)
   --redis-url URL        join the cluster of servers sharing this Redis (redis://host:port)
+  --vapid-key-file FILE  Web Push: the VAPID key pair (JSON from generate-vapid-keys); needs --push-subject
+  --push-subject URL     Web Push: who runs this server, mailto: or https: (told to the push services)
   --turn-url URL         a TURN server whose credentials each client receives (repeatable), e.g.
                          turn:turn.example.com:3478?transport=udp, turns:turn.example.com:443?transport=tcp
   --turn-secret-file FILE  that TURN server's shared secret (coturn: static-auth-secret)
@@ -39,6 +43,18 @@ function number(name: string, text: string | undefined): number | undefined {
   return value;
 }
 
+if (process.argv[2] === 'generate-vapid-keys') {
+  const file = process.argv[3];
+  if (file === undefined || process.argv.length > 4) fail('generate-vapid-keys takes one argument: the file to write');
+  try {
+    const { publicKey } = writeVapidKeyFile(file);
+    console.log(`wrote a VAPID key pair to ${file} (public key ${publicKey})`);
+    process.exit(0);
+  } catch (error) {
+    fail(`cannot write ${file}: ${(error as Error).message}`);
+  }
+}
+
 let args;
 try {
   args = parseArgs({
@@ -51,6 +67,8 @@ try {
       'alive-timeout-ms': { type: 'string' },
       'concurrent-limit': { type: 'string' },
       'redis-url': { type: 'string' },
+      'vapid-key-file': { type: 'string' },
+      'push-subject': { type: 'string' },
       'turn-url': { type: 'string', multiple: true },
       'turn-secret-file': { type: 'string' },
       'turn-ttl-seconds': { type: 'string' },
@@ -78,6 +96,14 @@ try {
 if (secret === undefined && !args.open) fail('no secret: give --secret-file FILE or PEER_INVITATION_SECRET (or --open for a server without tokens)');
 if (secret !== undefined && args.open) fail('--open and a secret exclude each other');
 
+if ((args['vapid-key-file'] === undefined) !== (args['push-subject'] === undefined)) fail('--vapid-key-file and --push-subject go together');
+let vapidKeys;
+try {
+  vapidKeys = args['vapid-key-file'] === undefined ? undefined : readVapidKeyFile(args['vapid-key-file']);
+} catch (error) {
+  fail(`cannot read the VAPID key file: ${(error as Error).message}`);
+}
+
 const turnUrls = args['turn-url'] ?? [];
 if ((turnUrls.length > 0) !== (args['turn-secret-file'] !== undefined)) fail('--turn-url and --turn-secret-file go together');
 let turnSecret: string | undefined;
@@ -99,6 +125,7 @@ try {
     aliveTimeoutMs: number('alive-timeout-ms', args['alive-timeout-ms']),
     concurrentLimit: number('concurrent-limit', args['concurrent-limit']),
     redisUrl: args['redis-url'],
+    push: vapidKeys === undefined ? undefined : { vapidKeys, subject: args['push-subject']! },
     relay: !args['no-relay'],
     turn: turnSecret === undefined ? undefined : { urls: turnUrls, secret: turnSecret, ttlSeconds: number('turn-ttl-seconds', args['turn-ttl-seconds']) },
     proxied: args.proxied,
@@ -115,5 +142,6 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 const cluster = args['redis-url'] === undefined ? '' : ', in the cluster of its Redis';
+const push = vapidKeys === undefined ? '' : ', Web Push on';
 const reach = `${args['no-relay'] ? ', no relay' : ', relay on'}${turnUrls.length > 0 ? `, TURN credentials for ${turnUrls.join(' ')}` : ''}`;
-console.log(`peer-invitation-server listening on port ${server.port}, path ${path}, ${secret === undefined ? 'OPEN (no tokens)' : 'tokens required'}${cluster}${reach}`);
+console.log(`peer-invitation-server listening on port ${server.port}, path ${path}, ${secret === undefined ? 'OPEN (no tokens)' : 'tokens required'}${cluster}${reach}${push}`);

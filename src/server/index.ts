@@ -8,3 +8,5 @@ export type { TurnOptions } from './server-info.js';
 export { DEFAULT_SERVER_LIMITS } from './limits.js';
 export type { ServerLimits, ServerLimitOptions, LimitKind, Rate, MailboxQuota } from './limits.js';
 export type { Metrics, Counter, Labels } from './metrics.js';
+export { generateVapidKeys, KNOWN_PUSH_HOSTS } from './push/index.js';
+export type { PushOptions, PushResult, VapidKeys } from './push/index.js';

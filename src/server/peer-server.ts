@@ -14,10 +14,12 @@ import { WebSocketServer, type ServerOptions } from 'ws';
 import { joinCluster, type Cluster } from './cluster/index.js';
 import { ClientLimits, definedOnly, resolveServerLimits, type ServerLimitOptions } from './limits.js';
 import { Mailbox } from './mailbox.js';
-import { createReach } from './reach.js';
-import { checkTurnOptions, type TurnOptions } from './server-info.js';
 import { createMetrics, serverCounters, type Metrics } from './metrics.js';
+import { startServerPush, type ServerPush } from './push/attach.js';
+import { checkPushOptions, type PushOptions } from './push/index.js';
+import { serveRelay } from './relay.js';
 import { RoutedWebSocket } from './routed-web-socket.js';
+import { checkTurnOptions, ServerInfoSender, turnPart, type TurnOptions } from './server-info.js';
 import { Switchboard } from './switchboard.js';
 import { verifyToken } from './tokens.js';
 import { upgrade, type Check } from './upgrade.js';
@@ -55,6 +57,11 @@ export interface StartPeerServerOptions {
   /** Behind a reverse proxy: a client's address (for the handshake rate) is the last `X-Forwarded-For` entry. Default false. */
   proxied?: boolean;
   /**
+   * Web Push: ring an invitee who has no tab open on the devices it subscribed (README, "Ring with
+   * no tab open"). Needs the `web-push` package.
+   */
+  push?: PushOptions;
+  /**
    * Relay protocol messages between registered clients through this server, for peers no data
    * channel reaches (PROTOCOL.md, RELAY). The server can read what it relays. Default true.
    */
@@ -83,6 +90,7 @@ interface Parts {
   switchboard: Switchboard;
   metrics: Metrics;
   counters: ReturnType<typeof serverCounters>;
+  serverInfo: ServerInfoSender;
   cluster: Cluster | undefined;
 }
 
@@ -91,6 +99,7 @@ export function startPeerServer(options: StartPeerServerOptions): Promise<Runnin
   const { secret, verify } = options;
   if (secret !== undefined && verify !== undefined) throw new TypeError('startPeerServer: give `secret` or `verify`, not both');
   if (secret !== undefined) verifyToken({ secret, userId: 'check', token: '' }); // throws on a secret too short to be safe
+  if (options.push) checkPushOptions(options.push); // a bad key pair fails the start at once, as a bad secret does
   if (options.turn !== undefined) checkTurnOptions(options.turn);
   if (options.metricsToken !== undefined && options.metricsToken.length < 16) throw new TypeError('startPeerServer: `metricsToken` must be at least 16 characters');
   const check = secret !== undefined ? (userId: string, token: string) => verifyToken({ secret, userId, token }) : verify;
@@ -98,7 +107,7 @@ export function startPeerServer(options: StartPeerServerOptions): Promise<Runnin
   return listen(settings, assemble(settings));
 }
 
-function assemble({ limits: limitOptions, expireTimeoutMs }: Settings): Omit<Parts, 'cluster'> {
+function assemble({ limits: limitOptions, expireTimeoutMs, relay, turn }: Settings): Omit<Parts, 'cluster'> {
   const metrics = createMetrics();
   const counters = serverCounters(metrics);
   const limits = new ClientLimits(resolveServerLimits(limitOptions));
@@ -114,17 +123,25 @@ function assemble({ limits: limitOptions, expireTimeoutMs }: Settings): Omit<Par
   metrics.gauge('peer_invitation_mailbox_messages', 'Messages parked for ids registered nowhere', () => mailbox.messages);
   metrics.gauge('peer_invitation_mailbox_bytes', 'Bytes parked for ids registered nowhere', () => mailbox.bytes);
   metrics.gauge('process_resident_memory_bytes', 'Resident set size of this process', () => process.memoryUsage.rss());
-  return { limits, mailbox, switchboard, metrics, counters };
+  // The relay and TURN: RELAY frames served on the switchboard; their parts of SERVER-INFO (push adds its own).
+  serveRelay({ enabled: relay, maxPayloadBytes: limits.limits.maxRelayBytes, switchboard, refused: (reason) => counters.refusals.inc({ reason: `relay_${reason}` }) });
+  const serverInfo = new ServerInfoSender();
+  serverInfo.add(() => ({ payload: { relay } }));
+  if (turn !== undefined) serverInfo.add(turnPart(turn));
+  return { limits, mailbox, switchboard, metrics, counters, serverInfo };
 }
 
 async function listen(settings: Settings, parts: Omit<Parts, 'cluster'>): Promise<RunningPeerServer> {
-  const { limits, mailbox, switchboard, metrics, counters } = parts;
+  const { limits, mailbox, switchboard, metrics, counters, serverInfo } = parts;
   let cluster: Cluster | undefined;
+  let push: ServerPush | undefined;
   try {
     if (settings.redisUrl !== undefined) cluster = await joinCluster({ redisUrl: settings.redisUrl, switchboard, mailbox, counters });
+    if (settings.push) push = await startServerPush(settings.push, { switchboard, limits, serverInfo, pushesSent: counters.pushesSent, cluster });
   } catch (error) {
     limits.close();
     mailbox.close();
+    await cluster?.close();
     throw error;
   }
   const { port, host, path, expireTimeoutMs, aliveTimeoutMs, concurrentLimit, check, proxied } = settings;
@@ -134,12 +151,12 @@ async function listen(settings: Settings, parts: Omit<Parts, 'cluster'>): Promis
     let httpServer: Server | undefined;
     let sockets: WebSocketServer | undefined;
     let closing: Promise<void> | undefined;
-    const reach = createReach({ relay: settings.relay, turn: settings.turn, limits, switchboard, counters });
 
     const close = (): Promise<void> => {
       closing ??= (async () => {
         timers.stop();
-        reach.close();
+        serverInfo.close();
+        await push?.push.close();
         limits.close();
         mailbox.close();
         // Released first: other nodes may register these ids at once.
@@ -161,7 +178,6 @@ async function listen(settings: Settings, parts: Omit<Parts, 'cluster'>): Promis
       httpServer = server;
       const webSockets = new WebSocketServer({ noServer: true, WebSocket: RoutedWebSocket, maxPayload: limits.limits.maxFrameBytes });
       sockets = webSockets;
-      reach.watch(webSockets);
       server.on('error', (error) => {
         // Before it listens (a port in use, say) the start fails; later errors are the connection's own.
         if (server.listening) return;
@@ -182,10 +198,20 @@ async function listen(settings: Settings, parts: Omit<Parts, 'cluster'>): Promis
         },
       ),
     );
-    app.on('connection', (client) => switchboard.registered(client.getId(), client.getSocket() as RoutedWebSocket));
-    app.on('disconnect', (client) => switchboard.unregistered(client.getId(), client.getSocket()));
+    app.on('connection', (client) => {
+      const socket = client.getSocket() as RoutedWebSocket;
+      // What the server offers comes right after OPEN, before what waited for this id.
+      serverInfo.registered(client.getId(), socket, (message) => socket.send(JSON.stringify(message)));
+      // Renewals stop with this socket (PeerServer's disconnect may come after it let go of the socket).
+      socket.once('close', () => serverInfo.left(client.getId(), socket));
+      switchboard.registered(client.getId(), socket);
+    });
+    app.on('disconnect', (client) => {
+      switchboard.unregistered(client.getId(), client.getSocket());
+    });
     // One client's socket failing (a reset, a frame too large) is that client's problem, not the server's.
     app.on('error', () => {});
+    push?.attach(app, path);
     if (settings.metricsToken !== undefined) serveMetrics(app, posix.join(path, 'metrics'), settings.metricsToken, metrics);
   });
 }

@@ -7,7 +7,7 @@
  * an OFFER. Refusals go back to the sender as RELAY-REFUSED, never as ERROR (PeerJS destroys
  * its Peer on ERROR).
  */
-import type { Admission } from './limits.js';
+import type { ClientFrame, Switchboard } from './switchboard.js';
 
 /** Room for `type`, `src` and `dst` beside the payload's limit (`limits.maxRelayBytes`) in the JSON of a whole RELAY. */
 export const RELAY_FRAME_OVERHEAD_BYTES = 200;
@@ -26,29 +26,36 @@ export interface RelayOptions {
   enabled: boolean;
   /** The largest payload (`limits.maxRelayBytes`). */
   maxPayloadBytes: number;
-  /** Hands a message on: to its recipient here, the node holding it, or the mailbox. */
-  handOver: (message: RelayedMessage) => Promise<'sent' | 'parked' | 'full'>;
+  /** Where RELAY frames come from, and go: to the recipient here, the node holding it, or the mailbox. */
+  switchboard: Switchboard;
   /** Counts a refusal (metrics). */
   refused?: (reason: RelayRefusal) => void;
 }
 
-/** Reads a RELAY frame of the client registered as `src`, hands it on or refuses it to its sender (`reply`). */
-export function createRelay({ enabled, maxPayloadBytes, handOver, refused = () => {} }: RelayOptions) {
+/** Serves clients' RELAY frames on the switchboard (at the client's `relay` rate): hands each on, or refuses it to its sender. */
+export function serveRelay({ enabled, maxPayloadBytes, switchboard, refused = () => {} }: RelayOptions): void {
   const maxFrameBytes = maxPayloadBytes + RELAY_FRAME_OVERHEAD_BYTES;
-  return async (src: string, frame: { dst?: unknown; payload?: unknown }, admission: Admission, reply: (message: object) => void): Promise<void> => {
-    // Cut off: the limits closed this client; what is still in its pipe goes nowhere.
-    if (admission === 'cut-off') return;
-    const { dst, payload } = frame;
-    // Nobody's message: dropped (the rate already counted it).
-    if (typeof dst !== 'string' || dst === '' || typeof payload !== 'object' || payload === null || Array.isArray(payload)) return;
-    const refuse = (reason: RelayRefusal) => {
-      refused(reason);
-      reply({ type: 'RELAY-REFUSED', dst, payload: { reason } });
-    };
-    if (!enabled) return refuse('off');
-    if (admission === 'limited') return refuse('rate');
-    const message: RelayedMessage = { type: 'RELAY', src, dst, payload };
-    if (Buffer.byteLength(JSON.stringify(message)) > maxFrameBytes) return refuse('size');
-    if ((await handOver(message).catch(() => 'full' as const)) === 'full') refuse('full');
+  /** The frame's `dst` and object payload, or undefined for nobody's message (dropped; the rate already counted it). */
+  const addressed = ({ dst, payload }: ClientFrame) =>
+    typeof dst !== 'string' || dst === '' || typeof payload !== 'object' || payload === null || Array.isArray(payload) ? undefined : { dst, payload };
+  const refuse = (dst: string, reason: RelayRefusal, reply: (message: object) => void) => {
+    refused(reason);
+    reply({ type: 'RELAY-REFUSED', dst, payload: { reason } });
   };
+  switchboard.serve('RELAY', {
+    kind: 'relay',
+    async handle(src, frame, reply) {
+      const target = addressed(frame);
+      if (!target) return;
+      const { dst, payload } = target;
+      if (!enabled) return refuse(dst, 'off', reply);
+      const message: RelayedMessage = { type: 'RELAY', src, dst, payload };
+      if (Buffer.byteLength(JSON.stringify(message)) > maxFrameBytes) return refuse(dst, 'size', reply);
+      if ((await switchboard.sendOrPark(message).catch(() => 'full' as const)) === 'full') refuse(dst, 'full', reply);
+    },
+    limited(_src, frame, reply) {
+      const target = addressed(frame);
+      if (target) refuse(target.dst, enabled ? 'rate' : 'off', reply);
+    },
+  });
 }

@@ -1,7 +1,9 @@
 /**
- * SERVER-INFO: what the companion server offers a client, sent right after its OPEN and again
- * before its TURN credentials expire: whether the relay is on, and TURN servers with
- * credentials for that client's own id (a plain PeerServer sends nothing of the sort).
+ * SERVER-INFO: what the companion server offers a client, sent right after its OPEN (before the
+ * messages that waited for its id) and again when a part asks for it (fresh TURN credentials
+ * before they expire). One sender per server; each feature adds its part: the relay its
+ * `relay`, TURN its `iceServers` and `iceServersExpireAt`, push its VAPID key. A plain
+ * PeerServer sends nothing of the sort.
  */
 import { checkTurnSecret, checkTurnUrls, turnCredentials } from './turn.js';
 
@@ -18,21 +20,23 @@ export interface ServerInfoPayload {
   relay: boolean;
   iceServers?: { urls: string[]; username: string; credential: string }[];
   iceServersExpireAt?: number;
+  push?: { publicKey: string };
 }
+
+/** One feature's share of a client's SERVER-INFO; `renewAt` (unix ms) asks for a fresh one by then. */
+export type ServerInfoPart = (userId: string, now: number) => { payload: Partial<ServerInfoPayload>; renewAt?: number };
 
 const DEFAULT_TTL_SECONDS = 86_400;
 /** Never renew sooner than this after the last SERVER-INFO (a tiny TTL must not become a busy loop). */
 const MIN_RENEW_MS = 500;
 
-/** Checks `turn` once, at start; returns the function that makes a client's SERVER-INFO, and when to send the next. */
-export function serverInfoFor({ relay, turn }: { relay: boolean; turn: TurnOptions | undefined }): (userId: string, now?: number) => { payload: ServerInfoPayload; renewAt: number | undefined } {
-  if (turn !== undefined) checkTurnOptions(turn);
-  return (userId, now = Date.now()) => {
-    if (turn === undefined) return { payload: { relay }, renewAt: undefined };
-    const ttlSeconds = turn.ttlSeconds ?? DEFAULT_TTL_SECONDS;
+/** TURN's part (checked once, at start): credentials for the client's own id, renewed when a quarter of their time is left. */
+export function turnPart(turn: TurnOptions): ServerInfoPart {
+  checkTurnOptions(turn);
+  const ttlSeconds = turn.ttlSeconds ?? DEFAULT_TTL_SECONDS;
+  return (userId, now) => {
     const { urls, username, credential, expiresAt } = turnCredentials({ secret: turn.secret, userId, ttlSeconds, urls: turn.urls, now });
-    const renewAt = Math.max(now + MIN_RENEW_MS, expiresAt - (ttlSeconds * 1000) / 4);
-    return { payload: { relay, iceServers: [{ urls, username, credential }], iceServersExpireAt: expiresAt }, renewAt };
+    return { payload: { iceServers: [{ urls, username, credential }], iceServersExpireAt: expiresAt }, renewAt: expiresAt - (ttlSeconds * 1000) / 4 };
   };
 }
 
@@ -43,21 +47,31 @@ export function checkTurnOptions(turn: TurnOptions): void {
   if (turn.ttlSeconds !== undefined && !(turn.ttlSeconds >= 1 && Number.isFinite(turn.ttlSeconds))) throw new TypeError('turn.ttlSeconds must be at least 1');
 }
 
-/** Sends each registered client its SERVER-INFO, and again before its credentials expire, until its socket closes. */
+/** Sends each registered client its SERVER-INFO, made of every part, and again when one asks, until its socket leaves. */
 export class ServerInfoSender {
-  readonly #make: ReturnType<typeof serverInfoFor>;
+  readonly #parts: ServerInfoPart[] = [];
   readonly #timers = new Map<string, { owner: object; timer: NodeJS.Timeout | undefined }>();
 
-  constructor(make: ReturnType<typeof serverInfoFor>) {
-    this.#make = make;
+  /** Adds a feature's part; call before clients register. */
+  add(part: ServerInfoPart): void {
+    this.#parts.push(part);
   }
 
   /** `userId` registered on the socket `owner`; `send` writes to it. */
   registered(userId: string, owner: object, send: (message: object) => void): void {
     clearTimeout(this.#timers.get(userId)?.timer);
-    const { payload, renewAt } = this.#make(userId);
+    this.#timers.delete(userId);
+    if (this.#parts.length === 0) return;
+    const now = Date.now();
+    let payload: ServerInfoPayload = { relay: false };
+    let renewAt: number | undefined;
+    for (const part of this.#parts) {
+      const share = part(userId, now);
+      payload = { ...payload, ...share.payload };
+      if (share.renewAt !== undefined) renewAt = Math.min(renewAt ?? Infinity, share.renewAt);
+    }
     send({ type: 'SERVER-INFO', payload });
-    const timer = renewAt === undefined ? undefined : setTimeout(() => this.registered(userId, owner, send), renewAt - Date.now()).unref();
+    const timer = renewAt === undefined ? undefined : setTimeout(() => this.registered(userId, owner, send), Math.max(MIN_RENEW_MS, renewAt - now)).unref();
     this.#timers.set(userId, { owner, timer });
   }
 

@@ -5,8 +5,8 @@
  * Every frame is admitted by the client limits first; PeerServer never parks anything itself.
  */
 import type { RawData } from 'ws';
-import type { Admission, ClientLimits, LimitKind } from './limits.js';
-import type { Mailbox, Relayed } from './mailbox.js';
+import type { ClientLimits, LimitKind } from './limits.js';
+import type { Mailbox, ParkOutcome, Relayed } from './mailbox.js';
 import type { ServerCounters } from './metrics.js';
 import type { RoutedWebSocket } from './routed-web-socket.js';
 
@@ -16,8 +16,26 @@ export interface Onward {
 }
 
 /** What a client may send, and what each costs; anything else is dropped as a violation. */
-const KIND_OF: Record<string, LimitKind> = { OFFER: 'offer', ANSWER: 'answer', CANDIDATE: 'candidate', LEAVE: 'leave', HEARTBEAT: 'heartbeat', RELAY: 'relay' };
+const KIND_OF: Record<string, LimitKind> = { OFFER: 'offer', ANSWER: 'answer', CANDIDATE: 'candidate', LEAVE: 'leave', HEARTBEAT: 'heartbeat' };
 const ROUTED_TYPES = new Set(['OFFER', 'ANSWER', 'CANDIDATE', 'LEAVE']);
+/**
+ * A frame the server answers itself (RELAY, PUSH-SUBSCRIBE, ...): admitted as `kind`, never seen
+ * by PeerServer, handled in order with the client's other frames (after those still on their way
+ * to another node). Over its rate it goes to `limited` when given (the relay says RELAY-REFUSED),
+ * else it is dropped.
+ */
+export interface ServedFrame {
+  kind: LimitKind;
+  handle(userId: string, message: ClientFrame, reply: (frame: object) => void): void | Promise<void>;
+  limited?(userId: string, message: ClientFrame, reply: (frame: object) => void): void;
+}
+
+export interface ClientFrame {
+  type: string;
+  dst?: unknown;
+  payload?: unknown;
+}
+
 /** A sender refused by a full mailbox hears EXPIRE for a destination at most this often. */
 const EXPIRE_REPEAT_MS = 1000;
 
@@ -25,8 +43,9 @@ export class Switchboard {
   /** Ids registered on this node, and their sockets. */
   readonly clients = new Map<string, RoutedWebSocket>();
   onward: Onward | undefined;
-  /** Reads a client's RELAY frames (relay.ts), admitted or not by its `relay` rate, in order with its other frames. */
-  onRelay: ((src: string, frame: { dst?: unknown; payload?: unknown }, admission: Admission) => void | Promise<void>) | undefined;
+  /** Hears each message as it is first parked for an id registered nowhere (Web Push rings there). */
+  onParked: ((message: Relayed) => void) | undefined;
+  readonly #served = new Map<string, ServedFrame>();
   readonly #limits: ClientLimits;
   readonly #mailbox: Mailbox;
   readonly #counters: ServerCounters;
@@ -57,16 +76,24 @@ export class Switchboard {
     return (await this.onward?.forward(message)) ?? false;
   }
 
-  /** Sends a RELAY to its `dst`, or parks it for an id registered nowhere; 'full' when the mailbox refuses it (the relay tells the sender). */
-  async relay(message: Relayed): Promise<'sent' | 'parked' | 'full'> {
+  /** Frames of `type` from registered clients go to `frame` (after their limit), not to PeerServer. */
+  serve(type: string, frame: ServedFrame): void {
+    this.#served.set(type, frame);
+  }
+
+  /**
+   * A message with `src` set by the server (a client's RELAY, or the server's own): to `dst` here
+   * or on its node, else parked like an OFFER; 'full' when the mailbox refuses it (the caller tells
+   * the sender: RELAY-REFUSED, not EXPIRE).
+   */
+  async sendOrPark(message: Relayed): Promise<'sent' | 'parked' | 'full'> {
     if (await this.send(message).catch(() => false)) return 'sent';
-    const outcome = this.#mailbox.park(message);
-    if (outcome === 'parked') {
-      this.#counters.parked.inc({ type: message.type });
-      return 'parked';
-    }
-    this.#counters.refusals.inc({ reason: 'mailbox_full' });
-    return 'full';
+    return this.#park(message) === 'parked' ? 'parked' : 'full';
+  }
+
+  /** Takes out of this node's mailbox what waits for `dst` and `match` picks (a declined invitation's OFFER). */
+  dropParked(dst: string, match: (message: Relayed) => boolean): number {
+    return this.#mailbox.drop(dst, match);
   }
 
   /** A message from another node for a client of this one. */
@@ -101,22 +128,30 @@ export class Switchboard {
   }
 
   /** Parks `message`; a full mailbox refuses it, and its sender hears EXPIRE so that its plugin retries later. */
-  #park(message: Relayed, until?: number): void {
+  #park(message: Relayed, until?: number): ParkOutcome {
     const outcome = this.#mailbox.park(message, until);
     if (outcome === 'parked') this.#counters.parked.inc({ type: message.type });
-    if (outcome !== 'full') return;
+    // Parked again after a failed handover (`until` kept) is not news.
+    if (outcome === 'parked' && until === undefined) this.onParked?.(message);
+    if (outcome !== 'full') return outcome;
     this.#counters.refusals.inc({ reason: 'mailbox_full' });
+    // A RELAY's sender hears RELAY-REFUSED "full" from whoever sent it on (sendOrPark's caller).
+    if (message.type === 'RELAY') return outcome;
     const key = `${message.src}\n${message.dst}`;
     const now = Date.now();
-    if (now - (this.#toldFull.get(key) ?? -Infinity) < EXPIRE_REPEAT_MS) return;
+    if (now - (this.#toldFull.get(key) ?? -Infinity) < EXPIRE_REPEAT_MS) return outcome;
     if (this.#toldFull.size > 10_000) this.#toldFull.clear();
     this.#toldFull.set(key, now);
     void this.send({ type: 'EXPIRE', src: message.dst, dst: message.src }).catch(() => {});
+    return outcome;
   }
 
   /** Messages here go to PeerServer only while their `dst` is registered here: PeerServer would park the rest without bound. */
   #deliverLocal(relayed: Relayed | undefined, deliver: () => void): void {
-    if (relayed && !this.clients.has(relayed.dst)) return this.#park(relayed);
+    if (relayed && !this.clients.has(relayed.dst)) {
+      this.#park(relayed);
+      return;
+    }
     deliver();
     if (relayed) this.#counters.relayed.inc({ type: relayed.type });
   }
@@ -131,6 +166,24 @@ export class Switchboard {
     let waiting = 0;
     return (data: RawData, deliver: () => void): void => {
       const message = parse(data);
+      const served = message && this.#served.get(message.type);
+      if (served) {
+        const admission = this.#limits.admit(userId, served.kind);
+        const reply = (frame: object) => this.clients.get(userId)?.send(JSON.stringify(frame));
+        // Cut off: the limits' listener closed this client; frames still in its pipe go nowhere. Over its
+        // rate, a frame with its own answer (`limited`: RELAY-REFUSED) counts that refusal itself.
+        if (admission === 'cut-off' || (admission === 'limited' && !served.limited)) {
+          this.#counters.refusals.inc({ reason: admission === 'limited' ? 'rate_limited' : 'cut_off' });
+          return;
+        }
+        const handle = admission === 'admitted' ? () => served.handle(userId, message!, reply) : () => served.limited!(userId, message!, reply);
+        if (waiting === 0) return void handle();
+        waiting++;
+        queue = queue.then(handle).finally(() => {
+          waiting--;
+        });
+        return;
+      }
       const kind = message && KIND_OF[message.type];
       const routed = message && ROUTED_TYPES.has(message.type) && message.dst !== undefined;
       if (!message || !kind || (routed && typeof message.dst !== 'string')) {
@@ -139,15 +192,6 @@ export class Switchboard {
         return;
       }
       const admission = this.#limits.admit(userId, kind);
-      if (message.type === 'RELAY') {
-        const relay = () => this.onRelay?.(userId, message, admission);
-        if (waiting === 0) return void relay();
-        waiting++;
-        queue = queue.then(relay).finally(() => {
-          waiting--;
-        });
-        return;
-      }
       if (admission !== 'admitted') {
         this.#counters.refusals.inc({ reason: admission === 'limited' ? 'rate_limited' : 'cut_off' });
         // Cut off: the limits' listener closed this client; frames still in its pipe go nowhere.
@@ -157,7 +201,10 @@ export class Switchboard {
       const local = !relayed || this.clients.has(relayed.dst);
       if (local && waiting === 0) return this.#deliverLocal(relayed, deliver);
       const onward = this.onward;
-      if (!onward) return this.#park(relayed!);
+      if (!onward) {
+        this.#park(relayed!);
+        return;
+      }
       waiting++;
       queue = queue
         .then(async () => {
@@ -172,11 +219,11 @@ export class Switchboard {
   }
 }
 
-function parse(data: RawData): { type: string; dst?: unknown; payload?: unknown } | undefined {
+function parse(data: RawData): ClientFrame | undefined {
   try {
     const message = JSON.parse(String(data)) as unknown;
     if (typeof message !== 'object' || message === null || typeof (message as { type?: unknown }).type !== 'string') return undefined;
-    return message as { type: string; dst?: unknown; payload?: unknown };
+    return message as ClientFrame;
   } catch {
     return undefined;
   }

@@ -18,6 +18,8 @@ const ALLOWED = [
   /^LICENSE$/,
   /^dist\/peer-invitation(\.iife)?\.js(\.map)?$/,
   /^dist\/server\/[\w-]+\.js(\.map)?$/,
+  /^dist\/peer-invitation-sw\.js(\.map)?$/,
+  /^dist\/sw\/index\.js(\.map)?$/,
   /^dist\/types\/([\w-]+\/)*[\w-]+\.d\.ts$/,
 ];
 

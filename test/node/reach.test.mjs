@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { signToken, startPeerServer, turnCredentials } from '../../dist/server/index.js';
+import { generateVapidKeys, signToken, startPeerServer, turnCredentials } from '../../dist/server/index.js';
 import { startCompanionServer } from '../../scripts/companion-server-process.mjs';
 import { freePort, startRedisServer } from '../../scripts/redis-server-process.mjs';
 import { startTurnServer } from '../../scripts/turn-server-process.mjs';
@@ -155,6 +155,34 @@ describe('SERVER-INFO', () => {
       assert.ok(Date.now() < first.iceServersExpireAt, 'renewed before the first expired');
       assert.notEqual(second.iceServers[0].credential, first.iceServers[0].credential);
       erin.close();
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('is one message with every part: the relay, TURN credentials and the push key, renewed whole', TIMEOUT, async () => {
+    const vapidKeys = generateVapidKeys();
+    const server = await startPeerServer({
+      port: 0,
+      host: '127.0.0.1',
+      secret,
+      turn: { urls: ['turn:10.0.0.1:3478'], secret: 'turn-secret', ttlSeconds: 2 },
+      push: { vapidKeys, subject: 'mailto:ops@example.com' },
+    });
+    try {
+      const fay = await client(server.port, 'fay');
+      const first = (await fay.next('SERVER-INFO')).payload;
+      assert.deepEqual(Object.keys(first).sort(), ['iceServers', 'iceServersExpireAt', 'push', 'relay']);
+      assert.equal(first.relay, true);
+      assert.deepEqual(first.push, { publicKey: vapidKeys.publicKey });
+      assert.equal(first.iceServers.length, 1);
+      assert.deepEqual(first.iceServers[0].urls, ['turn:10.0.0.1:3478']);
+      assert.match(first.iceServers[0].username, /^\d+:fay$/);
+      const second = (await fay.next('SERVER-INFO', 5000)).payload;
+      assert.ok(second.iceServersExpireAt > first.iceServersExpireAt);
+      assert.deepEqual(second.push, first.push);
+      assert.equal(second.relay, true);
+      fay.close();
     } finally {
       await server.close();
     }

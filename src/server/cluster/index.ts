@@ -12,7 +12,7 @@ import type { ServerCounters } from '../metrics.js';
 import type { RoutedWebSocket } from '../routed-web-socket.js';
 import type { Switchboard } from '../switchboard.js';
 import { clusterMailbox } from './mailbox.js';
-import { connectRedis } from './redis.js';
+import { connectRedis, type RedisLink } from './redis.js';
 import { Registry, type ClaimResult } from './registry.js';
 import { routing } from './routing.js';
 
@@ -28,6 +28,10 @@ export interface Cluster {
   release(userId: string, token: string): Promise<void>;
   /** Releases every id held here and leaves Redis. */
   close(): Promise<void>;
+  /** Whether `userId` is registered on any node. */
+  isRegistered(userId: string): Promise<boolean>;
+  /** The node's Redis commands, for state kept cluster-wide (push subscriptions). */
+  readonly redis: RedisLink['redis'];
 }
 
 export async function joinCluster({ redisUrl, switchboard, mailbox, counters }: { redisUrl: string; switchboard: Switchboard; mailbox: Mailbox; counters: ServerCounters }): Promise<Cluster> {
@@ -65,6 +69,8 @@ export async function joinCluster({ redisUrl, switchboard, mailbox, counters }: 
       void spanning.announce(userId).catch(() => {});
     },
     release: (userId, token) => registry.release(userId, token),
+    isRegistered: async (userId) => (await registry.locate(userId)) !== undefined,
+    redis: link.redis,
     async close() {
       link.redis.off('ready', recover);
       link.subscriber.off('ready', recover);

@@ -23,6 +23,10 @@ export interface Client {
   pubSubNumSub(channel: string): Promise<Record<string, unknown>>;
   subscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
   quit(): Promise<unknown>;
+  // Used by Web Push (its subscriptions and marks).
+  hDel(key: string, field: string): Promise<unknown>;
+  hVals(key: string): Promise<string[]>;
+  set(key: string, value: string, options: { NX: true; PX: number }): Promise<string | null>;
 }
 
 export interface RedisLink {

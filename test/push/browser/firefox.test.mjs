@@ -1,0 +1,139 @@
+// Web Push end to end in Firefox ESR headless (BROWSER-TESTING.md item 24): a real
+// PushManager.subscribe against a local push-protocol WebSocket stand-in, the companion
+// server's real encrypted push for an invitation to a user with no tab of the app open,
+// Firefox's own decryption, the shipped service worker's `push` event, a real notification.
+// Starts a browser: run inside /work/shared/netns-run.
+import assert from 'node:assert/strict';
+import { Agent } from 'node:https';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import puppeteer from 'puppeteer-core';
+import { generateVapidKeys, signToken, startPeerServer } from '../../../dist/server/index.js';
+import { connect, invite, offer } from '../clients.mjs';
+import { startFirefoxPushServer } from '../firefox-push-server.mjs';
+import { startPushService } from '../push-service.mjs';
+import { startStaticServer } from '../static-server.mjs';
+
+const FIREFOX = process.env.FIREFOX_PATH || '/usr/bin/firefox-esr';
+const secret = randomBytes(32).toString('base64url');
+const token = (userId) => signToken({ secret, userId, expiresInSeconds: 120 });
+
+/** Settles with `promise`, or after `ms` whatever happens: teardown must not hang a test. */
+const bounded = (promise, ms) => Promise.race([promise.catch(() => {}), new Promise((resolve) => setTimeout(resolve, ms).unref())]);
+
+describe('Web Push in Firefox ESR', { skip: !existsSync(FIREFOX) && `no ${FIREFOX}` }, () => {
+  it('rings a user with no tab open: subscribe, encrypted push, service worker notification, missed-call replacement, decline', { timeout: 90_000 }, async () => {
+    const vapidKeys = generateVapidKeys();
+    const service = await startPushService({ vapidPublicKey: vapidKeys.publicKey });
+    const agent = new Agent({ ca: service.cert });
+    const firefoxPush = await startFirefoxPushServer(service);
+    const site = await startStaticServer();
+    const companion = await startPeerServer({
+      port: 0,
+      host: '127.0.0.1',
+      secret,
+      push: { vapidKeys, subject: 'mailto:ops@example.com', allowedEndpoints: [`${service.origin}/push/`], agent },
+    });
+    const serverUrl = `http://127.0.0.1:${companion.port}/peerjs`;
+    const sockets = [];
+    let browser;
+    try {
+      browser = await puppeteer.launch({
+        browser: 'firefox',
+        executablePath: FIREFOX,
+        headless: true,
+        extraPrefsFirefox: {
+          'dom.push.serverURL': firefoxPush.url,
+          'dom.push.testing.allowInsecureServerURL': true,
+          'dom.push.connection.enabled': true,
+          'permissions.default.desktop-notification': 1,
+          'alerts.useSystemBackend': false,
+        },
+      });
+      // bob's app page: registers the shipped worker and subscribes (what enablePush does).
+      let page = await browser.newPage();
+      await page.goto(`${site.origin}/app.html`);
+      const subscription = await page.evaluate(async (script, applicationServerKey) => {
+        await navigator.serviceWorker.register(script);
+        const registration = await navigator.serviceWorker.ready;
+        const subscribed = await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey });
+        return subscribed.toJSON();
+      }, `/peer-invitation-sw.js?server=${encodeURIComponent(serverUrl)}&accept=/call.html`, vapidKeys.publicKey);
+      assert.ok(subscription.endpoint.startsWith(`${service.origin}/push/`));
+      const bob = await connect(companion.port, 'bob', token('bob'));
+      sockets.push(bob);
+      bob.send({ type: 'PUSH-SUBSCRIBE', payload: { subscription } });
+      assert.equal((await bob.next((message) => message.type === 'PUSH-RESULT')).payload.ok, true);
+      await bob.close();
+      // No tab of the app open: the browser runs, on a blank page.
+      const blank = await browser.newPage();
+      await page.close();
+
+      const alice = await connect(companion.port, 'alice', token('alice'));
+      sockets.push(alice);
+      const message = invite('alice', { inviterName: 'Alice', notification: { title: 'Team call', message: 'Room 7' } });
+      const offered = performance.now();
+      alice.send(offer('bob', [message]));
+      const ringPush = await service.next((entry) => entry.status === 201);
+      const ringAck = await firefoxPush.nextAck((ack) => ack.code !== undefined);
+      assert.equal(ringAck.code, 100, 'Firefox decrypted the push and gave it to the service worker');
+      console.log(`# sendInvitation OFFER -> push at the stand-in ${(ringPush.at - offered).toFixed(1)} ms; stand-in -> Firefox ack ${(ringAck.at - ringAck.sentAt).toFixed(1)} ms`);
+
+      const notificationsOf = async (target) =>
+        target.evaluate(async () => {
+          const registration = await navigator.serviceWorker.ready;
+          return (await registration.getNotifications()).map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data, requireInteraction: n.requireInteraction, actions: n.actions?.map((a) => a.action) }));
+        });
+      page = await browser.newPage();
+      await page.goto(`${site.origin}/app.html`);
+      const shown = await waitFor(() => notificationsOf(page), (list) => list.length === 1);
+      assert.equal(shown[0].title, 'alice (Alice) is calling');
+      assert.equal(shown[0].body, 'Team call\nRoom 7');
+      assert.equal(shown[0].tag, message.invitationID);
+      assert.equal(shown[0].requireInteraction, true);
+      assert.equal(shown[0].data.invitationID, message.invitationID);
+      assert.equal(shown[0].data.inviterID, 'alice');
+      await page.close();
+
+      // Canceled: the missed call replaces it (same tag).
+      alice.send(offer('bob', [{ v: 2, kind: 'cancel', invitationID: message.invitationID, data: '', remainingMs: 20_000 }]));
+      await firefoxPush.nextAck((ack) => ack !== ringAck);
+      page = await browser.newPage();
+      await page.goto(`${site.origin}/app.html`);
+      const replaced = await waitFor(() => notificationsOf(page), (list) => list.length === 1 && list[0].data.kind === 'missed');
+      assert.equal(replaced[0].title, 'Missed call: alice (Alice)');
+      assert.equal(replaced[0].tag, message.invitationID);
+
+      // A second call, declined: what the worker does for the Decline action (clickDecision), from the app's origin.
+      const second = invite('alice', { inviterName: 'Alice' });
+      alice.send(offer('bob', [second]));
+      const ringing = await waitFor(() => notificationsOf(page), (list) => list.some((n) => n.tag === second.invitationID));
+      const { data } = ringing.find((n) => n.tag === second.invitationID);
+      const status = await page.evaluate(async (url, capability) => (await fetch(url, { method: 'POST', headers: { 'Content-Type': 'text/plain;charset=UTF-8' }, body: JSON.stringify({ capability }), mode: 'cors' })).status, `${serverUrl}/push/decline`, data.decline);
+      assert.equal(status, 200);
+      const refusal = await alice.next((frame) => frame.type === 'RELAY');
+      assert.deepEqual([refusal.src, refusal.payload.kind, refusal.payload.invitationID], ['bob', 'refuse', second.invitationID]);
+      await blank.close();
+    } finally {
+      for (const socket of sockets) socket.socket.terminate();
+      if (browser) await bounded(browser.close(), 10_000);
+      await companion.close();
+      await site.close();
+      await firefoxPush.close();
+      agent.destroy();
+      await service.close();
+    }
+  });
+});
+
+/** Calls `read` until `done(result)`, every 100 ms, for at most 15 s (a notification has no event a page can await). */
+async function waitFor(read, done, ms = 15_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const result = await read();
+    if (done(result)) return result;
+    if (Date.now() > deadline) assert.fail(`not within ${ms} ms: ${JSON.stringify(result)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
