@@ -3,7 +3,7 @@
  * real PeerServer, real WebRTC, real IndexedDB, in Chromium and in Firefox.
  */
 import { expect } from '@esm-bundle/chai';
-import { Peer } from 'peerjs';
+import { Peer, type MediaConnection } from 'peerjs';
 import { PROTOCOL_VERSION, type InvitationError } from '../src/index.js';
 import { Harness, next, peerOptions, peerServer, record, uniqueId, waitUntil } from './helpers.js';
 
@@ -191,13 +191,24 @@ describe('documented: hostile peers', () => {
     const reported = next(victim.plugin.errors$, (error) => error.code === 'PROTOCOL_VIOLATION' && error.message.includes(rogue.id));
     const canvas = document.createElement('canvas');
     const stream = canvas.captureStream();
+    // An unanswered call never opens on the caller's side, so what shows the victim closed it is
+    // that its Peer no longer holds the MediaConnection it was offered (victim and rogue share this
+    // page and its PeerJS module, so the victim's 'call' event can be watched here).
+    let offered: { peer: Peer; call: MediaConnection } | undefined;
+    const emit = Peer.prototype.emit;
+    Peer.prototype.emit = function (this: Peer, event: string, ...args: unknown[]) {
+      if (event === 'call' && this !== rogue.peer) offered = { peer: this, call: args[0] as MediaConnection };
+      return (emit as (this: Peer, event: string, ...args: unknown[]) => boolean).call(this, event, ...args);
+    } as typeof emit;
     try {
       const call = rogue.peer.call(victim.id, stream);
       await reported;
-      await waitUntil(() => !call.open, 'the media call closed');
+      await waitUntil(() => offered !== undefined && offered.peer.getConnection(rogue.id, call.connectionId) === null, 'the victim closed the media call');
+      expect(offered!.call.connectionId).to.equal(call.connectionId);
       expect(victim.plugin.stats().openConnections).to.equal(0);
       expect(rings.values).to.deep.equal([]);
     } finally {
+      Peer.prototype.emit = emit;
       for (const track of stream.getTracks()) track.stop();
     }
   });
