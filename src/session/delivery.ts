@@ -30,6 +30,8 @@ interface Courier {
   /** A flush is queued for the end of this task: kicks in between need no work of their own. */
   flushQueued: boolean;
   connecting: boolean;
+  /** A connection attempt is under way (it may never open: no path, ICE still checking). */
+  dialing: boolean;
   /** When the current (or last) connection attempt began. */
   attemptStartedAt: number;
   attempt: number;
@@ -75,7 +77,16 @@ export class Delivery {
   }
 
   #flush(peer: string, courier: Courier): void {
-    if (this.#closed || courier.connecting) return;
+    if (this.#closed) return;
+    if (courier.connecting) {
+      // What became owed while a connection is still opening (an answer, a cancel, a resend) goes
+      // through the relay now, not after ICE gives up (~15 s in Chromium with no path).
+      if (courier.dialing && !this.#transport.isOpen(peer) && this.#transport.canRelay()) {
+        const owedNow = this.#host.owed(peer).filter((message) => !courier.inFlight.has(flightKey(message)));
+        if (owedNow.length > 0) this.#write(peer, courier, owedNow);
+      }
+      return;
+    }
     const pending = this.#host.owed(peer).filter((message) => !courier.inFlight.has(flightKey(message)));
     if (pending.length === 0) {
       this.#forgetIfIdle(peer, courier);
@@ -108,15 +119,18 @@ export class Delivery {
     // What rides on an offer may ring there even if no channel ever opens (or the server parks the offer).
     if (this.#transport.offersCarryRing) for (const message of owed) this.#host.wired(peer, message);
     courier.connecting = true;
+    courier.dialing = true;
     courier.attemptStartedAt = this.#clock.now();
     this.#transport.connect(peer, owed.map((message) => message.compose())).then(
       () => {
         courier.connecting = false;
+        courier.dialing = false;
         // What is owed may have changed while connecting (an answer, a cancel, the deadline).
         this.#flush(peer, courier);
       },
       () => {
         courier.connecting = false;
+        courier.dialing = false;
         this.#failed(peer, courier);
       },
     );
@@ -207,7 +221,7 @@ export class Delivery {
   #courier(peer: string): Courier {
     let courier = this.#couriers.get(peer);
     if (!courier) {
-      courier = { inFlight: new Map(), flushQueued: false, connecting: false, attemptStartedAt: 0, attempt: 0, retry: undefined };
+      courier = { inFlight: new Map(), flushQueued: false, connecting: false, dialing: false, attemptStartedAt: 0, attempt: 0, retry: undefined };
       this.#couriers.set(peer, courier);
     }
     return courier;

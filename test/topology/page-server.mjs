@@ -8,6 +8,8 @@ const files = {
   '/': ['page.html', 'text/html'],
   '/page.js': ['page.js', 'text/javascript'],
   '/peer-invitation.iife.js': ['../../dist/peer-invitation.iife.js', 'text/javascript'],
+  // Raw PeerJS, for the bench's baseline.
+  '/peerjs.min.js': ['../../node_modules/peerjs/dist/peerjs.min.js', 'text/javascript'],
 };
 
 /** Resolves `{ port, url(ip), close() }`. */

@@ -14,6 +14,7 @@
 
   const events = [];
   let plugin;
+  let connectedAt = 0;
   const record = (event, value) => events.push({ event, value, at: performance.now() });
 
   window.reach = {
@@ -41,6 +42,11 @@
       plugin.inviteeStateChanged$.subscribe((value) => record('state', value));
       plugin.errors$.subscribe((error) => record('error', { code: error.code, message: error.message }));
       await plugin.connectUser({ id, name: id });
+      connectedAt = performance.now();
+    },
+    /** Resolves once the plugin has been registered for `ms` (past the parked-offer window of PROTOCOL.md). */
+    registeredFor(ms) {
+      return new Promise((resolve) => setTimeout(resolve, Math.max(0, connectedAt + ms - performance.now())));
     },
     /** Resolves `{ invitationID, error }`, the error as its code. */
     async send(params) {
@@ -55,9 +61,10 @@
       const { error } = await plugin.cancelInvitation({ invitationID });
       return error ? error.code : null;
     },
-    /** The first event named `event` (whose value has `invitationID`, if given), waiting up to `ms`. */
-    waitFor(event, invitationID, ms = 20000) {
-      const found = () => events.find((entry) => entry.event === event && (invitationID === undefined || entry.value.invitationID === invitationID));
+    /** The first event named `event` (whose value has `invitationID`, if given, and `state`, if given), waiting up to `ms`. */
+    waitFor(event, invitationID, ms = 20000, state = undefined) {
+      const found = () =>
+        events.find((entry) => entry.event === event && (invitationID === undefined || entry.value.invitationID === invitationID) && (state === undefined || entry.value.state === state));
       return new Promise((resolve, reject) => {
         const deadline = performance.now() + ms;
         const poll = () => {

@@ -157,9 +157,14 @@ class PeerJsTransport implements Transport {
     this.unreachable$.complete();
   }
 
-  /** An open link if there is one, else one being opened, else a new one. */
+  /**
+   * An open link if there is one, else one of ours being opened, else the peer's own still
+   * opening when we have nothing to carry, else a new one. Something to carry gets our own
+   * offer even beside the peer's: with no path that one never opens, and without a relay
+   * (a plain PeerServer) our offer is the only way an answer reaches the inviter before ICE gives up.
+   */
   #dial(to: string, ring: readonly unknown[]): Link {
-    const existing = this.#links.openLink(to) ?? this.#links.openingLink(to);
+    const existing = this.#links.openLink(to) ?? this.#links.of(to).find((link) => !link.open && !link.inbound) ?? (ring.length === 0 ? this.#links.openingLink(to) : undefined);
     if (existing) return existing;
     const peer = this.#registration.peer;
     // Connecting before the Peer is open can lose the offer; the caller retries once we are back.
