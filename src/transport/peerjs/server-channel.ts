@@ -152,15 +152,11 @@ export class ServerChannel {
   #serverInfoSeen(): Promise<void> {
     if (this.#infoSeen || !this.#peer) return Promise.resolve();
     return new Promise<void>((resolve) => {
-      const timer = setTimeout(done, SERVER_INFO_WAIT_MS);
-      const waiter = () => {
+      const timer = setTimeout(resolve, SERVER_INFO_WAIT_MS);
+      this.#infoWaiters.push(() => {
         clearTimeout(timer);
         resolve();
-      };
-      function done() {
-        resolve();
-      }
-      this.#infoWaiters.push(waiter);
+      });
     });
   }
 
