@@ -128,7 +128,7 @@ describe('Web Push in Firefox ESR', { skip: !existsSync(FIREFOX) && `no ${FIREFO
 });
 
 describe('Web Push through the plugin in Firefox ESR', { skip: !existsSync(FIREFOX) && `no ${FIREFOX}` }, () => {
-  it("bob's plugin enablePush subscribes; with bob's tab closed alice's sendInvitation rings him; Decline reaches alice as invitationRefused$; Accept's URL flags invitationReceived$", { timeout: 120_000 }, async () => {
+  it("bob's plugin enablePush subscribes; with bob's tab closed alice's sendInvitation rings him; Decline reaches alice as invitationRefused$; Accept's URL flags invitationReceived$; disablePush unsubscribes", { timeout: 120_000 }, async () => {
     const vapidKeys = generateVapidKeys();
     const service = await startPushService({ vapidPublicKey: vapidKeys.publicKey });
     const agent = new Agent({ ca: service.cert });
@@ -221,10 +221,13 @@ describe('Web Push through the plugin in Firefox ESR', { skip: !existsSync(FIREF
         const event = new Promise((resolve) => plugin.invitationReceived$.subscribe(resolve));
         await plugin.connectUser({ id: 'bob', name: 'Bob' });
         const { invitationID, acceptedFromNotification } = await Promise.race([event, new Promise((resolve) => setTimeout(() => resolve({ invitationID: 'none within 30 s' }), 30_000))]);
+        // And bob turns push off: PUSH-UNSUBSCRIBE, then the browser's subscription goes.
+        const disabled = await plugin.disablePush();
+        const subscription = await (await navigator.serviceWorker.ready).pushManager.getSubscription();
         await plugin.dispose();
-        return { invitationID, acceptedFromNotification };
+        return { invitationID, acceptedFromNotification, disabled, subscribed: subscription !== null };
       }, options('bob'));
-      assert.deepEqual(received, { invitationID: second, acceptedFromNotification: true });
+      assert.deepEqual(received, { invitationID: second, acceptedFromNotification: true, disabled: { enabled: false }, subscribed: false });
       await alicePage.evaluate(() => window.alice.dispose());
     } finally {
       if (browser) await bounded(browser.close(), 10_000);
