@@ -22,6 +22,7 @@ import { TabSession } from './tabs/tab-session.js';
 import { idleStats, type UserSession } from './session/user-session.js';
 import type { CancelInvitationParams, ConnectUserParams, RespondInvitationParams, SendInvitationParams, User } from './api/calls.js';
 import type { ConnectionState } from './api/types.js';
+import { disablePush, enablePush, type EnablePushOptions, type EnablePushResult, type PushBrowser, type PushErrorCode, type PushServerLink } from './push/enable-push.js';
 import { checkText, checkUserId, echoedInvitationID, echoedInvitees } from './core/validate.js';
 
 export function createSignalingPlugin(options: SignalingPluginOptions = {}): SignalingPlugin {
@@ -61,6 +62,8 @@ class Plugin implements SignalingPlugin {
   readonly #busy: BusyState;
   #starting: Promise<void> | undefined;
   #disposed = false;
+  /** The service worker registration the last enablePush subscribed with, for disablePush. */
+  #pushRegistration: ServiceWorkerRegistration | undefined;
 
   constructor(options: SignalingPluginOptions) {
     this.#historyOptions = options;
@@ -157,6 +160,54 @@ class Plugin implements SignalingPlugin {
     await this.#busy.set(busy === true);
   }
 
+  async enablePush(options: EnablePushOptions): Promise<EnablePushResult> {
+    const link = this.#pushLink();
+    if (!('pushKey' in link)) return link;
+    const serviceWorker = isRecord(options) ? (options as Partial<EnablePushOptions>).serviceWorker : undefined;
+    if (typeof serviceWorker !== 'string' && (typeof serviceWorker !== 'object' || serviceWorker === null)) return pushError('REFUSED', 'serviceWorker must be a ServiceWorkerRegistration or the script URL');
+    try {
+      const result = await enablePush({ serviceWorker }, link, this.#pushBrowser(serviceWorker));
+      return result;
+    } catch (error) {
+      return pushError('REFUSED', (error as Error)?.message ?? String(error));
+    }
+  }
+
+  async disablePush(): Promise<{ enabled: false } | { error: { code: PushErrorCode; reason?: string } }> {
+    if (this.#disposed) return pushError('NOT_CONNECTED', 'The plugin was disposed');
+    const link = this.#pushLink();
+    if ('error' in link && link.error.code === 'OTHER_TAB') return link;
+    try {
+      const registration = this.#pushRegistration ?? (await globalThis.navigator?.serviceWorker?.getRegistration());
+      // Not connected: the browser forgets the subscription; the server deletes it at its first push (404/410).
+      const server: PushServerLink = 'pushKey' in link ? link : { pushKey: () => undefined, request: () => Promise.reject(new Error('Not connected')) };
+      if (registration) await disablePush(registration, server);
+      return { enabled: false };
+    } catch (error) {
+      return pushError('REFUSED', (error as Error)?.message ?? String(error));
+    }
+  }
+
+  #pushLink(): PushServerLink | { error: { code: PushErrorCode; reason: string } } {
+    if (this.#disposed) return pushError('NOT_CONNECTED', 'The plugin was disposed');
+    const link = this.#session?.calls ? this.#session.pushLink() : undefined;
+    if (link === 'other-tab') return pushError('OTHER_TAB', 'Another tab of this user holds the connection: call enablePush()/disablePush() there');
+    if (!this.#session?.calls) return pushError('NOT_CONNECTED', 'Call connectUser() and wait for it first');
+    return link ?? { pushKey: () => undefined, request: () => Promise.reject(new Error('No push on this network')) };
+  }
+
+  /** The browser's objects, remembering the registration enablePush subscribes with. */
+  #pushBrowser(serviceWorker: ServiceWorkerRegistration | string): PushBrowser {
+    const container = globalThis.navigator?.serviceWorker;
+    if (typeof serviceWorker !== 'string') this.#pushRegistration = serviceWorker;
+    return {
+      Notification: globalThis.Notification,
+      serviceWorker: container && {
+        register: async (url: string) => (this.#pushRegistration = await container.register(url)),
+      },
+    };
+  }
+
   /** `refuseWhenBusy`: an invitation that comes while this user is busy in any tab is refused as busy, before the app's `shouldRing`. */
   #refuseWhenBusy(shouldRing: Settings['shouldRing']): Settings['shouldRing'] {
     return async (invitation) => ((await this.#busy.anyBusy()) ? 'busy' : (shouldRing?.(invitation) ?? true));
@@ -192,6 +243,10 @@ class Plugin implements SignalingPlugin {
     await this.disconnectUser();
     completeOutlets(this.#outlets);
   }
+}
+
+function pushError<Code extends PushErrorCode>(code: Code, reason: string): { error: { code: Code; reason: string } } {
+  return { error: { code, reason } };
 }
 
 function disposedError(): InvitationError {

@@ -13,6 +13,11 @@ export interface InvitationReceivedEvent {
   createTime: number;
   /** When it times out here (ms since the epoch, local clock). */
   deadline: number;
+  /**
+   * The user already chose Accept on this invitation's push notification: the service worker opened
+   * this page with `peerInvitationAccept=<invitationID>` in its URL. The app may accept without asking again.
+   */
+  acceptedFromNotification?: true;
 }
 
 export interface InvitationCanceledEvent {

@@ -12,6 +12,7 @@ import type {
   InviteeStateChangedEvent,
 } from './events.js';
 import type { HistoryMethods } from './history.js';
+import type { EnablePushOptions, EnablePushResult, PushErrorCode } from '../push/enable-push.js';
 import type { ConnectionState } from './types.js';
 
 export interface SignalingPlugin extends HistoryMethods {
@@ -42,6 +43,18 @@ export interface SignalingPlugin extends HistoryMethods {
    * crashes is busy no more. Kept across `connectUser`; resolves once every tab can see it.
    */
   setBusy(busy: boolean): Promise<void>;
+  /**
+   * Rings this user's browser through Web Push when no tab of the app is open (README, "Ring with no
+   * tab open"): asks notification permission if needed, subscribes with the companion server's VAPID
+   * key and hands the subscription to the server. Only the tab holding the connection can
+   * (`OTHER_TAB` elsewhere); `NOT_CONNECTED` before `connectUser` resolved.
+   */
+  enablePush(options: EnablePushOptions): Promise<EnablePushResult>;
+  /**
+   * Removes the subscription from the server (when connected, in the tab holding the connection) and
+   * from the browser. `{ enabled: false }` also when there was none.
+   */
+  disablePush(): Promise<{ enabled: false } | { error: { code: PushErrorCode; reason?: string } }>;
   stats(): PluginStats;
   /** Disconnects and completes every observable; safe to call twice. */
   dispose(): Promise<void>;

@@ -3,7 +3,7 @@
  * subscribe with the companion server's VAPID key (from its SERVER-INFO), hand the subscription to
  * the server over the registered socket (PUSH-SUBSCRIBE → PUSH-RESULT), and the reverse. Browser
  * objects and the server link are passed in, so each outcome is testable without a push service.
- * Not yet wired into the plugin facade: that needs the transport's server channel (see README).
+ * The plugin's `enablePush`/`disablePush` (plugin.ts) call these with the transport's server link.
  */
 
 /** Why push could not be enabled. */
@@ -15,12 +15,21 @@ export type PushErrorCode =
   /** The server is a plain PeerServer, or a companion server without `push`. */
   | 'SERVER_NO_PUSH'
   /** The server refused the subscription (`PUSH-RESULT` reason), or the browser could not subscribe. */
-  | 'REFUSED';
+  | 'REFUSED'
+  /** `connectUser` has not resolved (or the user disconnected). */
+  | 'NOT_CONNECTED'
+  /** Another tab of this user holds the connection to the server (README, "Several tabs"): call it there. */
+  | 'OTHER_TAB';
 
 export type EnablePushResult = { enabled: true } | { error: { code: PushErrorCode; reason?: string } };
 
 /** What enablePush needs of the connection to the companion server. */
 export interface PushServerLink {
+  /**
+   * Resolves once the server said what it offers (its SERVER-INFO comes just after OPEN, so it may
+   * still be on its way when `connectUser` resolves), or after a short wait: a plain PeerServer says nothing.
+   */
+  ready?(): Promise<void>;
   /** The VAPID public key of the last SERVER-INFO; undefined when the server has no push. */
   pushKey(): string | undefined;
   /** Sends a PUSH-SUBSCRIBE or PUSH-UNSUBSCRIBE and resolves with the PUSH-RESULT payload for its endpoint. */
@@ -39,6 +48,7 @@ export interface EnablePushOptions {
 
 export async function enablePush({ serviceWorker }: EnablePushOptions, link: PushServerLink, browser: PushBrowser = globalThis.navigator ? { serviceWorker: navigator.serviceWorker, Notification: globalThis.Notification } : {}): Promise<EnablePushResult> {
   if (!browser.Notification || (typeof serviceWorker === 'string' && !browser.serviceWorker)) return fail('UNSUPPORTED');
+  await link.ready?.();
   const key = link.pushKey();
   if (key === undefined) return fail('SERVER_NO_PUSH');
   let permission = browser.Notification.permission;

@@ -7,6 +7,7 @@ import type { BehaviorSubject, Subject } from 'rxjs';
 import { InvitationError } from '../errors.js';
 import { notificationText } from './notifications.js';
 import type { Told } from './told.js';
+import { acceptedFromNotification } from '../push/enable-push.js';
 import type { Notify } from '../options.js';
 import type { Leg } from '../core/state-machine.js';
 import type { InvitationAnsweredElsewhereEvent, InvitationAnsweredEvent, InvitationCanceledEvent, InvitationReceivedEvent, InvitationResponseTimeoutEvent, InvitationTimeoutEvent, InviteeStateChangedEvent } from '../api/events.js';
@@ -84,6 +85,8 @@ export class Announcer {
       timeout: Math.max(0, leg.deadline - now) / 1000,
       createTime: leg.createTime,
       deadline: leg.deadline,
+      // The service worker opened this page from the notification's Accept (`peerInvitationAccept` in the URL).
+      ...(acceptedFromNotification() === leg.invitationID ? { acceptedFromNotification: true as const } : {}),
     };
   }
 

@@ -17,6 +17,7 @@ import { composeSession } from './compose.js';
 import type { SessionContext } from './context.js';
 import { holdRestored, openStore, restore, ringing } from './restore.js';
 import { idleStats } from './user-session.js';
+import type { PushServerLink } from '../push/enable-push.js';
 
 export class Session {
   readonly user: User;
@@ -75,6 +76,10 @@ export class Session {
   /** What rings here now, as `invitationReceived$` said it: for a tab that joins (src/tabs). */
   ringing(): InvitationReceivedEvent[] {
     return this.#running ? ringing(this.#running.context) : [];
+  }
+
+  pushLink(): PushServerLink | undefined {
+    return this.started ? this.#running?.context.transport.push : undefined;
   }
 
   stats(): PluginStats {

@@ -5,6 +5,7 @@
  */
 import type { CancelInvitationResult, PluginStats, RespondInvitationResult, SendInvitationResult } from '../api/calls.js';
 import type { User } from '../api/calls.js';
+import type { PushServerLink } from '../push/enable-push.js';
 
 export interface SessionCalls {
   sendInvitation(params: unknown): Promise<SendInvitationResult>;
@@ -23,6 +24,11 @@ export interface UserSession {
   readonly calls: SessionCalls | undefined;
   start(): Promise<void>;
   stats(): PluginStats;
+  /**
+   * The companion server's Web Push link of this tab's connection: undefined before `start`
+   * resolved or over a network with none, `'other-tab'` when another tab of the user holds the connection.
+   */
+  pushLink(): PushServerLink | 'other-tab' | undefined;
   /** Idempotent. */
   close(): Promise<void>;
 }

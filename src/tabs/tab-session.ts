@@ -18,6 +18,7 @@ import { randomId } from '../core/random-id.js';
 import type { Settings } from '../options.js';
 import { Session } from '../session/lifecycle.js';
 import type { User } from '../api/calls.js';
+import { acceptedFromNotification, type PushServerLink } from '../push/enable-push.js';
 import type { InvitationReceivedEvent, InviteeStateChangedEvent } from '../api/events.js';
 import { idleStats, type SessionCalls, type UserSession } from '../session/user-session.js';
 import { LeaderElection, type TabPlatform } from './leader-election.js';
@@ -64,6 +65,12 @@ export class TabSession implements UserSession {
     this.#channel = new TabChannel(platform.createChannel(name));
     this.#election = new LeaderElection(platform.locks, name);
     this.#pending = new PendingCalls(this.#tabId, (message) => this.#channel.post(message));
+  }
+
+  /** Only the leader holds the connection to the server, so only it subscribes to push. */
+  pushLink(): PushServerLink | 'other-tab' | undefined {
+    if (!this.#started || this.#closed) return undefined;
+    return this.#role === 'leader' ? this.#session?.pushLink() : 'other-tab';
   }
 
   get calls(): SessionCalls | undefined {
@@ -180,6 +187,7 @@ export class TabSession implements UserSession {
       const { invitationID, invitee, state } = value as InviteeStateChangedEvent;
       told.state(this.user.id, invitationID, invitee, state);
     }
+    if (outlet === 'invitationReceived') value = acceptedHere(value as InvitationReceivedEvent);
     (this.#outlets[outlet] as { next(value: unknown): void }).next(value);
   }
 
@@ -259,4 +267,10 @@ export class TabSession implements UserSession {
 function settle<T>(subject: AsyncSubject<T>, value: T): void {
   subject.next(value);
   subject.complete();
+}
+
+/** The leader's event, flagged when the notification's Accept opened this tab (its own URL, not the leader's). */
+function acceptedHere(event: InvitationReceivedEvent): InvitationReceivedEvent {
+  const { acceptedFromNotification: _leaders, ...rest } = event;
+  return acceptedFromNotification() === event.invitationID ? { ...rest, acceptedFromNotification: true } : rest;
 }

@@ -7,6 +7,7 @@ import type { Observable, SchedulerLike } from 'rxjs';
 import type { Clock } from '../core/clock.js';
 import type { InvitationError } from '../errors.js';
 import type { Message } from '../core/protocol.js';
+import type { PushServerLink } from '../push/enable-push.js';
 import type { ConnectionState, PeerServerOptions, ResolvedDeliveryOptions, ResolvedLimitOptions, TokenSource } from '../api/types.js';
 
 export interface IncomingFrame {
@@ -95,6 +96,11 @@ export interface Transport {
   /** Whether `peer` is cut off now; frames already read from it are best dropped. */
   isBanned(peer: string): boolean;
   stats(): TransportStats;
+  /**
+   * The companion server's Web Push (PUSH-SUBSCRIBE/UNSUBSCRIBE → PUSH-RESULT, the VAPID key of its
+   * SERVER-INFO); absent where the network has no such server (the memory transport).
+   */
+  readonly push?: PushServerLink;
   /** Closes every connection and leaves the server; safe to call twice. */
   close(): void;
 }

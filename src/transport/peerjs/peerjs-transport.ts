@@ -22,6 +22,7 @@ import { OfferGate } from './offer-gate.js';
 import type { BoundedPeer } from './patches.js';
 import { Registration } from './registration.js';
 import { ServerChannel } from './server-channel.js';
+import type { PushServerLink } from '../../push/enable-push.js';
 import { SignalFrames, ringMetadata } from './signal-frames.js';
 import type { IncomingFrame, PeerUnreachable, PeerViolation, Transport, TransportContext, TransportFactory, TransportStats } from '../transport.js';
 import type { ConnectionState } from '../../api/types.js';
@@ -111,6 +112,11 @@ class PeerJsTransport implements Transport {
     return this.#links.openLink(to) !== undefined;
   }
 
+  /** The companion server's Web Push requests (PUSH-SUBSCRIBE/UNSUBSCRIBE), over the registered socket. */
+  get push(): PushServerLink {
+    return this.#server.push;
+  }
+
   canRelay(): boolean {
     return this.#registration.connected && this.#server.relays;
   }
@@ -150,6 +156,7 @@ class PeerJsTransport implements Transport {
     for (const link of this.#links.all()) this.#links.drop(link, new InvitationError('DISPOSED', 'The transport closed'));
     this.#dials.rejectAll(new InvitationError('DISPOSED', 'The transport closed'));
     this.#registration.close();
+    this.#server.close();
     this.frames$.complete();
     this.linkOpened$.complete();
     this.linkClosed$.complete();

@@ -127,6 +127,126 @@ describe('Web Push in Firefox ESR', { skip: !existsSync(FIREFOX) && `no ${FIREFO
   });
 });
 
+describe('Web Push through the plugin in Firefox ESR', { skip: !existsSync(FIREFOX) && `no ${FIREFOX}` }, () => {
+  it("bob's plugin enablePush subscribes; with bob's tab closed alice's sendInvitation rings him; Decline reaches alice as invitationRefused$; Accept's URL flags invitationReceived$; disablePush unsubscribes", { timeout: 120_000 }, async () => {
+    const vapidKeys = generateVapidKeys();
+    const service = await startPushService({ vapidPublicKey: vapidKeys.publicKey });
+    const agent = new Agent({ ca: service.cert });
+    const firefoxPush = await startFirefoxPushServer(service);
+    const site = await startStaticServer();
+    const companion = await startPeerServer({
+      port: 0,
+      host: '127.0.0.1',
+      secret,
+      push: { vapidKeys, subject: 'mailto:ops@example.com', allowedEndpoints: [`${service.origin}/push/`], agent },
+    });
+    const serverUrl = `http://127.0.0.1:${companion.port}/peerjs`;
+    const worker = `/peer-invitation-sw.js?server=${encodeURIComponent(serverUrl)}&accept=/call.html`;
+    /** The plugin's options in a page: the companion server, the user's token, memory storage. */
+    const options = (userId) => ({ peer: { host: '127.0.0.1', port: companion.port, path: '/peerjs', config: { iceServers: [] }, debug: 0 }, token: token(userId), storage: 'memory', tabs: false, notifyWhenAppIsInTheBackgroundOrQuit: true });
+    let browser;
+    try {
+      browser = await puppeteer.launch({
+        browser: 'firefox',
+        executablePath: FIREFOX,
+        headless: true,
+        extraPrefsFirefox: {
+          'dom.push.serverURL': firefoxPush.url,
+          'dom.push.testing.allowInsecureServerURL': true,
+          'dom.push.connection.enabled': true,
+          'permissions.default.desktop-notification': 1,
+          'alerts.useSystemBackend': false,
+        },
+      });
+      // bob's app: the real plugin subscribes (PushManager.subscribe with the key of SERVER-INFO, PUSH-SUBSCRIBE, PUSH-RESULT).
+      const bobPage = await browser.newPage();
+      await bobPage.goto(`${site.origin}/app.html`);
+      const enabled = await bobPage.evaluate(async (options, worker) => {
+        const plugin = PeerInvitation.createSignalingPlugin(options);
+        const before = await plugin.enablePush({ serviceWorker: worker });
+        await plugin.connectUser({ id: 'bob', name: 'Bob' });
+        const result = await plugin.enablePush({ serviceWorker: worker });
+        const registration = await navigator.serviceWorker.ready;
+        const subscription = await registration.pushManager.getSubscription();
+        await plugin.dispose();
+        return { before: before.error?.code, result, endpoint: subscription?.endpoint };
+      }, options('bob'), worker);
+      assert.equal(enabled.before, 'NOT_CONNECTED');
+      assert.deepEqual(enabled.result, { enabled: true });
+      assert.ok(enabled.endpoint.startsWith(`${service.origin}/push/`));
+      await bobPage.close();
+
+      // No tab of bob's open. alice's real plugin, in a page of her own, invites him with both switches on.
+      const alicePage = await browser.newPage();
+      await alicePage.goto(`${site.origin}/app.html`);
+      const offered = performance.now();
+      const invitationID = await alicePage.evaluate(async (options) => {
+        const plugin = (window.alice = PeerInvitation.createSignalingPlugin(options));
+        window.refused = new Promise((resolve) => plugin.invitationRefused$.subscribe(resolve));
+        await plugin.connectUser({ id: 'alice', name: 'Alice' });
+        const sent = await plugin.sendInvitation({ inviterName: 'Alice', invitees: ['bob'], timeout: 60, type: 1, data: 'room 7', notificationConfig: { notifyWhenAppIsInTheBackgroundOrQuit: true, title: 'Team call', message: 'Room 7' } });
+        if (sent.error) throw new Error(sent.error.message);
+        return sent.invitationID;
+      }, options('alice'));
+      const ringPush = await service.next((entry) => entry.status === 201);
+      const ringAck = await firefoxPush.nextAck((ack) => ack.code !== undefined);
+      assert.equal(ringAck.code, 100, 'Firefox decrypted the push and gave it to the service worker');
+      console.log(`# plugin sendInvitation -> push at the stand-in ${(ringPush.at - offered).toFixed(1)} ms; stand-in -> Firefox ack ${(ringAck.at - ringAck.sentAt).toFixed(1)} ms`);
+
+      const shown = await waitFor(() => notificationsOf(alicePage), (list) => list.some((n) => n.tag === invitationID));
+      const ringing = shown.find((n) => n.tag === invitationID);
+      assert.equal(ringing.title, 'alice (Alice) is calling');
+      assert.equal(ringing.body, 'Team call\nRoom 7');
+      assert.equal(ringing.data.inviterID, 'alice');
+
+      // Decline, as the worker does it (clickDecision's POST): alice's plugin hears a refusal from bob.
+      const status = await alicePage.evaluate(async (url, capability) => (await fetch(url, { method: 'POST', headers: { 'Content-Type': 'text/plain;charset=UTF-8' }, body: JSON.stringify({ capability }), mode: 'cors' })).status, `${serverUrl}/push/decline`, ringing.data.decline);
+      assert.equal(status, 200);
+      const refusal = await alicePage.evaluate(() => window.refused);
+      assert.deepEqual([refusal.invitationID, refusal.invitee], [invitationID, 'bob']);
+
+      // A second call (alice reconnected, so a new parked OFFER rings), accepted from its notification: the worker opens
+      // acceptUrl?peerInvitationAccept=<id>, and bob's plugin, connecting there, says so on invitationReceived$.
+      const second = await alicePage.evaluate(async (options) => {
+        await window.alice.dispose();
+        const plugin = (window.alice = PeerInvitation.createSignalingPlugin(options));
+        await plugin.connectUser({ id: 'alice', name: 'Alice' });
+        return (await plugin.sendInvitation({ inviterName: 'Alice', invitees: ['bob'], timeout: 60, type: 1, data: '', notificationConfig: { notifyWhenAppIsInTheBackgroundOrQuit: true } })).invitationID;
+      }, options('alice'));
+      await waitFor(() => notificationsOf(alicePage), (list) => list.some((n) => n.tag === second));
+      const callPage = await browser.newPage();
+      await callPage.goto(`${site.origin}/call.html?peerInvitationAccept=${encodeURIComponent(second)}`);
+      const received = await callPage.evaluate(async (options) => {
+        const plugin = PeerInvitation.createSignalingPlugin(options);
+        const event = new Promise((resolve) => plugin.invitationReceived$.subscribe(resolve));
+        await plugin.connectUser({ id: 'bob', name: 'Bob' });
+        const { invitationID, acceptedFromNotification } = await Promise.race([event, new Promise((resolve) => setTimeout(() => resolve({ invitationID: 'none within 30 s' }), 30_000))]);
+        // And bob turns push off: PUSH-UNSUBSCRIBE, then the browser's subscription goes.
+        const disabled = await plugin.disablePush();
+        const subscription = await (await navigator.serviceWorker.ready).pushManager.getSubscription();
+        await plugin.dispose();
+        return { invitationID, acceptedFromNotification, disabled, subscribed: subscription !== null };
+      }, options('bob'));
+      assert.deepEqual(received, { invitationID: second, acceptedFromNotification: true, disabled: { enabled: false }, subscribed: false });
+      await alicePage.evaluate(() => window.alice.dispose());
+    } finally {
+      if (browser) await bounded(browser.close(), 10_000);
+      await companion.close();
+      await site.close();
+      await firefoxPush.close();
+      agent.destroy();
+      await service.close();
+    }
+  });
+});
+
+/** The notifications the service worker of `target`'s origin shows now. */
+const notificationsOf = async (target) =>
+  target.evaluate(async () => {
+    const registration = await navigator.serviceWorker.ready;
+    return (await registration.getNotifications()).map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data }));
+  });
+
 /** Calls `read` until `done(result)`, every 100 ms, for at most 15 s (a notification has no event a page can await). */
 async function waitFor(read, done, ms = 15_000) {
   const deadline = Date.now() + ms;
