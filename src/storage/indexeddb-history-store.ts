@@ -32,14 +32,19 @@ export const openIndexedDbHistory: OpenHistoryStore = async (databaseName) => {
       const store = transaction.store;
       const work = (async () => {
         const merged = new Map<string, StoredRecord>();
+        let added = false;
         for (const fact of facts) {
           const existing = merged.get(fact.invitationID) ?? (await store.get(fact.invitationID));
           const record = mergeFact(existing, fact);
-          if (record) merged.set(fact.invitationID, record);
+          if (!record) continue;
+          added ||= existing === undefined;
+          merged.set(fact.invitationID, record);
         }
         for (const record of merged.values()) await store.put(record);
         const index = store.index('createTime');
         for (let cursor = await index.openCursor(IDBKeyRange.upperBound(purgeBefore, true)); cursor; cursor = await cursor.continue()) await cursor.delete();
+        // Only a new record can take the history past its count bound: changes to records it holds need no count.
+        if (!added) return;
         let excess = (await store.count()) - maxRecords;
         for (let cursor = excess > 0 ? await index.openCursor() : null; cursor && excess > 0; excess -= 1) {
           await cursor.delete();
