@@ -4,6 +4,7 @@
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
+import { iifeOptions } from './iife-options.mjs';
 
 rmSync('dist', { recursive: true, force: true });
 
@@ -11,7 +12,7 @@ const server = { bundle: true, platform: 'node', format: 'esm', target: 'node18'
 const common = { entryPoints: ['src/index.ts'], bundle: true, target: 'es2022', sourcemap: true, logLevel: 'warning' };
 await Promise.all([
   build({ ...common, format: 'esm', outfile: 'dist/peer-invitation.js', external: ['peerjs', 'rxjs', 'idb'] }),
-  build({ ...common, format: 'iife', globalName: 'PeerInvitation', minify: true, outfile: 'dist/peer-invitation.iife.js' }),
+  build({ ...iifeOptions, sourcemap: true, outfile: 'dist/peer-invitation.iife.js' }),
   build({ ...server, entryPoints: ['src/server/index.ts'], outfile: 'dist/server/index.js' }),
   build({ ...server, entryPoints: ['src/server/cli.ts'], outfile: 'dist/server/cli.js', banner: { js: '#!/usr/bin/env node' } }),
 ]);
