@@ -21,17 +21,6 @@ return 0`;
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
 
-/**
- * Looks up the id's holder and, if that is another node, publishes to its channel: one round trip
- * per message instead of three (GET, PUBSUB NUMSUB, PUBLISH). Returns nothing for an id held by
- * no node, else the holder's node, how many listened (-1: this node), and the claim's value.
- */
-const PUBLISH_TO_HOLDER = `local held = redis.call('GET', KEYS[1])
-if held == false then return false end
-local node = string.sub(held, 1, string.find(held, ' ', 1, true) - 1)
-if node == ARGV[1] then return {node, -1, held} end
-return {node, redis.call('PUBLISH', ARGV[2] .. node, ARGV[3]), held}`;
-
 export class Registry {
   /** Ids claimed by clients of this node: their socket and the claim's value. */
   readonly #held = new Map<string, { socket: RoutedWebSocket; value: string }>();
@@ -96,24 +85,6 @@ export class Registry {
     if (node === this.#nodeId || (await this.#isUp(node))) return node;
     await this.#release(userId, value);
     return undefined;
-  }
-
-  /**
-   * Sends `text` to the node where `userId` is registered: 'published' (another node heard it),
-   * 'here' (this node holds the claim), or 'nowhere'. Nobody listening on the holder's channel
-   * means that node is gone (a crash, SIGKILL): its claim is removed, as `locate` does, and the
-   * message was delivered nowhere.
-   */
-  async publishToHolder(userId: string, text: string): Promise<'published' | 'here' | 'nowhere'> {
-    const result = (await this.#link.call(() =>
-      this.#link.redis.eval(PUBLISH_TO_HOLDER, { keys: [keyOf(userId)], arguments: [this.#nodeId, channelOf(''), text] }),
-    )) as [string, number, string] | null;
-    if (!result) return 'nowhere';
-    const [node, listeners, held] = result;
-    if (node === this.#nodeId) return 'here';
-    if (Number(listeners) > 0) return 'published';
-    await this.#release(userId, held);
-    return 'nowhere';
   }
 
   /** Claims every held id again (Redis is back, perhaps empty); `claimed` hears each that is still ours. */
