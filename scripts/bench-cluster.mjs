@@ -69,8 +69,11 @@ async function roundTrips({ a, b, secret, reps, warmup, deadline }) {
     if (message.type === 'OFFER') socket.send(JSON.stringify({ type: 'ANSWER', dst: message.src, payload: { connectionId: message.payload.connectionId, sdp: { type: 'answer', sdp: OFFER_SDP } } }));
   };
   const sockets = [asker];
-  const local = await register({ port: a.port, secret, id: 'rtt-local', onMessage: (message) => answerer(local)(message) });
-  const remote = await register({ port: b.port, secret, id: 'rtt-remote', onMessage: (message) => answerer(remote)(message) });
+  // A message may come in the same turn as OPEN, before `await` hands the socket over: only OFFERs, sent later, need it.
+  let local;
+  let remote;
+  local = await register({ port: a.port, secret, id: 'rtt-local', onMessage: (message) => local && answerer(local)(message) });
+  remote = await register({ port: b.port, secret, id: 'rtt-remote', onMessage: (message) => remote && answerer(remote)(message) });
   sockets.push(local, remote);
   const once = (dst, n) =>
     new Promise((resolve, reject) => {

@@ -5,6 +5,7 @@
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
+import { iifeOptions } from './iife-options.mjs';
 
 rmSync('dist', { recursive: true, force: true });
 
@@ -12,7 +13,7 @@ const server = { bundle: true, platform: 'node', format: 'esm', target: 'node18'
 const common = { entryPoints: ['src/index.ts'], bundle: true, target: 'es2022', sourcemap: true, logLevel: 'warning' };
 await Promise.all([
   build({ ...common, format: 'esm', outfile: 'dist/peer-invitation.js', external: ['peerjs', 'rxjs', 'idb'] }),
-  build({ ...common, format: 'iife', globalName: 'PeerInvitation', minify: true, outfile: 'dist/peer-invitation.iife.js' }),
+  build({ ...iifeOptions, sourcemap: true, outfile: 'dist/peer-invitation.iife.js' }),
   build({ ...server, entryPoints: ['src/server/index.ts'], outfile: 'dist/server/index.js' }),
   // The service worker: a classic script (registered as is, or imported) and an ES module.
   build({ ...common, entryPoints: ['src/sw/classic.ts'], format: 'iife', outfile: 'dist/peer-invitation-sw.js' }),

@@ -124,9 +124,26 @@ export const HELLO: HelloMessage = { v: PROTOCOL_VERSION, kind: 'hello' };
 export const NOT_JSON: unique symbol = Symbol('not JSON');
 
 const textEncoder = new TextEncoder();
+/** Reused by `utf8Length`: counting the bytes of every text of every leg change must not allocate them. */
+let scratch = new Uint8Array(1024);
 
+/** UTF-8 bytes of `text` (a lone surrogate counts as U+FFFD, as `TextEncoder` writes it). */
 export function utf8Length(text: string): number {
-  return textEncoder.encode(text).byteLength;
+  if (text.length < 32) {
+    let bytes = text.length;
+    for (let i = 0; i < text.length; i++) {
+      const code = text.charCodeAt(i);
+      if (code < 0x80) continue;
+      if (code < 0x800) bytes += 1;
+      else if (code >= 0xd800 && code < 0xdc00 && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+        bytes += 2; // a pair: 4 bytes for 2 code units
+        i++;
+      } else bytes += 2;
+    }
+    return bytes;
+  }
+  if (scratch.length < text.length * 3) scratch = new Uint8Array(text.length * 3);
+  return textEncoder.encodeInto(text, scratch).written;
 }
 
 /** Size of a message as PeerJS's JSON channel will send it. */

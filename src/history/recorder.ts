@@ -28,6 +28,12 @@ export const DEFAULT_HISTORY_DAYS = 30;
 export const DEFAULT_MAX_HISTORY_RECORDS = 1000;
 const DAY_MS = 86_400_000;
 const MAX_LIST_LIMIT = 1000;
+/**
+ * Facts wait this long to be written together: one transaction for a burst of invitations rather
+ * than one per event, and none on the way of the event that made them. Reads, `markSeen` and
+ * `close` write at once; what waits is shown meanwhile, as unsaved facts are.
+ */
+const WRITE_DELAY_MS = 100;
 
 /** The plugin's streams the history is made from. */
 export interface HistorySources {
@@ -68,6 +74,8 @@ export class HistoryRecorder {
   /** Facts a write failed to save: written again with the next one, shown meanwhile. */
   #unsaved: Fact[] = [];
   #writing: Promise<void> = Promise.resolve();
+  /** The timer of the write that will take the facts queued, once armed. */
+  #writeTimer: ReturnType<typeof setTimeout> | undefined;
   #failing = false;
   #closed = false;
 
@@ -125,6 +133,7 @@ export class HistoryRecorder {
     for (const invitationID of new Set(invitationIDs as string[])) {
       this.#record({ invitationID, direction: 'incoming', time, seen: true, existingOnly: true });
     }
+    this.#writeNow();
     await this.#writing;
     return {};
   }
@@ -134,6 +143,7 @@ export class HistoryRecorder {
     if (this.#closed) return;
     this.#closed = true;
     this.#subscription.unsubscribe();
+    this.#writeNow();
     await this.#writing;
     (await this.#store.catch(() => undefined))?.close();
   }
@@ -149,6 +159,13 @@ export class HistoryRecorder {
   #record(fact: Fact | undefined): void {
     if (!fact || this.#closed) return;
     this.#queued.push(fact);
+    this.#writeTimer ??= setTimeout(() => this.#writeNow(), WRITE_DELAY_MS);
+  }
+
+  /** Queues the write of what is queued now, without waiting for the timer. */
+  #writeNow(): void {
+    clearTimeout(this.#writeTimer);
+    this.#writeTimer = undefined;
     this.#writing = this.#writing.then(() => this.#write());
   }
 
@@ -174,6 +191,7 @@ export class HistoryRecorder {
 
   /** The saved records with the unsaved facts over them. */
   async #read(): Promise<StoredRecord[]> {
+    this.#writeNow();
     await this.#writing;
     const { purgeBefore } = this.#bounds();
     let saved: StoredRecord[] = [];

@@ -31,8 +31,16 @@ export function historyDatabaseName(databaseName: string): string {
 /** Drops the records beyond the bounds from a map of them. */
 export function prune(records: Map<string, StoredRecord>, bounds: HistoryBounds): void {
   for (const [id, record] of records) if (record.createTime < bounds.purgeBefore) records.delete(id);
-  if (records.size <= bounds.maxRecords) return;
-  const oldest = [...records.values()].sort((a, b) => a.createTime - b.createTime).slice(0, records.size - bounds.maxRecords);
+  const excess = records.size - bounds.maxRecords;
+  if (excess <= 0) return;
+  if (excess === 1) {
+    // The usual case once full: one new record pushes out the oldest, found without sorting them all.
+    let oldest: StoredRecord | undefined;
+    for (const record of records.values()) if (!oldest || record.createTime < oldest.createTime) oldest = record;
+    records.delete(oldest!.invitationID);
+    return;
+  }
+  const oldest = [...records.values()].sort((a, b) => a.createTime - b.createTime).slice(0, excess);
   for (const record of oldest) records.delete(record.invitationID);
 }
 
@@ -45,14 +53,16 @@ export const openMemoryHistory: OpenHistoryStore = async (databaseName) => {
   const database = records;
   return {
     async apply(facts, bounds) {
-      const next = new Map(database);
+      // Only the records the facts touch are merged and cloned (a clone that throws changes nothing):
+      // copying the whole history on every write made each write cost as much as the history is long.
+      const changed = new Map<string, StoredRecord>();
       for (const fact of facts) {
-        const record = mergeFact(next.get(fact.invitationID), fact);
-        if (record) next.set(fact.invitationID, record);
+        const record = mergeFact(changed.get(fact.invitationID) ?? database.get(fact.invitationID), fact);
+        if (record) changed.set(fact.invitationID, record);
       }
-      prune(next, bounds);
-      database.clear();
-      for (const [id, record] of next) database.set(id, structuredClone(record));
+      const cloned = [...changed.values()].map((record) => structuredClone(record));
+      for (const record of cloned) database.set(record.invitationID, record);
+      prune(database, bounds);
     },
     async all(createdSince) {
       return [...database.values()].filter((record) => record.createTime >= createdSince).map((record) => structuredClone(record));

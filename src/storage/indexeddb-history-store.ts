@@ -31,15 +31,27 @@ export const openIndexedDbHistory: OpenHistoryStore = async (databaseName) => {
       const transaction = db.transaction('records', 'readwrite');
       const store = transaction.store;
       const work = (async () => {
+        // All reads at once, then all writes: a burst of facts costs the transaction's turns once, not once per fact.
+        const ids = [...new Set(facts.map((fact) => fact.invitationID))];
+        const stored = await Promise.all(ids.map((id) => store.get(id)));
         const merged = new Map<string, StoredRecord>();
+        let added = false;
+        ids.forEach((id, index) => {
+          const record = stored[index];
+          if (record) merged.set(id, record);
+        });
         for (const fact of facts) {
-          const existing = merged.get(fact.invitationID) ?? (await store.get(fact.invitationID));
+          const existing = merged.get(fact.invitationID);
           const record = mergeFact(existing, fact);
-          if (record) merged.set(fact.invitationID, record);
+          if (!record) continue;
+          added ||= existing === undefined;
+          merged.set(fact.invitationID, record);
         }
-        for (const record of merged.values()) await store.put(record);
+        await Promise.all([...merged.values()].map((record) => store.put(record)));
         const index = store.index('createTime');
         for (let cursor = await index.openCursor(IDBKeyRange.upperBound(purgeBefore, true)); cursor; cursor = await cursor.continue()) await cursor.delete();
+        // Only a new record can take the history past its count bound: changes to records it holds need no count.
+        if (!added) return;
         let excess = (await store.count()) - maxRecords;
         for (let cursor = excess > 0 ? await index.openCursor() : null; cursor && excess > 0; excess -= 1) {
           await cursor.delete();

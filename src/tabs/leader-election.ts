@@ -51,6 +51,12 @@ export class LeaderElection {
     });
   }
 
+  /** Whether another tab (or plugin of this page) waits for the lock: a follower of the user. */
+  async othersWaiting(): Promise<boolean> {
+    const { pending = [] } = await this.#locks.query();
+    return pending.some((request) => request.name === this.#name);
+  }
+
   /**
    * Lets the lock go (the next tab waiting leads) and stops waiting for it; resolves once the
    * lock is free. Safe to call twice.

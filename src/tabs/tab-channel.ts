@@ -41,6 +41,8 @@ export type TabMessage =
   /** The leader, to one tab that said hello, or to all (`to` absent) when it starts leading. */
   | { type: 'welcome'; from: string; to?: string; state: ConnectionState; ringing: InvitationReceivedEvent[] }
   | { type: 'leaving'; from: string }
+  /** A follower disconnects: the leader checks whether any follower is left to post events to. */
+  | { type: 'goodbye'; from: string }
   | { type: 'event'; from: string; outlet: SharedOutlet; value: unknown }
   /** A tab (`by`) answered an invitation: every other tab hears `invitationAnsweredElsewhere$`. */
   | { type: 'answered'; from: string; by: string; event: InvitationAnsweredElsewhereEvent };

@@ -50,6 +50,14 @@ export class TabSession implements UserSession {
   readonly #waitEnded = new AsyncSubject<void>();
   /** Calls of other tabs this leader ran or runs, by request id: a call posted twice runs once. */
   readonly #served = new Map<string, Promise<WireResult>>();
+  /**
+   * While leading: whether some tab may follow, so that events are posted at all. A post costs the
+   * leader a structured clone per event even with nobody listening. True until the lock manager
+   * says nobody waits for the lock (every follower does); a hello makes it true again at once.
+   */
+  #followed = true;
+  /** Counts the checks of `#followed`: a hello during a check makes the check's answer stale. */
+  #followerCheck = 0;
 
   readonly #calls: SessionCalls = {
     sendInvitation: (params) => this.#call<SendInvitationResult>('send', params),
@@ -115,6 +123,7 @@ export class TabSession implements UserSession {
     addEventListener('pagehide', leave);
     this.#lifetime.add(() => removeEventListener('pagehide', leave));
     this.#channel.post({ type: 'welcome', from: this.#tabId, state: this.#outlets.connectionState.value, ringing: [] });
+    this.#checkFollowers();
     let attempt = 0;
     let reported = false;
     while (!this.#closed) {
@@ -148,9 +157,20 @@ export class TabSession implements UserSession {
     const subscription = new Subscription();
     for (const outlet of SHARED_OUTLETS) {
       const events$ = this.#outlets[outlet] as Observable<unknown>;
-      subscription.add(events$.subscribe((value) => this.#channel.post({ type: 'event', from: this.#tabId, outlet, value })));
+      subscription.add(events$.subscribe((value) => this.#followed && this.#channel.post({ type: 'event', from: this.#tabId, outlet, value })));
     }
     return subscription;
+  }
+
+  /** Asks the lock manager whether a tab still follows; a hello meanwhile wins. */
+  #checkFollowers(): void {
+    const check = ++this.#followerCheck;
+    void this.#election.othersWaiting().then(
+      (waiting) => {
+        if (check === this.#followerCheck) this.#followed = waiting;
+      },
+      () => {},
+    );
   }
 
   #onMessage(message: TabMessage): void {
@@ -193,7 +213,10 @@ export class TabSession implements UserSession {
 
   /** What the leader does with other tabs' messages. */
   #serve(message: TabMessage): void {
+    if (message.type === 'goodbye') return this.#checkFollowers();
     if (message.type === 'hello') {
+      this.#followerCheck++;
+      this.#followed = true;
       const ringing = this.#session?.ringing() ?? [];
       this.#channel.post({ type: 'welcome', from: this.#tabId, to: message.from, state: this.#outlets.connectionState.value, ringing });
     } else if (message.type === 'call') {
@@ -237,7 +260,7 @@ export class TabSession implements UserSession {
       // Answered, so the parameters were valid: the data is the one the answer carried.
       const checked = checkAnswer(params);
       const event = { invitationID: result.invitationID, answer: method, data: checked instanceof InvitationError ? '' : checked.data };
-      this.#channel.post({ type: 'answered', from: this.#tabId, by, event });
+      if (this.#followed || by !== this.#tabId) this.#channel.post({ type: 'answered', from: this.#tabId, by, event });
       if (by !== this.#tabId) this.#outlets.invitationAnsweredElsewhere.next(event);
     }
     return toWire(result);
@@ -258,6 +281,11 @@ export class TabSession implements UserSession {
     this.#waitEnded.complete();
     await this.#session?.close();
     this.#outlets.connectionState.next('disconnected');
+    if (this.#role === 'follower') {
+      // No longer waiting for the lock first, so that the leader's check no longer counts this tab.
+      await this.#election.close();
+      this.#channel.post({ type: 'goodbye', from: this.#tabId });
+    }
     this.#channel.close();
     await this.#election.close();
   }

@@ -200,6 +200,12 @@ describe('protocol: sizes and ids', () => {
     expect(utf8Length('😀')).to.equal(4);
   });
 
+  it('utf8Length agrees with TextEncoder, short texts and long, lone surrogates included', () => {
+    const pieces = ['a', 'é', '€', '😀', '\ud800', '\udc00', '\ud800a', 'a\udfff'];
+    const texts = [...pieces, pieces.join(''), '\ud83d', ...pieces.map((piece) => piece.repeat(40)), `${'x'.repeat(31)}😀`, `${'x'.repeat(30)}\ud83d`];
+    for (const text of texts) expect(utf8Length(text), JSON.stringify(text)).to.equal(new TextEncoder().encode(text).byteLength);
+  });
+
   it('isValidPeerId follows PeerJS: letters and digits, single separators between them', () => {
     for (const id of ['a', 'Z', '7', 'alice', 'Alice42', 'a-b', 'a_b', 'a b', 'a-b_c d', 'x'.repeat(200)]) expect(isValidPeerId(id), id).to.equal(true);
     for (const id of ['', ' ', '-a', 'a-', '_a', 'a_', ' a', 'a ', 'a--b', 'a  b', 'a-_b', 'a.b', 'a@b', 'é', 'a\nb', 'a\tb', 'a/b']) {

@@ -70,4 +70,38 @@ describe('tab takeover while the id is still taken', () => {
     expect((await rings).invitationID).to.equal(invitationID);
     expect(secondErrors.filter((error) => error.code === 'USER_ID_TAKEN')).to.have.length(1);
   });
+
+  it('a tab that takes over tells the tabs that followed the old leader, and stops telling once none follows', async () => {
+    const network = createMemoryNetwork();
+    const userId = `tabs-${crypto.randomUUID().slice(0, 8)}`;
+    const databaseName = `test:${userId}`;
+    databases.push(databaseName);
+    const first = plugin({ transport: network.transport, databaseName });
+    await first.connectUser({ id: userId, name: 'U' });
+    const second = plugin({ transport: network.transport, databaseName });
+    await second.connectUser({ id: userId, name: 'U' });
+    const third = plugin({ transport: network.transport, databaseName });
+    await third.connectUser({ id: userId, name: 'U' });
+
+    // The second and third said hello to the first; the second leads now, and never heard the third say hello.
+    const connected = next(second.connectionState$, (state) => state === 'connected', 10_000);
+    await first.disconnectUser();
+    await connected;
+    const inviter = plugin({ transport: network.transport, storage: 'memory', tabs: false });
+    await inviter.connectUser({ id: `${userId}-inviter`, name: 'I' });
+    const ringsInThird = next(third.invitationReceived$, () => true, 5000);
+    const { invitationID } = await inviter.sendInvitation({ inviterName: 'I', invitees: [userId], timeout: 10, type: 0, data: 'to both' });
+    expect((await ringsInThird).invitationID).to.equal(invitationID);
+
+    // The third goes: the second rings on its own, and a tab that joins later hears it again.
+    await third.disconnectUser();
+    const ringsInSecond = next(second.invitationReceived$, (event) => event.data === 'alone', 5000);
+    await inviter.sendInvitation({ inviterName: 'I', invitees: [userId], timeout: 10, type: 0, data: 'alone' });
+    await ringsInSecond;
+    const fourth = plugin({ transport: network.transport, databaseName });
+    await fourth.connectUser({ id: userId, name: 'U' });
+    const ringsInFourth = next(fourth.invitationReceived$, (event) => event.data === 'later', 5000);
+    await inviter.sendInvitation({ inviterName: 'I', invitees: [userId], timeout: 10, type: 0, data: 'later' });
+    await ringsInFourth;
+  });
 });
