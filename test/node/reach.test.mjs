@@ -72,10 +72,10 @@ const invite = (n) => ({ v: 2, kind: 'invite', invitationID: `i-${n}` });
 describe('TURN credentials', () => {
   it('are the TURN REST form: "<expiry>:<user>", base64(HMAC-SHA1(secret, username))', TIMEOUT, () => {
     const now = Date.UTC(2030, 0, 1);
-    const credentials = turnCredentials({ secret: 'shared', userId: 'alice', ttlSeconds: 600, urls: 'turn:turn.example.com:3478', now });
+    const credentials = turnCredentials({ secret: 'shared', userId: 'alice', ttlSeconds: 600, urls: 'turn:127.0.0.1:3478', now });
     assert.equal(credentials.username, `${now / 1000 + 600}:alice`);
     assert.equal(credentials.credential, createHmac('sha1', 'shared').update(credentials.username).digest('base64'));
-    assert.deepEqual(credentials.urls, ['turn:turn.example.com:3478']);
+    assert.deepEqual(credentials.urls, ['turn:127.0.0.1:3478']);
     assert.equal(credentials.expiresAt, now + 600_000);
     assert.throws(() => turnCredentials({ secret: '', userId: 'a', ttlSeconds: 1, urls: 'turn:x' }), TypeError);
     assert.throws(() => turnCredentials({ secret: 's', userId: 'a', ttlSeconds: 0, urls: 'turn:x' }), TypeError);
