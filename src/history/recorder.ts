@@ -28,12 +28,6 @@ export const DEFAULT_HISTORY_DAYS = 30;
 export const DEFAULT_MAX_HISTORY_RECORDS = 1000;
 const DAY_MS = 86_400_000;
 const MAX_LIST_LIMIT = 1000;
-/**
- * Facts wait this long to be written together: one transaction for a burst of invitations rather
- * than one per event, and none on the way of the event that made them. Reads, `markSeen` and
- * `close` write at once; what waits is shown meanwhile, as unsaved facts are.
- */
-const WRITE_DELAY_MS = 100;
 
 /** The plugin's streams the history is made from. */
 export interface HistorySources {
@@ -74,8 +68,12 @@ export class HistoryRecorder {
   /** Facts a write failed to save: written again with the next one, shown meanwhile. */
   #unsaved: Fact[] = [];
   #writing: Promise<void> = Promise.resolve();
-  /** The timer of the write that will take the facts queued, once armed. */
-  #writeTimer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * A write is queued behind `#writing` and will take every fact queued by then: a group commit,
+   * so a burst of events costs one transaction per write in flight rather than one per event, and
+   * no fact waits on a timer (a tab that reloads right after an answer keeps it).
+   */
+  #writeQueued = false;
   #failing = false;
   #closed = false;
 
@@ -159,14 +157,17 @@ export class HistoryRecorder {
   #record(fact: Fact | undefined): void {
     if (!fact || this.#closed) return;
     this.#queued.push(fact);
-    this.#writeTimer ??= setTimeout(() => this.#writeNow(), WRITE_DELAY_MS);
+    this.#writeNow();
   }
 
-  /** Queues the write of what is queued now, without waiting for the timer. */
+  /** Queues a write of what is queued, after the one in flight, unless one is queued already. */
   #writeNow(): void {
-    clearTimeout(this.#writeTimer);
-    this.#writeTimer = undefined;
-    this.#writing = this.#writing.then(() => this.#write());
+    if (this.#writeQueued) return;
+    this.#writeQueued = true;
+    this.#writing = this.#writing.then(() => {
+      this.#writeQueued = false;
+      return this.#write();
+    });
   }
 
   #bounds() {
