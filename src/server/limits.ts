@@ -4,6 +4,7 @@
  * a cool-down, the largest frame, the send buffer a slow reader may fill, and the mailbox quotas.
  * Every message path through the server asks `admit(clientId, kind)` before it does any work.
  */
+import { withoutUndefined } from '../core/objects.js';
 import { TokenBucket, type Rate } from './token-bucket.js';
 
 export type { Rate } from './token-bucket.js';
@@ -78,14 +79,10 @@ export function resolveServerLimits(options: ServerLimitOptions = {}): ServerLim
   const defaults = DEFAULT_SERVER_LIMITS;
   return {
     ...defaults,
-    ...definedOnly(options),
-    rates: { ...defaults.rates, ...definedOnly(options.rates ?? {}) } as ServerLimits['rates'],
-    mailbox: { ...defaults.mailbox, ...definedOnly(options.mailbox ?? {}) } as ServerLimits['mailbox'],
+    ...withoutUndefined(options),
+    rates: { ...defaults.rates, ...withoutUndefined(options.rates ?? {}) } as ServerLimits['rates'],
+    mailbox: { ...defaults.mailbox, ...withoutUndefined(options.mailbox ?? {}) } as ServerLimits['mailbox'],
   } as ServerLimits;
-}
-
-export function definedOnly<T extends object>(object: T): Partial<T> {
-  return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== undefined)) as Partial<T>;
 }
 
 /** What `admit` says: go on; dropped (over the rate: a violation); or the client is cut off (now or still). */

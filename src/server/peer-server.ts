@@ -12,7 +12,8 @@ import type { Duplex } from 'node:stream';
 import { PeerServer } from 'peer';
 import { WebSocketServer, type ServerOptions } from 'ws';
 import { joinCluster, type Cluster } from './cluster/index.js';
-import { ClientLimits, definedOnly, resolveServerLimits, type ServerLimitOptions } from './limits.js';
+import { withoutUndefined } from '../core/objects.js';
+import { ClientLimits, resolveServerLimits, type ServerLimitOptions } from './limits.js';
 import { Mailbox } from './mailbox.js';
 import { createMetrics, serverCounters, type Metrics } from './metrics.js';
 import { startServerPush, type ServerPush } from './push/attach.js';
@@ -103,7 +104,7 @@ export function startPeerServer(options: StartPeerServerOptions): Promise<Runnin
   if (options.turn !== undefined) checkTurnOptions(options.turn);
   if (options.metricsToken !== undefined && options.metricsToken.length < 16) throw new TypeError('startPeerServer: `metricsToken` must be at least 16 characters');
   const check = secret !== undefined ? (userId: string, token: string) => verifyToken({ secret, userId, token }) : verify;
-  const settings: Settings = { ...DEFAULTS, ...definedOnly(options), port: options.port, check };
+  const settings: Settings = { ...DEFAULTS, ...withoutUndefined(options), port: options.port, check };
   return listen(settings, assemble(settings));
 }
 
