@@ -5,9 +5,9 @@
  * Every message path through the server asks `admit(clientId, kind)` before it does any work.
  */
 import { withoutUndefined } from '../core/objects.js';
-import { TokenBucket, type Rate } from './token-bucket.js';
+import { TokenBucket, type Rate } from '../core/token-bucket.js';
 
-export type { Rate } from './token-bucket.js';
+export type { Rate } from '../core/token-bucket.js';
 
 /** The kinds of work a registered client can ask of the server, each with its own bucket per id. */
 export type LimitKind = 'offer' | 'answer' | 'candidate' | 'leave' | 'heartbeat' | 'relay' | 'push' | 'register';
@@ -102,7 +102,7 @@ export class ClientLimits {
   readonly #buckets = new Map<string, TokenBucket>();
   readonly #tallies = new Map<string, Tally>();
   /** Cut-off client ids, each until when. */
-  readonly #cutOff = new Map<string, number>();
+  readonly #cutOff = new Map<string, Period>();
   readonly #cutOffListeners = new Set<(clientId: string, reason: string) => void>();
   readonly #sweep: NodeJS.Timeout;
 
@@ -129,19 +129,19 @@ export class ClientLimits {
     if (this.isCutOff(clientId)) return true;
     const now = this.#now();
     let tally = this.#tallies.get(clientId);
-    if (!tally || now - tally.since > this.limits.cooldownMs) this.#tallies.set(clientId, (tally = { count: 0, since: now }));
+    if (!tally || this.#isStale(tally, now)) this.#tallies.set(clientId, (tally = { count: 0, since: now }));
     tally.count++;
     if (tally.count < this.limits.violationsBeforeCutOff) return false;
     this.#tallies.delete(clientId);
-    this.#cutOff.set(clientId, now + this.limits.cooldownMs);
+    this.#cutOff.set(clientId, { start: now, end: now + this.limits.cooldownMs });
     for (const listener of this.#cutOffListeners) listener(clientId, reason);
     return true;
   }
 
   isCutOff(clientId: string): boolean {
-    const until = this.#cutOff.get(clientId);
-    if (until === undefined) return false;
-    if (until > this.#now()) return true;
+    const period = this.#cutOff.get(clientId);
+    if (period === undefined) return false;
+    if (covers(period, this.#now())) return true;
     this.#cutOff.delete(clientId);
     return false;
   }
@@ -150,7 +150,7 @@ export class ClientLimits {
   get cutOffCount(): number {
     const now = this.#now();
     let count = 0;
-    for (const until of this.#cutOff.values()) if (until > now) count++;
+    for (const period of this.#cutOff.values()) if (covers(period, now)) count++;
     return count;
   }
 
@@ -166,16 +166,33 @@ export class ClientLimits {
   }
 
   #take(key: string, rate: Rate): boolean {
-    const now = this.#now();
     let bucket = this.#buckets.get(key);
-    if (!bucket) this.#buckets.set(key, (bucket = new TokenBucket(rate, now)));
-    return bucket.take(now);
+    if (!bucket) this.#buckets.set(key, (bucket = new TokenBucket(rate, this.#now)));
+    return bucket.take();
+  }
+
+  /** A tally older than a cool-down, or from a future the clock was set back from, counts no more. */
+  #isStale(tally: Tally, now: number): boolean {
+    return now - tally.since > this.limits.cooldownMs || now < tally.since;
   }
 
   #forgetIdle(): void {
     const now = this.#now();
-    for (const [key, bucket] of this.#buckets) if (bucket.isFull(now)) this.#buckets.delete(key);
-    for (const [clientId, tally] of this.#tallies) if (now - tally.since > this.limits.cooldownMs) this.#tallies.delete(clientId);
-    for (const [clientId, until] of this.#cutOff) if (until <= now) this.#cutOff.delete(clientId);
+    for (const [key, bucket] of this.#buckets) if (bucket.isFull()) this.#buckets.delete(key);
+    for (const [clientId, tally] of this.#tallies) if (this.#isStale(tally, now)) this.#tallies.delete(clientId);
+    for (const [clientId, period] of this.#cutOff) if (!covers(period, now)) this.#cutOff.delete(clientId);
   }
+}
+
+/**
+ * A cut-off from `start` (inclusive) to `end` (exclusive). The server reads the wall clock, which can
+ * be set back: a cut-off whose start is now in the future is over, so a clock step never stretches it.
+ */
+interface Period {
+  start: number;
+  end: number;
+}
+
+function covers(period: Period, now: number): boolean {
+  return period.start <= now && now < period.end;
 }

@@ -95,32 +95,3 @@ function sweep<T>(entries: Map<string, T>, expired: (entry: T) => boolean, above
   if (entries.size <= above) return;
   for (const [key, entry] of entries) if (expired(entry)) entries.delete(key);
 }
-
-/** A token bucket: `ratePerSecond` sustained, up to `burst` at once. */
-export class TokenBucket {
-  readonly #ratePerMs: number;
-  readonly #burst: number;
-  readonly #now: () => number;
-  #tokens: number;
-  #last: number;
-
-  constructor(ratePerSecond: number, burst: number, now: () => number) {
-    this.#ratePerMs = ratePerSecond / 1000;
-    this.#burst = burst;
-    this.#now = now;
-    this.#tokens = burst;
-    this.#last = now();
-  }
-
-  /** Takes one token; false when there is none left. */
-  take(): boolean {
-    if (this.#ratePerMs === Infinity) return true;
-    const now = this.#now();
-    // A wall clock set back must not drain the bucket.
-    this.#tokens = Math.min(this.#burst, this.#tokens + Math.max(0, now - this.#last) * this.#ratePerMs);
-    this.#last = now;
-    if (this.#tokens < 1) return false;
-    this.#tokens -= 1;
-    return true;
-  }
-}

@@ -1,5 +1,5 @@
 import { expect } from '@esm-bundle/chai';
-import { PeerGuard, TokenBucket } from '../../src/transport/peer-guard.js';
+import { PeerGuard } from '../../src/transport/peer-guard.js';
 
 /** A clock the test moves by hand. */
 function manualClock(): { now: () => number; advance(ms: number): void } {
@@ -73,38 +73,5 @@ describe('PeerGuard', () => {
     expect(guard.isBanned('mallory')).to.equal(false);
     expect(guard.mayReport('mallory')).to.equal(true);
     expect(guard.count('bob'), 'a tally from the future starts over').to.equal(false);
-  });
-});
-
-describe('TokenBucket', () => {
-  it('allows a burst, then the sustained rate', () => {
-    const clock = manualClock();
-    const bucket = new TokenBucket(50, 100, clock.now);
-    let taken = 0;
-    for (let i = 0; i < 150; i++) if (bucket.take()) taken++;
-    expect(taken).to.equal(100);
-    clock.advance(100);
-    taken = 0;
-    for (let i = 0; i < 20; i++) if (bucket.take()) taken++;
-    expect(taken, '50 per second for 100 ms').to.equal(5);
-    clock.advance(60_000);
-    taken = 0;
-    for (let i = 0; i < 150; i++) if (bucket.take()) taken++;
-    expect(taken, 'never more than the burst saved up').to.equal(100);
-  });
-
-  it('never runs dry at an infinite rate', () => {
-    const bucket = new TokenBucket(Infinity, Infinity, manualClock().now);
-    for (let i = 0; i < 1000; i++) expect(bucket.take()).to.equal(true);
-  });
-
-  it('is not drained by a wall clock set back', () => {
-    const clock = manualClock();
-    const bucket = new TokenBucket(50, 100, clock.now);
-    for (let i = 0; i < 50; i++) bucket.take();
-    clock.advance(-HOUR);
-    let taken = 0;
-    for (let i = 0; i < 100; i++) if (bucket.take()) taken++;
-    expect(taken).to.equal(50);
   });
 });

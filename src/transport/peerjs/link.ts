@@ -2,7 +2,7 @@
 import type { DataConnection } from 'peerjs';
 import type { Subscription } from 'rxjs';
 import { InvitationError } from '../../errors.js';
-import type { TokenBucket } from '../peer-guard.js';
+import type { TokenBucket } from '../../core/token-bucket.js';
 
 /** One DataConnection and what we know of it. */
 export interface Link {

@@ -9,7 +9,7 @@ import type { DataConnection } from 'peerjs';
 import { Subscription, timer } from 'rxjs';
 import { InvitationError } from '../../errors.js';
 import { PING, isPing, type Message } from '../../core/protocol.js';
-import { TokenBucket } from '../peer-guard.js';
+import { TokenBucket } from '../../core/token-bucket.js';
 import type { PeerViolation, TransportContext } from '../transport.js';
 import { closeQuietly, unreachable, type Link } from './link.js';
 import { beyondNewest, connectionExcess, pendingInboundExcess } from './link-bounds.js';
@@ -170,7 +170,7 @@ export class Links {
     opened.catch(() => {});
     const now = this.#now();
     const { maxMessagesPerSecond } = this.#context.limits;
-    const bucket = new TokenBucket(maxMessagesPerSecond, 2 * maxMessagesPerSecond, () => this.#now());
+    const bucket = new TokenBucket({ perSecond: maxMessagesPerSecond, burst: 2 * maxMessagesPerSecond }, () => this.#now());
     const base = { peer: connection.peer, connection, inbound, serial: this.#serial++, open: false, openedAt: 0, dropped: false };
     return { ...base, bucket, opened, lastHeard: now, lastUsed: now, teardown: new Subscription(), settle };
   }

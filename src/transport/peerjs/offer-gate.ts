@@ -8,7 +8,7 @@
  * connection must be the kind we speak: reliable JSON.
  */
 import type { DataConnection } from 'peerjs';
-import { TokenBucket } from '../peer-guard.js';
+import { TokenBucket } from '../../core/token-bucket.js';
 import { MAX_REMEMBERED_PEERS } from './dial-queue.js';
 import { closeQuietly } from './link.js';
 import type { ViolationPolicy } from '../violation-policy.js';
@@ -63,7 +63,7 @@ export class OfferGate {
     let bucket = this.#byPeer.get(from);
     if (!bucket) {
       if (this.#byPeer.size >= MAX_REMEMBERED_PEERS) this.#byPeer.delete(this.#byPeer.keys().next().value as string);
-      bucket = new TokenBucket(OFFERS_PER_PEER_PER_SECOND, OFFER_BURST_PER_PEER, this.#now);
+      bucket = new TokenBucket({ perSecond: OFFERS_PER_PEER_PER_SECOND, burst: OFFER_BURST_PER_PEER }, this.#now);
       this.#byPeer.set(from, bucket);
     }
     return bucket;

@@ -5,7 +5,7 @@
  * the relay's `src`), within a per-peer message allowance, exactly as a frame
  * read from a data channel: the session decodes, validates and dedupes it.
  */
-import { TokenBucket } from '../peer-guard.js';
+import { TokenBucket } from '../../core/token-bucket.js';
 import { MAX_REMEMBERED_PEERS } from './dial-queue.js';
 import type { PeerViolation, TransportContext } from '../transport.js';
 
@@ -81,7 +81,7 @@ export class SignalFrames {
     if (!bucket) {
       if (this.#buckets.size >= MAX_REMEMBERED_PEERS) this.#buckets.delete(this.#buckets.keys().next().value as string);
       const { maxMessagesPerSecond } = this.#context.limits;
-      bucket = new TokenBucket(maxMessagesPerSecond, 2 * maxMessagesPerSecond, () => this.#context.clock.now());
+      bucket = new TokenBucket({ perSecond: maxMessagesPerSecond, burst: 2 * maxMessagesPerSecond }, () => this.#context.clock.now());
       this.#buckets.set(peer, bucket);
     }
     return bucket;
