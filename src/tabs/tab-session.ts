@@ -20,6 +20,7 @@ import { Session } from '../session/lifecycle.js';
 import type { User } from '../api/calls.js';
 import { acceptedFromNotification, type PushServerLink } from '../push/enable-push.js';
 import type { InvitationReceivedEvent, InviteeStateChangedEvent } from '../api/events.js';
+import type { ConnectionState } from '../api/types.js';
 import { idleStats, type SessionCalls, type UserSession } from '../session/user-session.js';
 import { LeaderElection, type TabPlatform } from './leader-election.js';
 import { PendingCalls, type PendingCall } from './pending-calls.js';
@@ -86,7 +87,7 @@ export class TabSession implements UserSession {
   }
 
   async start(): Promise<void> {
-    this.#outlets.connectionState.next('connecting');
+    this.#outlets.connectionState.connecting();
     const messages$ = this.#channel.messages$;
     this.#lifetime.add(messages$.subscribe((message) => this.#onMessage(message)));
     if (await this.#election.tryLead()) {
@@ -109,7 +110,7 @@ export class TabSession implements UserSession {
     this.#role = 'leader';
     this.#waitEnded.complete();
     this.#pending.drain((call) => this.#run(call, this.#tabId));
-    void this.#lead({ firstAttemptFails: false }).catch((error: unknown) => this.#outlets.errors.next(error as InvitationError));
+    void this.#lead({ firstAttemptFails: false }).catch((error: unknown) => this.#outlets.errors.report(error as InvitationError));
   }
 
   /**
@@ -122,7 +123,7 @@ export class TabSession implements UserSession {
     const leave = () => void this.close();
     addEventListener('pagehide', leave);
     this.#lifetime.add(() => removeEventListener('pagehide', leave));
-    this.#channel.post({ type: 'welcome', from: this.#tabId, state: this.#outlets.connectionState.value, ringing: [] });
+    this.#channel.post({ type: 'welcome', from: this.#tabId, state: this.#outlets.connectionState.current, ringing: [] });
     this.#checkFollowers();
     let attempt = 0;
     let reported = false;
@@ -144,9 +145,9 @@ export class TabSession implements UserSession {
           await this.close();
           throw error;
         }
-        if (!reported && error instanceof InvitationError) this.#outlets.errors.next(error);
+        if (!reported && error instanceof InvitationError) this.#outlets.errors.report(error);
         reported = true;
-        this.#outlets.connectionState.next('connecting');
+        this.#outlets.connectionState.connecting();
         await firstValueFrom(timer(backoffDelay(attempt++, TAKEOVER_RETRY_MS.initial, TAKEOVER_RETRY_MS.max), this.#settings.scheduler));
       }
     }
@@ -156,7 +157,7 @@ export class TabSession implements UserSession {
   #broadcastEvents(): Subscription {
     const subscription = new Subscription();
     for (const outlet of SHARED_OUTLETS) {
-      const events$ = this.#outlets[outlet] as Observable<unknown>;
+      const events$ = outlet === 'connectionState' ? this.#outlets.connectionState.state$ : (this.#outlets[outlet] as Observable<unknown>);
       subscription.add(events$.subscribe((value) => this.#followed && this.#channel.post({ type: 'event', from: this.#tabId, outlet, value })));
     }
     return subscription;
@@ -179,7 +180,7 @@ export class TabSession implements UserSession {
     switch (message.type) {
       case 'welcome':
         if ((message.to ?? this.#tabId) !== this.#tabId) return;
-        this.#outlets.connectionState.next(message.state);
+        this.#outlets.connectionState.leaderSays(message.state);
         for (const event of message.ringing) this.#echo('invitationReceived', event);
         this.#pending.repost();
         return;
@@ -192,7 +193,7 @@ export class TabSession implements UserSession {
         if (message.by !== this.#tabId) this.#outlets.invitationAnsweredElsewhere.next(message.event);
         return;
       case 'leaving':
-        this.#outlets.connectionState.next('connecting');
+        this.#outlets.connectionState.connecting();
         return;
       default:
         return;
@@ -201,6 +202,7 @@ export class TabSession implements UserSession {
 
   /** A leader's event, told here as if this tab's Session had said it; recorded so that it is not said again if this tab leads later. */
   #echo(outlet: (typeof SHARED_OUTLETS)[number], value: unknown): void {
+    if (outlet === 'connectionState') return this.#outlets.connectionState.leaderSays(value as ConnectionState);
     const told = this.#outlets.told;
     if (outlet === 'invitationReceived' && !told.ring(this.user.id, (value as InvitationReceivedEvent).invitationID)) return;
     if (outlet === 'inviteeStateChanged') {
@@ -218,7 +220,7 @@ export class TabSession implements UserSession {
       this.#followerCheck++;
       this.#followed = true;
       const ringing = this.#session?.ringing() ?? [];
-      this.#channel.post({ type: 'welcome', from: this.#tabId, to: message.from, state: this.#outlets.connectionState.value, ringing });
+      this.#channel.post({ type: 'welcome', from: this.#tabId, to: message.from, state: this.#outlets.connectionState.current, ringing });
     } else if (message.type === 'call') {
       let result = this.#served.get(message.requestId);
       if (!result) {
@@ -280,7 +282,7 @@ export class TabSession implements UserSession {
     settle(this.#sessionStarted, undefined);
     this.#waitEnded.complete();
     await this.#session?.close();
-    this.#outlets.connectionState.next('disconnected');
+    this.#outlets.connectionState.disconnected();
     if (this.#role === 'follower') {
       // No longer waiting for the lock first, so that the leader's check no longer counts this tab.
       await this.#election.close();
