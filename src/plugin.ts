@@ -4,8 +4,10 @@
  * work to the current `Session` (session.ts), one per `connectUser`. Every
  * method resolves for any argument; none throws.
  */
-import { BehaviorSubject, Subject, distinctUntilChanged } from 'rxjs';
+import { Subject, distinctUntilChanged } from 'rxjs';
 import { completeOutlets, type Outlets } from './session/announcer.js';
+import { ConnectionStatus } from './session/connection-status.js';
+import { ErrorReports } from './session/error-reports.js';
 import { Told } from './session/told.js';
 import type { CancelInvitationResult, PluginStats, RespondInvitationResult, SendInvitationResult } from './api/calls.js';
 import type { ListInvitationsParams, ListInvitationsResult, MarkSeenResult } from './api/history.js';
@@ -21,7 +23,6 @@ import { tabPlatform, type TabPlatform } from './tabs/leader-election.js';
 import { TabSession } from './tabs/tab-session.js';
 import { idleStats, type UserSession } from './session/user-session.js';
 import type { CancelInvitationParams, ConnectUserParams, RespondInvitationParams, SendInvitationParams, User } from './api/calls.js';
-import type { ConnectionState } from './api/types.js';
 import { disablePush, enablePush, type EnablePushOptions, type EnablePushResult, type PushBrowser, type PushErrorCode, type PushServerLink } from './push/enable-push.js';
 import { checkText, checkUserId, echoedInvitationID, echoedInvitees } from './core/validate.js';
 
@@ -39,8 +40,8 @@ class Plugin implements SignalingPlugin {
     invitationResponseTimeout: new Subject(),
     inviteeStateChanged: new Subject(),
     invitationAnsweredElsewhere: new Subject(),
-    connectionState: new BehaviorSubject<ConnectionState>('disconnected'),
-    errors: new Subject(),
+    connectionState: new ConnectionStatus(),
+    errors: new ErrorReports(),
     told: new Told(),
   };
   readonly invitationReceived$ = this.#outlets.invitationReceived.asObservable();
@@ -51,8 +52,8 @@ class Plugin implements SignalingPlugin {
   readonly invitationResponseTimeout$ = this.#outlets.invitationResponseTimeout.asObservable();
   readonly inviteeStateChanged$ = this.#outlets.inviteeStateChanged.asObservable();
   readonly invitationAnsweredElsewhere$ = this.#outlets.invitationAnsweredElsewhere.asObservable();
-  readonly connectionState$ = this.#outlets.connectionState.pipe(distinctUntilChanged());
-  readonly errors$ = this.#outlets.errors.asObservable();
+  readonly connectionState$ = this.#outlets.connectionState.state$.pipe(distinctUntilChanged());
+  readonly errors$ = this.#outlets.errors.errors$;
 
   readonly #settings: Settings;
   #session: UserSession | undefined;
@@ -89,7 +90,7 @@ class Plugin implements SignalingPlugin {
     const tabs = this.#sharesTabs();
     const session: UserSession = tabs ? new TabSession(user, this.#settings, this.#outlets, tabs) : new Session(user, this.#settings, this.#outlets);
     this.#session = session;
-    const history = (this.#history = recordHistory(this.#historyOptions, user, () => this.#settings.clock.now(), this, (error) => this.#outlets.errors.next(error)));
+    const history = (this.#history = recordHistory(this.#historyOptions, user, () => this.#settings.clock.now(), this, (error) => this.#outlets.errors.report(error)));
     void this.#busy.attach(user.id);
     this.#starting = session.start().catch(async (error: unknown) => {
       if (this.#session === session) {

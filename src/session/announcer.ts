@@ -3,7 +3,9 @@
  * callbacks are contained here: a `notify` that throws is reported on
  * `errors$` and changes nothing else.
  */
-import type { BehaviorSubject, Subject } from 'rxjs';
+import type { Subject } from 'rxjs';
+import type { ConnectionStatus } from './connection-status.js';
+import type { ErrorReports } from './error-reports.js';
 import { InvitationError } from '../errors.js';
 import { notificationText } from './notifications.js';
 import type { Told } from './told.js';
@@ -11,7 +13,7 @@ import { acceptedFromNotification } from '../push/enable-push.js';
 import type { Notify } from '../options.js';
 import type { Leg } from '../core/state-machine.js';
 import type { InvitationAnsweredElsewhereEvent, InvitationAnsweredEvent, InvitationCanceledEvent, InvitationReceivedEvent, InvitationResponseTimeoutEvent, InvitationTimeoutEvent, InviteeStateChangedEvent } from '../api/events.js';
-import type { ConnectionState, InviteeState, RefusalReason } from '../api/types.js';
+import type { InviteeState, RefusalReason } from '../api/types.js';
 
 /** The plugin's subjects, shared by every session. */
 export interface Outlets {
@@ -23,8 +25,8 @@ export interface Outlets {
   invitationResponseTimeout: Subject<InvitationResponseTimeoutEvent>;
   inviteeStateChanged: Subject<InviteeStateChangedEvent>;
   invitationAnsweredElsewhere: Subject<InvitationAnsweredElsewhereEvent>;
-  connectionState: BehaviorSubject<ConnectionState>;
-  errors: Subject<InvitationError>;
+  readonly connectionState: ConnectionStatus;
+  readonly errors: ErrorReports;
   /** What this plugin already told the app: a reconnect in the same page does not say it again. */
   readonly told: Told;
 }
@@ -154,7 +156,7 @@ export class Announcer {
   }
 
   error(error: InvitationError): void {
-    this.#outlets.errors.next(error);
+    this.#outlets.errors.report(error);
   }
 
   /** Runs an app callback; a throw is reported, never passed on. */

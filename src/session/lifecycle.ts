@@ -43,7 +43,7 @@ export class Session {
   }
 
   async start(): Promise<void> {
-    this.#outlets.connectionState.next('connecting');
+    this.#outlets.connectionState.connecting();
     const reportStorageFailure = (error: unknown) => this.#reportStorageFailure(error);
     const { store, restored } = await openStore(this.#settings, this.user.id, reportStorageFailure);
     if (this.#closed) {
@@ -61,14 +61,14 @@ export class Session {
     restore(context, restored);
     this.#lifetime.add(
       context.transport.state$.subscribe((state) => {
-        this.#outlets.connectionState.next(state);
+        this.#outlets.connectionState.registration(state);
         if (state === 'connected') greet(context);
       }),
     );
   }
 
   #reportStorageFailure(error: unknown): void {
-    this.#outlets.errors.next(
+    this.#outlets.errors.report(
       new InvitationError('STORAGE_FAILED', 'Invitations could not be saved; the plugin goes on, and keeps them in memory if the store cannot be repaired', { cause: error }),
     );
   }
@@ -96,7 +96,7 @@ export class Session {
     try {
       this.#lifetime.unsubscribe();
     } finally {
-      this.#outlets.connectionState.next('disconnected');
+      this.#outlets.connectionState.disconnected();
       await this.#running?.context.persistence.close();
     }
   }

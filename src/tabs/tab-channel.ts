@@ -2,13 +2,16 @@
  * What the tabs of one user say to each other over a `BroadcastChannel` named
  * for the user: the app's calls of other tabs and their replies (by request
  * id), the leading tab's events, and who leads. Tabs are a local matter: none
- * of this goes on the wire to peers.
+ * of this goes on the wire to peers. What another tab posts is checked before
+ * anyone reads it (`readTabMessage`), as the app's own parameters are.
  */
 import { Subject, type Observable } from 'rxjs';
 import { InvitationError, type InvitationErrorCode } from '../errors.js';
 import type { InvitationAnsweredElsewhereEvent, InvitationReceivedEvent } from '../api/events.js';
 import type { ConnectionState } from '../api/types.js';
 import type { Outlets } from '../session/announcer.js';
+import { isConnectionState } from '../session/connection-status.js';
+import { isRecord } from '../core/protocol.js';
 
 export type CallMethod = 'send' | 'cancel' | 'accept' | 'refuse';
 
@@ -55,7 +58,10 @@ export class TabChannel {
 
   constructor(channel: BroadcastChannel) {
     this.#channel = channel;
-    channel.onmessage = (event: MessageEvent) => this.#messages.next(event.data as TabMessage);
+    channel.onmessage = (event: MessageEvent) => {
+      const message = readTabMessage(event.data);
+      if (message) this.#messages.next(message);
+    };
   }
 
   /** Throws `DataCloneError` for what a structured clone cannot carry (functions, for one). */
@@ -68,6 +74,59 @@ export class TabChannel {
     this.#channel.close();
     this.#messages.complete();
   }
+}
+
+const CALL_METHODS: readonly unknown[] = ['send', 'cancel', 'accept', 'refuse'] satisfies CallMethod[];
+
+/** A message another tab posted, if it has the shape of one; undefined for anything else. */
+export function readTabMessage(data: unknown): TabMessage | undefined {
+  if (!isRecord(data)) return undefined;
+  const check = CHECKS[data['type'] as TabMessage['type']];
+  return typeof check === 'function' && check(data) ? (data as unknown as TabMessage) : undefined;
+}
+
+type Fields = Record<string, unknown>;
+
+const CHECKS: Record<TabMessage['type'], (message: Fields) => boolean> = {
+  call: (m) => isString(m['requestId']) && isString(m['from']) && CALL_METHODS.includes(m['method']) && optional(m['suffix'], isString) && optional(m['retried'], isBoolean),
+  reply: (m) => isString(m['requestId']) && isString(m['to']) && isWireResult(m['result']),
+  hello: (m) => isString(m['from']),
+  welcome: (m) => isString(m['from']) && optional(m['to'], isString) && isConnectionState(m['state']) && Array.isArray(m['ringing']) && m['ringing'].every(isInvitationEvent),
+  leaving: (m) => isString(m['from']),
+  goodbye: (m) => isString(m['from']),
+  event: (m) => isString(m['from']) && isSharedEvent(m['outlet'], m['value']),
+  answered: (m) => isString(m['from']) && isString(m['by']) && isAnsweredEvent(m['event']),
+};
+
+function isSharedEvent(outlet: unknown, value: unknown): boolean {
+  if (!(SHARED_OUTLETS as readonly unknown[]).includes(outlet)) return false;
+  if (outlet === 'connectionState') return isConnectionState(value);
+  if (outlet === 'inviteeStateChanged') return isInvitationEvent(value) && isString(value['invitee']) && isString(value['state']);
+  return isInvitationEvent(value);
+}
+
+function isInvitationEvent(value: unknown): value is Fields {
+  return isRecord(value) && isString(value['invitationID']);
+}
+
+function isAnsweredEvent(value: unknown): boolean {
+  return isInvitationEvent(value) && (value['answer'] === 'accept' || value['answer'] === 'refuse') && isString(value['data']);
+}
+
+function isWireResult(value: unknown): boolean {
+  return isInvitationEvent(value) && optional(value['error'], (error) => isRecord(error) && isString(error['code']) && isString(error['message']));
+}
+
+function isString(value: unknown): value is string {
+  return typeof value === 'string';
+}
+
+function isBoolean(value: unknown): value is boolean {
+  return typeof value === 'boolean';
+}
+
+function optional(value: unknown, check: (value: unknown) => boolean): boolean {
+  return value === undefined || check(value);
 }
 
 export function toWire(result: { invitationID: string; errorInvitees?: unknown; error?: InvitationError }): WireResult {

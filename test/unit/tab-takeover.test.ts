@@ -71,6 +71,47 @@ describe('tab takeover while the id is still taken', () => {
     expect(secondErrors.filter((error) => error.code === 'USER_ID_TAKEN')).to.have.length(1);
   });
 
+  it('reports USER_ID_TAKEN once however many of its attempts fail', async () => {
+    const network = createMemoryNetwork();
+    const userId = `tabs-${crypto.randomUUID().slice(0, 8)}`;
+    const databaseName = `test:${userId}`;
+    databases.push(databaseName);
+    // Each attempt of the second tab makes a transport; its first waits until the squatter holds the id.
+    let openGate!: () => void;
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    let attempts = 0;
+    let thirdAttempt!: () => void;
+    const thirdAttemptMade = new Promise<void>((resolve) => (thirdAttempt = resolve));
+    const counted: TransportFactory = (context) => {
+      const transport = network.transport(context);
+      if (++attempts === 3) thirdAttempt();
+      const open = transport.open.bind(transport);
+      transport.open = async () => {
+        await gate;
+        return open();
+      };
+      return transport;
+    };
+
+    const first = plugin({ transport: network.transport, databaseName });
+    await first.connectUser({ id: userId, name: 'U' });
+    const second = plugin({ transport: counted, databaseName });
+    const secondErrors: InvitationError[] = [];
+    second.errors$.subscribe((error) => secondErrors.push(error));
+    await second.connectUser({ id: userId, name: 'U' });
+    await first.disconnectUser();
+    const squatter = plugin({ transport: network.transport, storage: 'memory', tabs: false });
+    await squatter.connectUser({ id: userId, name: 'elsewhere' });
+    openGate();
+    await thirdAttemptMade;
+
+    const connected = next(second.connectionState$, (state) => state === 'connected', 10_000);
+    await squatter.disconnectUser();
+    await connected;
+    expect(attempts).to.be.greaterThan(2);
+    expect(secondErrors.filter((error) => error.code === 'USER_ID_TAKEN')).to.have.length(1);
+  });
+
   it('a tab that takes over tells the tabs that followed the old leader, and stops telling once none follows', async () => {
     const network = createMemoryNetwork();
     const userId = `tabs-${crypto.randomUUID().slice(0, 8)}`;

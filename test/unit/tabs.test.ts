@@ -1,14 +1,20 @@
 /**
  * The tab layer's parts without a network: the election over this page's own
- * Web Locks (two elections stand for two tabs), and the pending calls of a
- * following tab over a channel the test plays.
+ * Web Locks (two elections stand for two tabs), the pending calls of a
+ * following tab over a channel the test plays, and the check of what another
+ * tab posts.
  */
 import { expect } from '@esm-bundle/chai';
+import { deleteDB } from 'idb';
 import { LeaderElection, tabPlatform } from '../../src/tabs/leader-election.js';
 import { PendingCalls } from '../../src/tabs/pending-calls.js';
 import type { TabMessage, WireResult } from '../../src/tabs/tab-channel.js';
-import { fromWire, toWire } from '../../src/tabs/tab-channel.js';
+import { fromWire, readTabMessage, toWire } from '../../src/tabs/tab-channel.js';
 import { InvitationError } from '../../src/errors.js';
+import type { ConnectionState } from '../../src/index.js';
+import { createSignalingPlugin } from '../../src/plugin.js';
+import { next } from '../helpers.js';
+import { createMemoryNetwork } from '../memory-transport.js';
 
 const lockName = () => `test-tabs:${crypto.randomUUID()}`;
 
@@ -106,5 +112,82 @@ describe('results between tabs', () => {
     expect(back.error).to.be.instanceOf(InvitationError);
     expect(back.error?.code).to.equal('ALREADY_RESPONDED');
     expect(back.invitationID).to.equal('x:1');
+  });
+});
+
+describe('what another tab posts', () => {
+  const received = { invitationID: 'a:1', inviter: { id: 'a', name: 'A' }, type: 0, data: '', timeout: 10, createTime: 1, deadline: 2 };
+  const wellFormed: TabMessage[] = [
+    { type: 'call', requestId: 't:1', from: 't', method: 'send', params: { invitees: ['b'] }, suffix: 's', retried: true },
+    { type: 'call', requestId: 't:2', from: 't', method: 'refuse', params: null },
+    { type: 'reply', requestId: 't:1', to: 't', result: { invitationID: '', error: { code: 'NOT_CONNECTED', message: 'gone' } } },
+    { type: 'hello', from: 't' },
+    { type: 'welcome', from: 't', state: 'connected', ringing: [received] },
+    { type: 'welcome', from: 't', to: 'u', state: 'connecting', ringing: [] },
+    { type: 'leaving', from: 't' },
+    { type: 'goodbye', from: 't' },
+    { type: 'event', from: 't', outlet: 'connectionState', value: 'reconnecting' },
+    { type: 'event', from: 't', outlet: 'invitationReceived', value: received },
+    { type: 'event', from: 't', outlet: 'inviteeStateChanged', value: { invitationID: 'a:1', invitee: 'b', state: 'ringing' } },
+    { type: 'answered', from: 't', by: 'u', event: { invitationID: 'a:1', answer: 'accept', data: '' } },
+  ];
+
+  it('reads every message a tab posts', () => {
+    for (const message of wellFormed) expect(readTabMessage(structuredClone(message)), JSON.stringify(message)).to.deep.equal(message);
+  });
+
+  it('drops what has not the shape of one', () => {
+    const malformed: unknown[] = [
+      null,
+      'hello',
+      [],
+      { type: 'nonsense', from: 't' },
+      { type: 'hello' },
+      { type: 'call', requestId: 't:1', from: 't', method: 'delete', params: {} },
+      { type: 'call', requestId: 1, from: 't', method: 'send', params: {} },
+      { type: 'call', requestId: 't:1', from: 't', method: 'send', params: {}, suffix: 7 },
+      { type: 'reply', requestId: 't:1', to: 't', result: { invitationID: 3 } },
+      { type: 'reply', requestId: 't:1', to: 't', result: { invitationID: '', error: 'NOT_CONNECTED' } },
+      { type: 'welcome', from: 't', state: 'bogus', ringing: [] },
+      { type: 'welcome', from: 't', state: 'connected', ringing: [null] },
+      { type: 'welcome', from: 't', state: 'connected' },
+      { type: 'event', from: 't', outlet: 'errors', value: {} },
+      { type: 'event', from: 't', outlet: 'connectionState', value: 'bogus' },
+      { type: 'event', from: 't', outlet: 'invitationReceived', value: null },
+      { type: 'event', from: 't', outlet: 'inviteeStateChanged', value: { invitationID: 'a:1' } },
+      { type: 'answered', from: 't', by: 'u', event: { invitationID: 'a:1', answer: 'maybe', data: '' } },
+      { type: 'answered', from: 't', by: 'u', event: { invitationID: 'a:1', answer: 'accept', data: 5 } },
+    ];
+    for (const data of malformed) expect(readTabMessage(data), JSON.stringify(data)).to.equal(undefined);
+  });
+
+  it('a following tab ignores what is out of shape and goes on with what is not', async () => {
+    const network = createMemoryNetwork();
+    const userId = `tabs-${crypto.randomUUID().slice(0, 8)}`;
+    const options = { transport: network.transport, databaseName: `test:${userId}` };
+    const leader = createSignalingPlugin(options);
+    const follower = createSignalingPlugin(options);
+    const channel = new BroadcastChannel(`peer-invitation:tabs:${userId}`);
+    try {
+      await leader.connectUser({ id: userId, name: 'U' });
+      await follower.connectUser({ id: userId, name: 'U' });
+      const states: ConnectionState[] = [];
+      follower.connectionState$.subscribe((state) => states.push(state));
+      const received: string[] = [];
+      follower.invitationReceived$.subscribe((event) => received.push(event.invitationID));
+      // One sender's posts arrive in order: once the probe is heard, everything before it was read.
+      const probe = next(follower.invitationCanceled$, (event) => event.invitationID === 'probe', 5000);
+      channel.postMessage({ type: 'event', from: 'test', outlet: 'connectionState', value: 'bogus' });
+      channel.postMessage({ type: 'welcome', from: 'test', state: 'bogus', ringing: [{ invitationID: 7 }] });
+      channel.postMessage({ type: 'event', from: 'test', outlet: 'invitationReceived', value: null });
+      channel.postMessage({ type: 'event', from: 'test', outlet: 'invitationCanceled', value: { invitationID: 'probe', inviter: { id: 'x', name: 'X' }, data: '' } });
+      await probe;
+      expect(states).to.deep.equal(['connected']);
+      expect(received).to.deep.equal([]);
+    } finally {
+      channel.close();
+      await Promise.all([follower.dispose(), leader.dispose()]);
+      await deleteDB(options.databaseName);
+    }
   });
 });
