@@ -172,6 +172,16 @@ export async function createPush(options: PushOptions, host: PushHost): Promise<
     await sendAll(entry.inviteeID, { v: 1, kind: 'missed', invitationID, inviterID, inviterName, type, reason }, () => MISSED_TTL_SECONDS, 'normal');
   };
 
+  /**
+   * A copy of an invitation its invitee already declined, parked after the decline (the inviter's
+   * plugin retried its OFFER before it heard the refuse), is taken out as well, and the inviter hears
+   * EXPIRE again: else that OFFER would ring the declined call when the app opens, and hold the
+   * inviter's connection (and what it owes the invitee next) until it expires.
+   */
+  const dropIfDeclined = async (inviterID: string, inviteeID: string, invitationID: string): Promise<void> => {
+    if (await marks.has(`declined:${keyOf(inviteeID, invitationID)}`)) host.dropDeclined({ invitationID, inviterID, inviteeID });
+  };
+
   const decline = async (capability: unknown): Promise<{ status: number; body: object }> => {
     const granted = verifyDecline(key, capability);
     if (!granted) return { status: 403, body: { ok: false, reason: 'invalid' } };
@@ -217,6 +227,7 @@ export async function createPush(options: PushOptions, host: PushHost): Promise<
       for (const message of messages.slice(0, 32)) {
         const invite = readInvite(message, src);
         if (!invite) continue;
+        if (invite.kind === 'invite') void dropIfDeclined(src, dst, invite.invitationID).catch(() => {});
         if (invite.kind === 'invite' && invite.notification) void ring(src, dst, invite).catch(() => {});
         if (invite.kind === 'cancel') void missed(keyOf(dst, invite.invitationID), 'canceled').catch(() => {});
       }
