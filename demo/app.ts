@@ -173,7 +173,8 @@ async function invite(): Promise<void> {
   const timeout = Number(byId<HTMLInputElement>('timeout').value);
   const type = Number(byId<HTMLSelectElement>('call-type').value);
   const data = byId<HTMLInputElement>('data').value;
-  const notificationConfig = { notifyWhenAppIsInTheBackgroundOrQuit: true, title: 'peer-invitation demo', message: `${callTypeLabel(type)} call${data ? `: ${data}` : ''}` };
+  // Not `data`: a notification's text goes through the push service (encrypted) and shows on a locked screen.
+  const notificationConfig = { notifyWhenAppIsInTheBackgroundOrQuit: true, title: 'peer-invitation demo', message: `${callTypeLabel(type)} call` };
   const result = await plugin.sendInvitation({ inviterName: user.name, invitees, timeout, type, data, notificationConfig });
   const skipped = Object.entries(result.errorInvitees).map(([id, reason]) => `${id} (${reason})`);
   const skippedText = skipped.length > 0 ? ` Skipped: ${skipped.join(', ')}.` : '';

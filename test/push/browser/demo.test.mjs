@@ -103,7 +103,7 @@ describe('The demo rings a closed tab (Firefox ESR)', { skip: !existsSync(FIREFO
       const noticed = performance.now();
       const ringing = shown.find((n) => n.tag === first.invitationID);
       assert.equal(ringing.title, 'alice (Alice) is calling');
-      assert.equal(ringing.body, 'peer-invitation demo\nvoice call: first');
+      assert.equal(ringing.body, 'peer-invitation demo\nvoice call');
       assert.deepEqual(ringing.actions, ['accept', 'decline']);
       assert.equal(ringing.requireInteraction, true);
       assert.equal(ringing.data.invitationID, first.invitationID);
