@@ -18,6 +18,7 @@ import { byId, callTypeLabel, parseIds, shortId } from './dom.js';
 import { EventLog } from './event-log.js';
 import { IncomingView, type Answer } from './incoming.js';
 import { OutgoingView, STATE_HELP } from './outgoing.js';
+import { PushSwitch } from './push.js';
 import { SentInvitations } from './sent-invitations.js';
 
 const connectForm = byId<HTMLFormElement>('connect-form');
@@ -39,7 +40,8 @@ if (server.token) {
     'The PeerServer requires a token for each id. This demo gets one from /demo/token, a stand-in for your login: it signs any id typed here, where a real backend signs only the logged-in user.';
 }
 // With `npm start`, each registration fetches a token from the demo's stand-in backend first.
-const plugin: SignalingPlugin = createSignalingPlugin({ peer: server.peer, token: server.token });
+// Invitations ask to notify (notificationConfig below): a hidden tab shows a notification, a closed one gets a push.
+const plugin: SignalingPlugin = createSignalingPlugin({ peer: server.peer, token: server.token, notifyWhenAppIsInTheBackgroundOrQuit: true });
 const callPanel = new CallPanel({
   panel: byId('call-panel'),
   status: byId('call-status'),
@@ -50,6 +52,7 @@ const callPanel = new CallPanel({
 const calls = new MediaCalls(callPanel, log, server.peer, server.token);
 const incoming = new IncomingView(byId<HTMLUListElement>('incoming'), byId('incoming-status'), answer);
 const outgoing = new OutgoingView(byId<HTMLUListElement>('outgoing'), (id) => sent.get(id), cancel);
+const pushSwitch = new PushSwitch(plugin, byId<HTMLInputElement>('push-switch'), byId('push-status'), server.peer, server.push);
 
 const describeUser = (user: { id: string; name: string }) => (user.name && user.name !== user.id ? `${user.name} (${user.id})` : user.id);
 const describeError = (error: InvitationError) => `${error.code}: ${error.message}`;
@@ -62,6 +65,11 @@ plugin.invitationReceived$.subscribe((event) => {
   const data = event.data ? `, data "${event.data}"` : '';
   log.add('invitationReceived$', `${describeUser(event.inviter)} invites you to a ${callTypeLabel(event.type)} call, ${Math.round(event.timeout)} s to answer${data} (invitation ${shortId(event.invitationID)})`);
   incoming.show(event);
+  if (event.acceptedFromNotification) {
+    // Accept on this invitation's push notification opened this page: the user already chose.
+    log.add('acceptedFromNotification', `accepting ${shortId(event.invitationID)}, as chosen on its notification`, 'good');
+    void answer(event, 'accept');
+  }
 });
 plugin.invitationCanceled$.subscribe(({ invitationID, inviter, data }) => {
   log.add('invitationCanceled$', `${describeUser(inviter)} canceled invitation ${shortId(invitationID)}${data ? `, data "${data}"` : ''}`);
@@ -103,6 +111,8 @@ function setConnected(connected: boolean): void {
   connectButton.disabled = connected;
   disconnectButton.disabled = !connected;
   inviteFields.disabled = !connected;
+  if (connected) void pushSwitch.connected();
+  else pushSwitch.disconnected();
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -163,7 +173,9 @@ async function invite(): Promise<void> {
   const timeout = Number(byId<HTMLInputElement>('timeout').value);
   const type = Number(byId<HTMLSelectElement>('call-type').value);
   const data = byId<HTMLInputElement>('data').value;
-  const result = await plugin.sendInvitation({ inviterName: user.name, invitees, timeout, type, data });
+  // Not `data`: a notification's text goes through the push service (encrypted) and shows on a locked screen.
+  const notificationConfig = { notifyWhenAppIsInTheBackgroundOrQuit: true, title: 'peer-invitation demo', message: `${callTypeLabel(type)} call` };
+  const result = await plugin.sendInvitation({ inviterName: user.name, invitees, timeout, type, data, notificationConfig });
   const skipped = Object.entries(result.errorInvitees).map(([id, reason]) => `${id} (${reason})`);
   const skippedText = skipped.length > 0 ? ` Skipped: ${skipped.join(', ')}.` : '';
   if (result.error) {

@@ -11,6 +11,8 @@ interface ServedConfig {
   peerPath?: string;
   /** Where the demo's stand-in backend hands out tokens (`npm start`'s companion server requires them). */
   tokenUrl?: string;
+  /** The companion server rings closed tabs by Web Push (`npm start` turns it on). */
+  push?: boolean;
 }
 
 /** Gets a token that lets this browser register `peerId`. */
@@ -20,6 +22,8 @@ export interface ServerConfig {
   peer: PeerServerOptions;
   /** Absent when the PeerServer is open. */
   token?: TokenFetcher;
+  /** The server offers Web Push (demo/push.ts). */
+  push: boolean;
 }
 
 export async function loadServerConfig(params = new URLSearchParams(location.search)): Promise<ServerConfig> {
@@ -32,7 +36,8 @@ export async function loadServerConfig(params = new URLSearchParams(location.sea
     config: { iceServers: [] },
   };
   const { tokenUrl } = served;
-  return tokenUrl ? { peer, token: (peerId) => fetchToken(tokenUrl, peerId) } : { peer };
+  const push = served.push === true;
+  return tokenUrl ? { peer, push, token: (peerId) => fetchToken(tokenUrl, peerId) } : { peer, push };
 }
 
 /**

@@ -9,10 +9,11 @@ const entry = fileURLToPath(new URL('./companion-server.mjs', import.meta.url));
  * after 3 s; resolves when it has exited), `kill()` (SIGKILL at once, a crash)
  * `memory()` (the child's process.memoryUsage() and cpuUsage()) and `collectGarbage()` (a full GC
  * in the child, so that its RSS read next shows what it holds rather than what it has not yet freed).
+ * `env`: more environment for the child (e.g. NODE_EXTRA_CA_CERTS for a test's push-service stand-in).
  */
-export function startCompanionServer({ options = {}, secret, verifyModule } = {}) {
+export function startCompanionServer({ options = {}, secret, verifyModule, env: extraEnv } = {}) {
   return new Promise((resolve, reject) => {
-    const env = { ...process.env, PEER_INVITATION_SECRET: secret ?? '', COMPANION_VERIFY_MODULE: verifyModule ?? '' };
+    const env = { ...process.env, ...extraEnv, PEER_INVITATION_SECRET: secret ?? '', COMPANION_VERIFY_MODULE: verifyModule ?? '' };
     const child = fork(entry, [JSON.stringify(options)], { env, execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const exited = new Promise((done) => child.once('exit', done));
     const running = () => child.exitCode === null && child.signalCode === null;

@@ -80,16 +80,16 @@ export class Mailbox {
     return waiting;
   }
 
-  /** Takes out what waits for `recipient` and `match` picks; returns how many. */
-  drop(recipient: string, match: (message: Relayed) => boolean): number {
+  /** Takes out what waits for `recipient` and `match` picks; returns those messages. */
+  drop(recipient: string, match: (message: Relayed) => boolean): Relayed[] {
     const waiting = this.#byRecipient.get(recipient) ?? [];
     const gone = waiting.filter(({ message }) => match(message));
-    if (gone.length === 0) return 0;
+    if (gone.length === 0) return [];
     const left = waiting.filter(({ message }) => !match(message));
     if (left.length > 0) this.#byRecipient.set(recipient, left);
     else this.#byRecipient.delete(recipient);
     for (const { message, bytes } of gone) this.#count(message, -1, bytes);
-    return gone.length;
+    return gone.map(({ message }) => message);
   }
 
   recipients(): string[] {

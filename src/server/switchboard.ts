@@ -91,9 +91,15 @@ export class Switchboard {
     return this.#park(message) === 'parked' ? 'parked' : 'full';
   }
 
-  /** Takes out of this node's mailbox what waits for `dst` and `match` picks (a declined invitation's OFFER). */
-  dropParked(dst: string, match: (message: Relayed) => boolean): number {
-    return this.#mailbox.drop(dst, match);
+  /**
+   * Takes out of this node's mailbox what waits for `dst` and `match` picks (a declined invitation's
+   * copies). The sender of a dropped OFFER hears EXPIRE, as at its expiry: its PeerJS connection
+   * stops waiting for an answer that cannot come, and what it still owes goes on a new OFFER.
+   */
+  dropParked(dst: string, match: (message: Relayed) => boolean): Relayed[] {
+    const dropped = this.#mailbox.drop(dst, match);
+    this.expired(dropped);
+    return dropped;
   }
 
   /** A message from another node for a client of this one. */

@@ -12,7 +12,7 @@ import type { ServerCounters } from '../metrics.js';
 import type { RoutedWebSocket } from '../routed-web-socket.js';
 import type { Switchboard } from '../switchboard.js';
 import { clusterMailbox } from './mailbox.js';
-import { connectRedis, type RedisLink } from './redis.js';
+import { PREFIX, connectRedis, type RedisLink } from './redis.js';
 import { Registry, type ClaimResult } from './registry.js';
 import { routing } from './routing.js';
 
@@ -32,6 +32,12 @@ export interface Cluster {
   isRegistered(userId: string): Promise<boolean>;
   /** The node's Redis commands, for state kept cluster-wide (push subscriptions). */
   readonly redis: RedisLink['redis'];
+  /**
+   * Events for every node: `listener` hears, here and on each other node, what the returned function
+   * sends on channel `name` (a declined invitation). Like all pub/sub, what is sent while a node's
+   * Redis connection is away is lost for that node.
+   */
+  channel(name: string, listener: (message: string) => void): Promise<(message: string) => Promise<void>>;
 }
 
 export async function joinCluster({ redisUrl, switchboard, mailbox, counters }: { redisUrl: string; switchboard: Switchboard; mailbox: Mailbox; counters: ServerCounters }): Promise<Cluster> {
@@ -71,6 +77,11 @@ export async function joinCluster({ redisUrl, switchboard, mailbox, counters }: 
     release: (userId, token) => registry.release(userId, token),
     isRegistered: async (userId) => (await registry.locate(userId)) !== undefined,
     redis: link.redis,
+    async channel(name, listener) {
+      const channel = `${PREFIX}${name}`;
+      await link.subscriber.subscribe(channel, listener);
+      return (message) => link.call(() => link.redis.publish(channel, message)).then(() => undefined);
+    },
     async close() {
       link.redis.off('ready', recover);
       link.subscriber.off('ready', recover);

@@ -10,7 +10,7 @@ import type { ClientLimits } from '../limits.js';
 import type { Counter } from '../metrics.js';
 import type { ServerInfoSender } from '../server-info.js';
 import type { Switchboard } from '../switchboard.js';
-import { createPush, type Push, type PushOptions, type PushResult } from './index.js';
+import { copyOf, createPush, type Declined, type Push, type PushOptions, type PushResult } from './index.js';
 import type { RedisCommands } from './subscriptions.js';
 
 /** The slice of PeerServer's Express app used here. */
@@ -22,6 +22,8 @@ export interface PeerServerApp {
 export interface PushCluster {
   readonly redis: RedisCommands;
   isRegistered(userId: string): Promise<boolean>;
+  /** `listener` hears on every node (this one too) what the returned function sends on channel `name`. */
+  channel(name: string, listener: (message: string) => void): Promise<(message: string) => Promise<void>>;
 }
 
 export interface PushParts {
@@ -42,6 +44,14 @@ export async function startServerPush(options: PushOptions, { switchboard, limit
   const warn413 = (result: PushResult) => {
     if (result.status === 413) console.warn(`peer-invitation push: payload too large for ${new URL(result.endpoint).host} (a bug: please report)`);
   };
+  // A declined invitation may wait on any node (the inviter's at the time): each drops its own copies.
+  const dropHere = (declined: Declined) => void switchboard.dropParked(declined.inviteeID, (message) => copyOf(declined, message));
+  const dropEverywhere = cluster
+    ? await cluster.channel('push:declined', (text) => {
+        const declined = readDeclined(text);
+        if (declined) dropHere(declined);
+      })
+    : undefined;
   const push = await createPush(
     {
       ...options,
@@ -53,7 +63,7 @@ export async function startServerPush(options: PushOptions, { switchboard, limit
     {
       isRegistered: (userId) => (cluster ? cluster.isRegistered(userId) : Promise.resolve(switchboard.clients.has(userId))),
       sendOrPark: (frame) => switchboard.sendOrPark(frame),
-      dropParked: (dst, match) => void switchboard.dropParked(dst, match),
+      dropDeclined: (declined) => (dropEverywhere ? void dropEverywhere(JSON.stringify(declined)).catch(() => dropHere(declined)) : dropHere(declined)),
       // Over the rate: no push (the OFFER still waits), and it counts as the inviter's violation.
       admitPush: (inviterID) => limits.admit(inviterID, 'push') === 'admitted',
       ...(cluster ? { redis: cluster.redis } : {}),
@@ -70,4 +80,15 @@ export async function startServerPush(options: PushOptions, { switchboard, limit
       app.all(posix.join(path, 'push/decline'), (request, response) => push.http(request, response));
     },
   };
+}
+
+/** A declined invitation as another node published it; undefined for anything else. */
+function readDeclined(text: string): Declined | undefined {
+  try {
+    const { invitationID, inviterID, inviteeID } = JSON.parse(text) as Partial<Declined>;
+    if (typeof invitationID === 'string' && typeof inviterID === 'string' && typeof inviteeID === 'string') return { invitationID, inviterID, inviteeID };
+  } catch {
+    // Only nodes publish here; a message that is not JSON is not ours to read.
+  }
+  return undefined;
 }

@@ -40,8 +40,8 @@ export interface PushHost {
   isRegistered(userId: string): Promise<boolean>;
   /** Sends `frame` to `frame.dst` wherever it is registered, or parks it in the mailbox like a client's message. */
   sendOrPark(frame: { type: string; src: string; dst: string; payload: unknown }): Promise<'sent' | 'parked' | 'full'>;
-  /** Takes out of the mailbox (this node's) what waits for `dst` and `match` picks. */
-  dropParked(dst: string, match: (message: { type: string; src: string; payload?: unknown }) => boolean): void;
+  /** Takes out of the mailbox, on every node, what waits of a declined invitation (`copyOf` says what). */
+  dropDeclined(declined: Declined): void;
   /** May `inviterID` have one more invitee rung now? (The client limits' `push` rate.) */
   admitPush(inviterID: string): boolean;
   /** The cluster's Redis, when there is one: subscriptions and marks are kept there. */
@@ -72,6 +72,13 @@ interface Pushed {
   inviterName: string;
   type: number;
   deadline: number;
+}
+
+/** An invitation its invitee declined from a push notification. */
+export interface Declined {
+  invitationID: string;
+  inviterID: string;
+  inviteeID: string;
 }
 
 interface Invite {
@@ -165,14 +172,24 @@ export async function createPush(options: PushOptions, host: PushHost): Promise<
     await sendAll(entry.inviteeID, { v: 1, kind: 'missed', invitationID, inviterID, inviterName, type, reason }, () => MISSED_TTL_SECONDS, 'normal');
   };
 
+  /**
+   * A copy of an invitation its invitee already declined, parked after the decline (the inviter's
+   * plugin retried its OFFER before it heard the refuse), is taken out as well, and the inviter hears
+   * EXPIRE again: else that OFFER would ring the declined call when the app opens, and hold the
+   * inviter's connection (and what it owes the invitee next) until it expires.
+   */
+  const dropIfDeclined = async (inviterID: string, inviteeID: string, invitationID: string): Promise<void> => {
+    if (await marks.has(`declined:${keyOf(inviteeID, invitationID)}`)) host.dropDeclined({ invitationID, inviterID, inviteeID });
+  };
+
   const decline = async (capability: unknown): Promise<{ status: number; body: object }> => {
     const granted = verifyDecline(key, capability);
     if (!granted) return { status: 403, body: { ok: false, reason: 'invalid' } };
     const id = keyOf(granted.inviteeID, granted.invitationID);
     if (!(await marks.mark(`declined:${id}`, granted.until - Date.now() + 60_000))) return { status: 409, body: { ok: false, reason: 'used' } };
     stopTimer(id);
-    // The OFFER that rang must not ring again when the invitee's app opens.
-    host.dropParked(granted.inviteeID, (message) => message.type === 'OFFER' && message.src === granted.inviterID && carries(message.payload, granted.invitationID));
+    // What rang must not ring again when the invitee's app opens: the OFFER, and its copy through the relay.
+    host.dropDeclined({ invitationID: granted.invitationID, inviterID: granted.inviterID, inviteeID: granted.inviteeID });
     const refuse = { v: 2, kind: 'refuse', invitationID: granted.invitationID, data: '', remainingMs: Math.max(1, granted.until - Date.now()) };
     const outcome = await host.sendOrPark({ type: 'RELAY', src: granted.inviteeID, dst: granted.inviterID, payload: refuse }).catch(() => 'full' as const);
     return { status: 200, body: { ok: true, refuse: outcome } };
@@ -210,6 +227,7 @@ export async function createPush(options: PushOptions, host: PushHost): Promise<
       for (const message of messages.slice(0, 32)) {
         const invite = readInvite(message, src);
         if (!invite) continue;
+        if (invite.kind === 'invite') void dropIfDeclined(src, dst, invite.invitationID).catch(() => {});
         if (invite.kind === 'invite' && invite.notification) void ring(src, dst, invite).catch(() => {});
         if (invite.kind === 'cancel') void missed(keyOf(dst, invite.invitationID), 'canceled').catch(() => {});
       }
@@ -266,10 +284,17 @@ function readInvite(message: unknown, src: string): Invite | undefined {
   return { kind, invitationID, inviterName, type: type as number, remainingMs, ...(notify ? { notification: notify } : {}) };
 }
 
-/** Whether an OFFER's payload carries a message of invitation `invitationID` (ring on the offer). */
-function carries(payload: unknown, invitationID: string): boolean {
-  const messages = (payload as { metadata?: { peerInvitation?: unknown } } | undefined)?.metadata?.peerInvitation;
-  return Array.isArray(messages) && messages.some((message) => (message as { invitationID?: unknown } | null)?.invitationID === invitationID);
+/**
+ * Whether a parked message is a copy of the declined invitation for its invitee: an OFFER from the
+ * inviter that carries a message of it (ring on the offer), or a RELAY from the inviter of one.
+ */
+export function copyOf({ invitationID, inviterID, inviteeID }: Declined, message: { type: string; src: string; dst: string; payload?: unknown }): boolean {
+  if (message.src !== inviterID || message.dst !== inviteeID) return false;
+  const about = (value: unknown) => (value as { invitationID?: unknown } | null)?.invitationID === invitationID;
+  if (message.type === 'RELAY') return about(message.payload);
+  if (message.type !== 'OFFER') return false;
+  const messages = (message.payload as { metadata?: { peerInvitation?: unknown } } | undefined)?.metadata?.peerInvitation;
+  return Array.isArray(messages) && messages.some(about);
 }
 
 function readBody(request: IncomingMessage): Promise<string> {
