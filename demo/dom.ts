@@ -24,8 +24,10 @@ export function callTypeLabel(type: number): string {
 }
 
 /** Invitation ids are UUIDs; their first block is enough to tell them apart on screen. */
+/** `alice:1a2b3c` for `alice:1a2b3c4d-…`: the inviter in full (ids are `<inviter>:<suffix>`), the suffix cut short. */
 export function shortId(invitationID: string): string {
-  return invitationID.slice(0, 8);
+  const separator = invitationID.indexOf(':');
+  return separator < 0 ? invitationID.slice(0, 8) : invitationID.slice(0, separator + 7);
 }
 
 export function secondsLeft(deadline: number, now = Date.now()): number {
