@@ -10,6 +10,7 @@ import type { Told } from './told.js';
 import { acceptedFromNotification } from '../push/enable-push.js';
 import type { Notify } from '../options.js';
 import type { Leg } from '../core/state-machine.js';
+import type { InvitationEndedEvent, InvitationUserStateChangedEvent } from '../api/events.js';
 import type { InvitationAnsweredElsewhereEvent, InvitationAnsweredEvent, InvitationCanceledEvent, InvitationReceivedEvent, InvitationResponseTimeoutEvent, InvitationTimeoutEvent, InviteeStateChangedEvent } from '../api/events.js';
 import type { ConnectionState, InviteeState, RefusalReason } from '../api/types.js';
 
@@ -23,6 +24,10 @@ export interface Outlets {
   invitationResponseTimeout: Subject<InvitationResponseTimeoutEvent>;
   inviteeStateChanged: Subject<InviteeStateChangedEvent>;
   invitationAnsweredElsewhere: Subject<InvitationAnsweredElsewhereEvent>;
+  invitationUserStateChanged: Subject<InvitationUserStateChangedEvent>;
+  invitationEnded: Subject<InvitationEndedEvent>;
+  /** Advanced mode: whether this tab's session has the user in a live call (busy, for `refuseWhenBusy`). */
+  inCall: BehaviorSubject<boolean>;
   connectionState: BehaviorSubject<ConnectionState>;
   errors: Subject<InvitationError>;
   /** What this plugin already told the app: a reconnect in the same page does not say it again. */
@@ -40,6 +45,9 @@ export function completeOutlets(outlets: Outlets): void {
     outlets.invitationResponseTimeout,
     outlets.inviteeStateChanged,
     outlets.invitationAnsweredElsewhere,
+    outlets.invitationUserStateChanged,
+    outlets.invitationEnded,
+    outlets.inCall,
     outlets.connectionState,
     outlets.errors,
   ];
@@ -87,6 +95,7 @@ export class Announcer {
       deadline: leg.deadline,
       // The service worker opened this page from the notification's Accept (`peerInvitationAccept` in the URL).
       ...(acceptedFromNotification() === leg.invitationID ? { acceptedFromNotification: true as const } : {}),
+      ...(leg.call ? { callID: leg.call.id } : {}),
     };
   }
 
@@ -155,6 +164,19 @@ export class Announcer {
 
   error(error: InvitationError): void {
     this.#outlets.errors.next(error);
+  }
+
+  /** Advanced mode: rows of a call changed. */
+  callUsers(event: InvitationUserStateChangedEvent): void {
+    this.#outlets.invitationUserStateChanged.next(event);
+  }
+
+  callEnded(event: InvitationEndedEvent): void {
+    this.#outlets.invitationEnded.next(event);
+  }
+
+  inCall(inCall: boolean): void {
+    if (this.#outlets.inCall.value !== inCall) this.#outlets.inCall.next(inCall);
   }
 
   /** Runs an app callback; a throw is reported, never passed on. */

@@ -58,6 +58,8 @@ export class Inbound {
       case 'accept':
       case 'refuse':
         return this.#onAnswer(from, message);
+      case 'call':
+        return this.#context.calls.receive(from, message);
       case 'hello':
       case 'ping':
         // Hello only opened the connection, which already made Delivery retry.
@@ -67,6 +69,7 @@ export class Inbound {
 
   #onAck(from: string, ack: AckMessage): void {
     this.#context.delivery.acked(from, ack);
+    if (ack.of === 'call') return this.#context.calls.acked(from, ack);
     const leg = this.#context.legs.get(ack.invitationID, from);
     if (!leg) return;
     const { announcer } = this.#context;
@@ -115,6 +118,7 @@ export class Inbound {
     if (verdict === 'expired') return this.#acknowledge(from, invite);
     if ('refuse' in verdict) {
       if (verdict.violation) this.#violation(from, verdict.violation);
+      this.#context.calls.ringRefused(from, invite);
       return this.#acknowledge(from, invite, { refused: verdict.refuse });
     }
     // Announced before the disk write is done; acked after it, so an unsaved invite is sent again.

@@ -10,7 +10,7 @@ import type { InvitationAnsweredElsewhereEvent, InvitationReceivedEvent } from '
 import type { ConnectionState } from '../api/types.js';
 import type { Outlets } from '../session/announcer.js';
 
-export type CallMethod = 'send' | 'cancel' | 'accept' | 'refuse';
+export type CallMethod = 'send' | 'cancel' | 'accept' | 'refuse' | 'add' | 'join' | 'quit' | 'end';
 
 /** The outlets whose events the leading tab passes on to the others. */
 export const SHARED_OUTLETS = [
@@ -21,6 +21,8 @@ export const SHARED_OUTLETS = [
   'invitationTimeout',
   'invitationResponseTimeout',
   'inviteeStateChanged',
+  'invitationUserStateChanged',
+  'invitationEnded',
   'connectionState',
 ] as const satisfies readonly (keyof Outlets)[];
 export type SharedOutlet = (typeof SHARED_OUTLETS)[number];
@@ -29,6 +31,9 @@ export type SharedOutlet = (typeof SHARED_OUTLETS)[number];
 export interface WireResult {
   invitationID: string;
   errorInvitees?: unknown;
+  /** Advanced mode's results: `addInvitation`'s ring id, `joinInvitation`'s members. */
+  ringID?: string;
+  users?: unknown;
   error?: { code: InvitationErrorCode; message: string };
 }
 

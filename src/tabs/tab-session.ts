@@ -12,7 +12,7 @@ import { AsyncSubject, Subscription, filter, firstValueFrom, timer, type Observa
 import { backoffDelay } from '../core/backoff.js';
 import { checkAnswer } from '../core/validate.js';
 import type { Outlets } from '../session/announcer.js';
-import type { CancelInvitationResult, PluginStats, RespondInvitationResult, SendInvitationResult } from '../api/calls.js';
+import type { AddInvitationResult, CallActionResult, CancelInvitationResult, JoinInvitationResult, PluginStats, RespondInvitationResult, SendInvitationResult } from '../api/calls.js';
 import { InvitationError } from '../errors.js';
 import { randomId } from '../core/random-id.js';
 import type { Settings } from '../options.js';
@@ -63,6 +63,10 @@ export class TabSession implements UserSession {
     sendInvitation: (params) => this.#call<SendInvitationResult>('send', params),
     cancelInvitation: (params) => this.#call<CancelInvitationResult>('cancel', params),
     respond: (params, answer) => this.#call<RespondInvitationResult>(answer, params),
+    addInvitation: (params) => this.#call<AddInvitationResult>('add', params),
+    joinInvitation: (params) => this.#call<JoinInvitationResult>('join', params),
+    quitInvitation: (params) => this.#call<CallActionResult>('quit', params),
+    endInvitation: (params) => this.#call<CallActionResult>('end', params),
   };
 
   constructor(user: User, settings: Settings, outlets: Outlets, platform: TabPlatform) {
@@ -255,6 +259,10 @@ export class TabSession implements UserSession {
     if (!calls || this.#closed) return { invitationID: '', error: { code: 'NOT_CONNECTED', message: 'This tab disconnected' } };
     if (method === 'send') return toWire(await calls.sendInvitation(params, suffix === undefined ? undefined : { suffix, retried }));
     if (method === 'cancel') return toWire(await calls.cancelInvitation(params));
+    if (method === 'add') return toWire(await calls.addInvitation(params));
+    if (method === 'join') return toWire(await calls.joinInvitation(params));
+    if (method === 'quit') return toWire(await calls.quitInvitation(params));
+    if (method === 'end') return toWire(await calls.endInvitation(params));
     const result = await calls.respond(params, method);
     if (!result.error) {
       // Answered, so the parameters were valid: the data is the one the answer carried.
