@@ -97,12 +97,16 @@ export function earlierEnd(a: Ended | undefined, b: Ended | undefined): Ended | 
   return a.data <= b.data ? a : b;
 }
 
-/** What the app sees of a row before the end: the ring's word only while the member's own is older and not a firm answer. */
+/**
+ * What the app sees of a row before the end: the ring's word only while the member's own is older
+ * and not a firm answer. A member's `received` also beats `inviting`: its plugin got a ring (the
+ * ring carries no revision, so its `received` may have a lower one than the ringer's `inviting`).
+ */
 export function rowState(row: RosterRow): Register | undefined {
   const { self, ring } = row;
   if (!self) return ring;
   if (!ring || FIRM_SELF_STATES.has(self.state) || newer(self, ring) === self) return self;
-  return ring;
+  return self.state === 'received' && ring.state === 'inviting' ? self : ring;
 }
 
 export function viewOf(roster: Roster): CallUser[] {

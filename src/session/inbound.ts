@@ -106,6 +106,7 @@ export class Inbound {
       type: invite.type,
       data: invite.data,
       ...(invite.notification ? { notification: invite.notification } : {}),
+      ...(invite.call ? { call: invite.call } : {}),
     });
     const verdict = this.#admission.admit(leg, invite.speaks);
     if (verdict instanceof Promise) void verdict.then((decided) => this.#onVerdict(from, invite, decided));
@@ -131,7 +132,7 @@ export class Inbound {
   }
 
   /** An invitee leg for a message from its inviter: the deadline is our clock plus the time it had left. */
-  #receivedLeg(from: string, message: InviteMessage | CancelMessage, fields: Pick<Leg, 'state' | 'inviterName' | 'type' | 'data' | 'notification'>): Leg {
+  #receivedLeg(from: string, message: InviteMessage | CancelMessage, fields: Pick<Leg, 'state' | 'inviterName' | 'type' | 'data' | 'notification' | 'call'>): Leg {
     const now = this.#now();
     return {
       invitationID: message.invitationID,

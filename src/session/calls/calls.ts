@@ -208,7 +208,7 @@ export class Calls {
       if (!namesMe || !message.rows.some((row) => row.id === from)) return this.#refuse(from, message, `call "${message.invitationID}" that does not name this user`);
       if (this.#makeRoom()) return this.#refuse(from, message, `over the ${MAX_CALLS} calls this plugin holds`);
       call = this.#newCall(message.invitationID, 0, 30_000);
-    } else if (!call.roster.rows[from] && !isInvitationOf(message.invitationID, from)) {
+    } else if (!call.roster.rows[from] && !call.audience.has(from) && !isInvitationOf(message.invitationID, from)) {
       // Not a member here yet: the ring that makes it one may still be on its way. Unacked, so it comes again.
       return;
     }
