@@ -119,8 +119,10 @@ export class Calls {
     if (!isLive(call.roster)) return { invitationID: callID, users: [], error: ended(callID) };
     if (stateOf(call.roster, this.#me) !== 'accepted') {
       this.#write(call, { id: this.#me, state: 'accepted', data: checked.data });
-      // Joined, so whatever ring of this call still rings here has done its job.
-      for (const ring of call.rings) this.#context.announcer.stopRinging(ring);
+      // Joined while a ring of this call still rings here: that is accepting it, and its ringer hears so.
+      for (const ring of call.rings) {
+        if (this.#context.legs.received(ring)?.state === 'ringing') void this.#app!.respond({ invitationID: ring, data: checked.data }, 'accept');
+      }
     }
     return { invitationID: callID, users: viewOf(call.roster) };
   }
