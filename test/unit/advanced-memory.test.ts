@@ -80,6 +80,24 @@ describe('advanced mode (memory network)', () => {
     expect(ends).to.deep.equal([{ invitationID: callID, by: 'bob', data: 'last' }]);
   });
 
+  it('the last two quitting at once: one end, the same everywhere; the last ring running out ends it too', async () => {
+    const [alice, bob, carol] = await Promise.all(['alice', 'bob', 'carol'].map((id) => world.user(id)));
+    const ends = [alice, bob].map((plugin) => world.record(plugin!.invitationEnded$));
+    const callID = await call(alice!, ['bob']);
+    await bob!.acceptInvitation({ invitationID: callID });
+    await world.clock.settle();
+    await Promise.all([alice!.quitInvitation({ invitationID: callID }), bob!.quitInvitation({ invitationID: callID })]);
+    await world.clock.settle();
+    expect(ends[0]).to.have.length(1);
+    expect(ends[1]).to.deep.equal(ends[0]);
+
+    const carolEnds = world.record(carol!.invitationEnded$);
+    const second = await call(alice!, ['carol'], 5);
+    await alice!.quitInvitation({ invitationID: second });
+    await world.clock.advance(6000);
+    expect(carolEnds).to.deep.equal([{ invitationID: second, by: 'carol', data: '' }]);
+  });
+
   it('bad input is an InvitationError with a clear code', async () => {
     const alice = await world.user('alice');
     expect((await alice.joinInvitation({ invitationID: 'nope:x' })).error?.code).to.equal('NOT_FOUND');

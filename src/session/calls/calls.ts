@@ -141,9 +141,7 @@ export class Calls {
     const call = this.#find(checked.invitationID);
     const refused = this.#mayAct(call, checked.invitationID);
     if (refused) return { invitationID: call?.roster.callID ?? checked.invitationID, error: refused };
-    if (method === 'quitInvitation') this.#write(call!, { id: this.#me, state: 'quit', data: checked.data });
-    // The last one out ends the call: "everyone left" is then as final for every member as an end.
-    if (method === 'endInvitation' || !isLive(call!.roster)) this.#write(call!, { end: checked.data });
+    this.#write(call!, method === 'quitInvitation' ? { id: this.#me, state: 'quit', data: checked.data } : { end: checked.data });
     return { invitationID: call!.roster.callID };
   }
 
@@ -214,6 +212,7 @@ export class Calls {
       // Not a member here yet: the ring that makes it one may still be on its way. Unacked, so it comes again.
       return;
     }
+    const wasLive = isLive(call.roster);
     const { roster, changed } = merge(call.roster, from, message.rows, message.ended);
     if (Object.keys(roster.rows).length > MAX_CALL_MEMBERS) return this.#refuse(from, message, `more than ${MAX_CALL_MEMBERS} members in call "${message.invitationID}"`);
     call.roster = roster;
@@ -224,6 +223,8 @@ export class Calls {
       call.audience.add(member);
       if (call.seq > 0) this.#owe(call, member);
     }
+    // The last members left at once, each seeing another still in: the closer ends it once it sees it empty.
+    if (wasLive && !isLive(roster) && !roster.ended && this.#me === closer(roster)) return this.#write(call, { end: '' });
     if (changed) this.#announce(call);
   }
 
@@ -289,9 +290,17 @@ export class Calls {
     return { id: call.roster.callID, members: [this.#me, ...[...call.audience].filter((member) => call.roster.rows[member]?.self)].slice(0, MAX_CALL_MEMBERS) };
   }
 
-  /** This user writes a row or the end, tells the app, and owes it to every member it knows. */
+  /**
+   * This user writes a row or the end, tells the app, and owes it to every member it knows. Its own
+   * row leaving nobody in the call or rung into it ends it too: "everyone left" is then as final,
+   * for every member, as an end (with the last one's data).
+   */
   #write(call: Call, change: { id: string; state: RowState; data: string } | { end: string }): void {
+    const wasLive = isLive(call.roster);
     call.roster = write(call.roster, this.#me, change);
+    // A ring that ran out ends the call only if its invitee never heard it: else the invitee's own timeout does.
+    const closes = 'id' in change && (change.id === this.#me || !call.roster.rows[change.id]?.self);
+    if (closes && wasLive && !isLive(call.roster)) call.roster = write(call.roster, this.#me, { end: change.id === this.#me ? change.data : '' });
     call.seq++;
     for (const member of call.audience) this.#owe(call, member);
     this.#announce(call);
@@ -361,6 +370,14 @@ export class Calls {
     this.#context.transport.reportViolation({ peer: from, reason });
     this.#acknowledge(from, message);
   }
+}
+
+/**
+ * Who ends a call that everyone left: the lowest id of the members that wrote their own row. One
+ * member, so every member is told the same end (two ringers' timeouts, or two quits, cross).
+ */
+function closer(roster: Roster): string | undefined {
+  return speakers(roster).sort()[0];
 }
 
 function echo(params: unknown): string {
