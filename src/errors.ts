@@ -43,7 +43,7 @@ export type InvitationErrorCode =
   | 'CALL_ENDED'
   /** Advanced mode: this user is not in the call (`accepted`), which adding, quitting and ending need. */
   | 'NOT_IN_CALL'
-  /** Advanced mode: the call has its 32 members, or this plugin holds as many calls as it may. */
+  /** Advanced mode: this plugin holds as many live calls as it may (64). */
   | 'CALL_FULL';
 
 export class InvitationError extends Error {
