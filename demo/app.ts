@@ -19,6 +19,7 @@ import { EventLog } from './event-log.js';
 import { IncomingView, type Answer } from './incoming.js';
 import { OutgoingView, STATE_HELP } from './outgoing.js';
 import { SentInvitations } from './sent-invitations.js';
+import { GroupCalls } from './group-calls.js';
 
 const connectForm = byId<HTMLFormElement>('connect-form');
 const userIdInput = byId<HTMLInputElement>('user-id');
@@ -50,6 +51,7 @@ const callPanel = new CallPanel({
 const calls = new MediaCalls(callPanel, log, server.peer, server.token);
 const incoming = new IncomingView(byId<HTMLUListElement>('incoming'), byId('incoming-status'), answer);
 const outgoing = new OutgoingView(byId<HTMLUListElement>('outgoing'), (id) => sent.get(id), cancel);
+const groupCalls = new GroupCalls(plugin, log);
 
 const describeUser = (user: { id: string; name: string }) => (user.name && user.name !== user.id ? `${user.name} (${user.id})` : user.id);
 const describeError = (error: InvitationError) => `${error.code}: ${error.message}`;
@@ -119,6 +121,7 @@ async function connect(user: { id: string; name: string }): Promise<void> {
   connectStatus.textContent = '';
   incoming.clear();
   outgoing.clear();
+  groupCalls.clear();
   sent.open(user.id);
   const started = Date.now();
   for (let attempt = 0; ; attempt++) {

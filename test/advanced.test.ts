@@ -8,7 +8,7 @@ import { expect } from '@esm-bundle/chai';
 import type { SignalingPlugin } from '../src/api/plugin.js';
 import type { InvitationEndedEvent, InvitationUserStateChangedEvent } from '../src/api/events.js';
 import { PROTOCOL_VERSION } from '../src/core/protocol.js';
-import { Harness, next, pageCommand as page, peerPageHas as hasEvent, record, uniqueId, waitUntil } from './helpers.js';
+import { BROWSER, Harness, next, pageCommand as page, peerPageHas as hasEvent, record, uniqueId, waitUntil } from './helpers.js';
 
 type Roster = Record<string, string>;
 
@@ -199,5 +199,29 @@ describe('advanced mode', () => {
     expect(quit.error).to.equal(null);
     const third = ok(await other!.plugin.sendInvitation({ inviterName: 'O', invitees: [calleeId], timeout: 30, type: 0, data: '' }));
     for (const tab of tabs) await page({ action: 'waitFor', handle: tab, expression: hasEvent('received', third.invitationID) });
+  });
+
+  // Crashing a renderer needs the DevTools Protocol: in Firefox the tab is closed instead (its Web Locks go either way).
+  const gone = BROWSER === 'chromium' ? 'crashes' : 'closes';
+  it(`the busy of a call goes with the tab holding it: once that tab ${gone}, calls ring in the other`, async () => {
+    const [alice, other] = await users(2);
+    const calleeId = uniqueId('callee');
+    for (const name of [`peer-invitation:${calleeId}`, `peer-invitation:${calleeId}:history`]) harness.track(name);
+    const tabs = [
+      await harness.peerPage(calleeId, { tab: true, options: { refuseWhenBusy: true } }),
+      await harness.peerPage(calleeId, { tab: true, options: { refuseWhenBusy: true } }),
+    ];
+    const callID = await startCall(alice!.plugin, [calleeId]);
+    await page({ action: 'waitFor', handle: tabs[0], expression: hasEvent('received', callID) });
+    await page({ action: 'evaluate', handle: tabs[0], expression: `window.testPeer.accept(${JSON.stringify(callID)})` });
+    await everyoneSees([alice!.heard], callID, { [alice!.id]: 'accepted', [calleeId]: 'accepted' }, 'the callee accepted');
+    const refused = next(other!.plugin.invitationRefused$);
+    ok(await other!.plugin.sendInvitation({ inviterName: 'O', invitees: [calleeId], timeout: 30, type: 0, data: '' }));
+    expect((await refused).reason).to.equal('busy');
+
+    if (BROWSER === 'chromium') await harness.crashPage(tabs[0]!);
+    else await harness.closePage(tabs[0]!);
+    const again = ok(await other!.plugin.sendInvitation({ inviterName: 'O', invitees: [calleeId], timeout: 30, type: 0, data: '' }));
+    await page({ action: 'waitFor', handle: tabs[1], expression: hasEvent('received', again.invitationID), timeoutMs: 40_000 });
   });
 });
