@@ -98,6 +98,30 @@ describe('advanced mode (memory network)', () => {
     expect(carolEnds).to.deep.equal([{ invitationID: second, by: 'carol', data: '' }]);
   });
 
+  it("a ring into a call refused unseen as busy shows the invitee's row refused; in a call, the invitee refuses other calls as busy", async () => {
+    const alice = await world.user('alice');
+    const bob = await world.user('bob', { refuseWhenBusy: true });
+    const carol = await world.user('carol');
+    const heard = world.record(alice.invitationUserStateChanged$);
+    await bob.setBusy(true);
+    const first = await call(alice, ['bob']);
+    expect(roster(heard).bob).to.equal('refused');
+    await bob.setBusy(false);
+    await bob.joinInvitation({ invitationID: first });
+    await world.clock.settle();
+    expect(roster(heard).bob).to.equal('accepted');
+    const refusals = world.record(carol.invitationRefused$);
+    await carol.sendInvitation({ inviterName: 'C', invitees: ['bob'], timeout: 30, type: 0, data: '' });
+    await world.clock.settle();
+    expect(refusals.map((event) => event.reason)).to.deep.equal(['busy']);
+    await bob.quitInvitation({ invitationID: first });
+    await world.clock.settle();
+    const rings = world.record(bob.invitationReceived$);
+    await carol.sendInvitation({ inviterName: 'C', invitees: ['bob'], timeout: 30, type: 0, data: '' });
+    await world.clock.settle();
+    expect(rings).to.have.length(1);
+  });
+
   it('bad input is an InvitationError with a clear code', async () => {
     const alice = await world.user('alice');
     expect((await alice.joinInvitation({ invitationID: 'nope:x' })).error?.code).to.equal('NOT_FOUND');
