@@ -4,6 +4,7 @@ import type { SignalingPlugin } from '../../src/api/plugin.js';
 import type { InvitationUserStateChangedEvent } from '../../src/api/events.js';
 import { PROTOCOL_VERSION } from '../../src/core/protocol.js';
 import { World } from './world.js';
+import { decodeMessage as decodeV2 } from '../fixtures/protocol-v2.js';
 
 let world: World;
 beforeEach(() => {
@@ -120,6 +121,24 @@ describe('advanced mode (memory network)', () => {
     await carol.sendInvitation({ inviterName: 'C', invitees: ['bob'], timeout: 30, type: 0, data: '' });
     await world.clock.settle();
     expect(rings).to.have.length(1);
+  });
+
+  it('a v2 peer rung into a call reads every frame it is sent as v2 (a basic invitation), and its answer counts as basic', async () => {
+    const alice = await world.user('alice');
+    const bob = await world.user('bob');
+    const old = await world.raw('old');
+    const accepted = world.record(alice.invitationAccepted$);
+    const callID = await call(alice, ['old', 'bob']);
+    await bob.acceptInvitation({ invitationID: callID });
+    await world.clock.settle();
+    await old.send('alice', { v: 2, kind: 'ack', of: 'invite', invitationID: callID });
+    await old.send('alice', { v: 2, kind: 'accept', invitationID: callID, data: '', remainingMs: 20_000 });
+    await world.clock.settle();
+    await bob.quitInvitation({ invitationID: callID });
+    await world.clock.settle();
+    // No call message ever went to the v2 peer: everything it got decodes as v2.
+    expect(old.frames.map((frame) => decodeV2(frame)).filter((result) => !result.ok)).to.deep.equal([]);
+    expect(accepted.map((event) => event.invitee)).to.deep.equal(['bob', 'old']);
   });
 
   it('bad input is an InvitationError with a clear code', async () => {
