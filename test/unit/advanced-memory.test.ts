@@ -141,6 +141,16 @@ describe('advanced mode (memory network)', () => {
     expect(accepted.map((event) => event.invitee)).to.deep.equal(['bob', 'old']);
   });
 
+  it("a ring canceled with 8 KiB of data marks the row canceled without the data (a row's data is the member's own word)", async () => {
+    const [alice, bob] = await Promise.all(['alice', 'bob'].map((id) => world.user(id, { limits: { violationsBeforeCooldown: 1 } })));
+    const heard = world.record(bob!.invitationUserStateChanged$);
+    const callID = await call(alice!, ['bob', 'carol']);
+    expect((await alice!.cancelInvitation({ invitationID: callID, invitees: ['carol'], data: 'x'.repeat(8000) })).error).to.equal(undefined);
+    await world.clock.settle();
+    expect(heard.flatMap((event) => event.users).find((user) => user.id === 'carol' && user.state === 'canceled')).to.deep.equal({ id: 'carol', state: 'canceled', data: '' });
+    expect(bob!.stats().bannedPeers).to.equal(0);
+  });
+
   it('bad input is an InvitationError with a clear code', async () => {
     const alice = await world.user('alice');
     expect((await alice.joinInvitation({ invitationID: 'nope:x' })).error?.code).to.equal('NOT_FOUND');

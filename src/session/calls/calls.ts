@@ -172,7 +172,8 @@ export class Calls {
     const theirs = stateOf(call.roster, leg.peer);
     if (!before && leg.state === 'queued' && theirs !== 'accepted') this.#write(call, { id: leg.peer, state: 'inviting', data: '' });
     else if ((leg.state === 'canceled' || leg.state === 'timeout') && (theirs === 'inviting' || theirs === 'received')) {
-      this.#write(call, { id: leg.peer, state: leg.state, data: leg.state === 'canceled' ? leg.outboxData : '' });
+      // Without the cancel's data: a row's data is the member's own word (and at most 2 KiB).
+      this.#write(call, { id: leg.peer, state: leg.state, data: '' });
     }
   }
 
@@ -316,7 +317,7 @@ export class Calls {
     const members = [this.#me, ...speakers(call.roster).filter((member) => member !== this.#me)].slice(0, MAX_CALL_MEMBERS);
     const message: CallMessage = { v: PROTOCOL_VERSION, kind: 'call', invitationID: call.roster.callID, seq: call.seq, rows, members };
     if (ended) message.ended = ended;
-    // Bounded by the limits (32 rows of 2 KiB data would not fit): drop ring rows' data first, then hearsay.
+    // Within the limits it fits (one row of this user's data, 2 KiB, an end's, and 32 short rows and ids); the hearsay goes first if not.
     if (encodedSize(message) > MAX_MESSAGE_BYTES) message.members = [this.#me];
     return message;
   }
