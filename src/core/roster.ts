@@ -50,6 +50,9 @@ export interface Ended {
 export interface Roster {
   callID: string;
   rows: Record<string, RosterRow>;
+  /** Each writer's own end: every ender keeps telling its own, so an end reaches everyone even if an earlier one's writer went away. */
+  ends: Record<string, Ended>;
+  /** The end that counts: the earliest of `ends`. */
   ended?: Ended;
   /** The highest revision seen: the next write takes one more. */
   clock: number;
@@ -70,7 +73,7 @@ export interface CallUser {
 }
 
 export function emptyRoster(callID: string): Roster {
-  return { callID, rows: {}, clock: 0 };
+  return { callID, rows: {}, ends: {}, clock: 0 };
 }
 
 /** Why `from` may not write `row`, if it may not (a forged state: dropped and reported). */
@@ -146,7 +149,10 @@ export function speakers(roster: Roster): string[] {
  */
 export function write(roster: Roster, writer: string, change: { id: string; state: RowState; data: string } | { end: string }): Roster {
   const rev = roster.clock + 1;
-  if ('end' in change) return { ...roster, clock: rev, ended: earlierEnd(roster.ended, { by: writer, data: change.end, rev }) };
+  if ('end' in change) {
+    const own = earlierEnd(roster.ends[writer], { by: writer, data: change.end, rev })!;
+    return { ...roster, clock: rev, ends: { ...roster.ends, [writer]: own }, ended: earlierEnd(roster.ended, own) };
+  }
   const register: Register = { state: change.state, data: change.data, rev, by: writer };
   const row = roster.rows[change.id] ?? { id: change.id };
   const next: RosterRow = change.id === writer ? { ...row, self: register } : { ...row, ring: register };
@@ -167,21 +173,25 @@ export function merge(roster: Roster, from: string, rows: readonly WireRow[], en
     merged[wire.id] = wire.id === from ? { ...row, self: newer(row.self, register)! } : { ...row, ring: newer(row.ring, register)! };
   }
   let end = roster.ended;
+  let ends = roster.ends;
   if (ended) {
     clock = Math.max(clock, ended.rev);
-    end = earlierEnd(end, { by: from, data: ended.data, rev: ended.rev });
+    const theirs = earlierEnd(ends[from], { by: from, data: ended.data, rev: ended.rev })!;
+    ends = { ...ends, [from]: theirs };
+    end = earlierEnd(end, theirs);
   }
-  const next: Roster = { callID: roster.callID, rows: merged, clock, ...(end ? { ended: end } : {}) };
+  const next: Roster = { callID: roster.callID, rows: merged, ends, clock, ...(end ? { ended: end } : {}) };
   return { roster: next, changed: JSON.stringify(viewOf(next)) !== JSON.stringify(viewOf(roster)) || end !== roster.ended };
 }
 
-/** What `writer` is authority for, to send: its own row, the ring registers it wrote, its end. */
+/** What `writer` is authority for, to send: its own row, the ring registers it wrote, its own end (even if an earlier one counts). */
 export function authoredBy(roster: Roster, writer: string): { rows: WireRow[]; ended?: { data: string; rev: number } } {
   const rows: WireRow[] = [];
   for (const row of Object.values(roster.rows)) {
     const register = row.id === writer ? row.self : row.ring?.by === writer ? row.ring : undefined;
     if (register) rows.push({ id: row.id, state: register.state, data: register.data, rev: register.rev });
   }
-  const ended = roster.ended?.by === writer ? { data: roster.ended.data, rev: roster.ended.rev } : undefined;
+  const own = roster.ends[writer];
+  const ended = own ? { data: own.data, rev: own.rev } : undefined;
   return ended ? { rows, ended } : { rows };
 }

@@ -96,6 +96,19 @@ describe('roster: the merge', () => {
     expect(view.map((user: { id: string }) => user.id)).to.deep.equal(['alice', 'bob', 'carol', 'dave']);
   });
 
+  it('an ender whose end lost to an earlier one still tells its own, so the end reaches a member the earlier ender never reached', () => {
+    let alice = write(emptyRoster('alice:c'), 'alice', { id: 'alice', state: 'accepted', data: '' });
+    let bob = write(apply(emptyRoster('alice:c'), [sent(alice, 'alice')]), 'bob', { id: 'bob', state: 'accepted', data: '' });
+    alice = write(apply(alice, [sent(bob, 'bob')]), 'alice', { end: 'first' });
+    bob = write(bob, 'bob', { end: 'second' });
+    bob = apply(bob, [sent(alice, 'alice')]);
+    expect(bob.ended).to.deep.include({ by: 'alice' });
+    // Carol hears only from Bob (Alice went away): she still learns the call ended.
+    const carol = apply(emptyRoster('alice:c'), [sent(bob, 'bob')]);
+    expect(carol.ended).to.deep.include({ by: 'bob', data: 'second' });
+    expect(apply(carol, [sent(alice, 'alice')]).ended).to.deep.equal(bob.ended);
+  });
+
   it('merging is idempotent', () => {
     const alice = write(write(emptyRoster('alice:c'), 'alice', { id: 'alice', state: 'accepted', data: '' }), 'alice', { id: 'bob', state: 'inviting', data: '' });
     const once = apply(emptyRoster('alice:c'), [sent(alice, 'alice')]);
