@@ -20,6 +20,7 @@ import { IncomingView, type Answer } from './incoming.js';
 import { OutgoingView, STATE_HELP } from './outgoing.js';
 import { PushSwitch } from './push.js';
 import { SentInvitations } from './sent-invitations.js';
+import { GroupCalls } from './group-calls.js';
 
 const connectForm = byId<HTMLFormElement>('connect-form');
 const userIdInput = byId<HTMLInputElement>('user-id');
@@ -53,6 +54,7 @@ const calls = new MediaCalls(callPanel, log, server.peer, server.token);
 const incoming = new IncomingView(byId<HTMLUListElement>('incoming'), byId('incoming-status'), answer);
 const outgoing = new OutgoingView(byId<HTMLUListElement>('outgoing'), (id) => sent.get(id), cancel);
 const pushSwitch = new PushSwitch(plugin, byId<HTMLInputElement>('push-switch'), byId('push-status'), server.peer, server.push);
+const groupCalls = new GroupCalls(plugin, log);
 
 const describeUser = (user: { id: string; name: string }) => (user.name && user.name !== user.id ? `${user.name} (${user.id})` : user.id);
 const describeError = (error: InvitationError) => `${error.code}: ${error.message}`;
@@ -129,6 +131,7 @@ async function connect(user: { id: string; name: string }): Promise<void> {
   connectStatus.textContent = '';
   incoming.clear();
   outgoing.clear();
+  groupCalls.clear();
   sent.open(user.id);
   const started = Date.now();
   for (let attempt = 0; ; attempt++) {

@@ -10,4 +10,5 @@ declare module 'peer-invitation' {
   export type InviteeState = import('../src/index.js').InviteeState;
   export type InvitationError = import('../src/index.js').InvitationError;
   export type InvitationReceivedEvent = import('../src/index.js').InvitationReceivedEvent;
+  export type CallUser = import('../src/index.js').CallUser;
 }

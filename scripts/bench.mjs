@@ -8,7 +8,7 @@
 // the page) and how far one server process goes (section `capacity`, scripts/bench-server.mjs,
 // a Node load generator run before the browser starts), and several as one cluster over Redis
 // (section `cluster`, scripts/bench-cluster.mjs, Node clients against three node processes and a redis-server).
-//   BENCH_ONLY=warm,cold   runs some sections only (warm twoTabs userTabs cold fanout redelivery mailbox clusterDelivery throughput memory flood capacity serverFlood cluster)
+//   BENCH_ONLY=warm,cold   runs some sections only (warm twoTabs userTabs cold fanout redelivery mailbox clusterDelivery throughput memory flood callState capacity serverFlood cluster)
 //   CHROME_PATH            another Chromium (default /usr/bin/chromium)
 //   BENCH_PROFILE=1        records a CPU profile of every page during each section, written as
 //                          bench-results/<section>-<page>.cpuprofile (open in DevTools, or summarise
@@ -53,6 +53,8 @@ const SECTIONS = [
   { name: 'throughput', params: { count: 1000, reps: 3 }, timeoutMs: 180_000 },
   { name: 'memory', params: { count: 1000, rounds: 2, batch: 20 }, timeoutMs: 150_000 },
   { name: 'flood', params: { invites: 1500, cancels: 1500, honestReps: 10, dataBytes: 8000 }, timeoutMs: 120_000 },
+  // Advanced mode: a call-state change of one member reaching the three others (bounded: 30 samples).
+  { name: 'callState', params: { samples: 30, warmup: 3 }, timeoutMs: 90_000 },
 ];
 
 const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.map': 'application/json' };
@@ -844,6 +846,7 @@ function figuresOf(results, size) {
       note: `${victim.invitationsHeld} invitations held, ${(victim.storedBytes / kib).toFixed(1)} KiB stored in IndexedDB, JS heap ${(victim.heapUsedBytes / kib / kib).toFixed(2)} MiB`,
     });
   }
+  if (results.callState) latency('13. Advanced mode: a call-state change (quit/join) reaching all 3 other members of a 4-member call', results.callState.times);
   rows.push(...serverFigures(results));
   rows.push(...clusterFigures(results));
   if (results.clusterDelivery) {

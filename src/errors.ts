@@ -38,7 +38,13 @@ export type InvitationErrorCode =
   /** A callback the app gave (such as `notify`) threw; the plugin went on without it. */
   | 'APP_CALLBACK_FAILED'
   /** `connectUser`: this browser has no WebRTC data channels (RTCPeerConnection), so nothing can be sent or received. */
-  | 'WEBRTC_UNSUPPORTED';
+  | 'WEBRTC_UNSUPPORTED'
+  /** Advanced mode: the call was ended (or everyone left it), so it can be neither joined nor added to. */
+  | 'CALL_ENDED'
+  /** Advanced mode: this user is not in the call (`accepted`), which adding, quitting and ending need. */
+  | 'NOT_IN_CALL'
+  /** Advanced mode: this plugin holds as many live calls as it may (64). */
+  | 'CALL_FULL';
 
 export class InvitationError extends Error {
   override readonly name = 'InvitationError';

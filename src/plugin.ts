@@ -4,12 +4,12 @@
  * work to the current `Session` (session.ts), one per `connectUser`. Every
  * method resolves for any argument; none throws.
  */
-import { Subject, distinctUntilChanged } from 'rxjs';
+import { BehaviorSubject, Subject, distinctUntilChanged } from 'rxjs';
 import { completeOutlets, type Outlets } from './session/announcer.js';
 import { ConnectionStatus } from './session/connection-status.js';
 import { ErrorReports } from './session/error-reports.js';
 import { Told } from './session/told.js';
-import type { CancelInvitationResult, PluginStats, RespondInvitationResult, SendInvitationResult } from './api/calls.js';
+import type { AddInvitationParams, AddInvitationResult, CallActionResult, CancelInvitationResult, EndInvitationParams, JoinInvitationParams, JoinInvitationResult, PluginStats, QuitInvitationParams, RespondInvitationResult, SendInvitationResult } from './api/calls.js';
 import type { ListInvitationsParams, ListInvitationsResult, MarkSeenResult } from './api/history.js';
 import type { SignalingPluginOptions } from './api/options.js';
 import type { SignalingPlugin } from './api/plugin.js';
@@ -40,6 +40,9 @@ class Plugin implements SignalingPlugin {
     invitationResponseTimeout: new Subject(),
     inviteeStateChanged: new Subject(),
     invitationAnsweredElsewhere: new Subject(),
+    invitationUserStateChanged: new Subject(),
+    invitationEnded: new Subject(),
+    inCall: new BehaviorSubject(false),
     connectionState: new ConnectionStatus(),
     errors: new ErrorReports(),
     told: new Told(),
@@ -52,6 +55,8 @@ class Plugin implements SignalingPlugin {
   readonly invitationResponseTimeout$ = this.#outlets.invitationResponseTimeout.asObservable();
   readonly inviteeStateChanged$ = this.#outlets.inviteeStateChanged.asObservable();
   readonly invitationAnsweredElsewhere$ = this.#outlets.invitationAnsweredElsewhere.asObservable();
+  readonly invitationUserStateChanged$ = this.#outlets.invitationUserStateChanged.asObservable();
+  readonly invitationEnded$ = this.#outlets.invitationEnded.asObservable();
   readonly connectionState$ = this.#outlets.connectionState.state$.pipe(distinctUntilChanged());
   readonly errors$ = this.#outlets.errors.errors$;
 
@@ -71,6 +76,7 @@ class Plugin implements SignalingPlugin {
     const resolved = resolveSettings(options);
     this.#settings = { ...resolved, shouldRing: options.refuseWhenBusy ? this.#refuseWhenBusy(resolved.shouldRing) : resolved.shouldRing };
     this.#busy = new BusyState(this.#sharesTabs()?.locks);
+    this.#outlets.inCall.subscribe((inCall) => void this.#busy.setInCall(inCall));
   }
 
   get user(): User | undefined {
@@ -145,6 +151,30 @@ class Plugin implements SignalingPlugin {
     const result = await calls.respond(params, answer);
     this.#history?.answered(result, answer);
     return result;
+  }
+
+  async addInvitation(params: AddInvitationParams): Promise<AddInvitationResult> {
+    const calls = this.#calls();
+    if (calls instanceof InvitationError) return { invitationID: echoedInvitationID(params), ringID: '', errorInvitees: {}, error: calls };
+    return calls.addInvitation(params);
+  }
+
+  async joinInvitation(params: JoinInvitationParams): Promise<JoinInvitationResult> {
+    const calls = this.#calls();
+    if (calls instanceof InvitationError) return { invitationID: echoedInvitationID(params), users: [], error: calls };
+    return calls.joinInvitation(params);
+  }
+
+  async quitInvitation(params: QuitInvitationParams): Promise<CallActionResult> {
+    const calls = this.#calls();
+    if (calls instanceof InvitationError) return { invitationID: echoedInvitationID(params), error: calls };
+    return calls.quitInvitation(params);
+  }
+
+  async endInvitation(params: EndInvitationParams): Promise<CallActionResult> {
+    const calls = this.#calls();
+    if (calls instanceof InvitationError) return { invitationID: echoedInvitationID(params), error: calls };
+    return calls.endInvitation(params);
   }
 
   async listInvitations(params?: ListInvitationsParams): Promise<ListInvitationsResult> {

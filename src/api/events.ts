@@ -1,5 +1,5 @@
 /** What the plugin's observables say: states and events. */
-import type { User } from './calls.js';
+import type { CallUser, User } from './calls.js';
 import type { InviteeState, RefusalReason } from './types.js';
 
 export interface InvitationReceivedEvent {
@@ -18,6 +18,22 @@ export interface InvitationReceivedEvent {
    * this page with `peerInvitationAccept=<invitationID>` in its URL. The app may accept without asking again.
    */
   acceptedFromNotification?: true;
+  /** Advanced mode: the call this invitation rings into; accepting it joins that call. */
+  callID?: string;
+}
+
+/** Advanced mode: members of a call whose state or data changed, as this plugin now sees them. */
+export interface InvitationUserStateChangedEvent {
+  /** The call's id. */
+  invitationID: string;
+  users: CallUser[];
+}
+
+/** Advanced mode: the call was ended by `by` (or everyone left: `by` is the last to leave). */
+export interface InvitationEndedEvent {
+  invitationID: string;
+  by: string;
+  data: string;
 }
 
 export interface InvitationCanceledEvent {

@@ -1,11 +1,14 @@
 /** The plugin `createSignalingPlugin` returns. */
 import type { Observable } from 'rxjs';
 import type { InvitationError } from '../errors.js';
+import type { AddInvitationParams, AddInvitationResult, CallActionResult, EndInvitationParams, JoinInvitationParams, JoinInvitationResult, QuitInvitationParams } from './calls.js';
 import type { CancelInvitationParams, CancelInvitationResult, ConnectUserParams, PluginStats, RespondInvitationParams, RespondInvitationResult, SendInvitationParams, SendInvitationResult, User } from './calls.js';
 import type {
   InvitationAnsweredElsewhereEvent,
   InvitationAnsweredEvent,
   InvitationCanceledEvent,
+  InvitationEndedEvent,
+  InvitationUserStateChangedEvent,
   InvitationReceivedEvent,
   InvitationResponseTimeoutEvent,
   InvitationTimeoutEvent,
@@ -25,6 +28,10 @@ export interface SignalingPlugin extends HistoryMethods {
   readonly inviteeStateChanged$: Observable<InviteeStateChangedEvent>;
   /** Another tab of this user answered an invitation that rang here: stop ringing. */
   readonly invitationAnsweredElsewhere$: Observable<InvitationAnsweredElsewhereEvent>;
+  /** Advanced mode: members of a call whose state changed (README, "Advanced mode"). */
+  readonly invitationUserStateChanged$: Observable<InvitationUserStateChangedEvent>;
+  /** Advanced mode: a call this user is a member of was ended, or everyone left it. */
+  readonly invitationEnded$: Observable<InvitationEndedEvent>;
   /** Replays the current state to each new subscriber. */
   readonly connectionState$: Observable<ConnectionState>;
   readonly errors$: Observable<InvitationError>;
@@ -37,6 +44,14 @@ export interface SignalingPlugin extends HistoryMethods {
   cancelInvitation(params: CancelInvitationParams): Promise<CancelInvitationResult>;
   acceptInvitation(params: RespondInvitationParams): Promise<RespondInvitationResult>;
   refuseInvitation(params: RespondInvitationParams): Promise<RespondInvitationResult>;
+  /** Advanced mode: a member in the call rings more users into it; each ring is a basic invitation of this user. */
+  addInvitation(params: AddInvitationParams): Promise<AddInvitationResult>;
+  /** Advanced mode: joins a call this user was rung into, also after its ring timed out, was refused or this user quit; not after the end. */
+  joinInvitation(params: JoinInvitationParams): Promise<JoinInvitationResult>;
+  /** Advanced mode: leaves the call; the last to leave ends it. */
+  quitInvitation(params: QuitInvitationParams): Promise<CallActionResult>;
+  /** Advanced mode: ends the call for every member. */
+  endInvitation(params: EndInvitationParams): Promise<CallActionResult>;
   /**
    * Says this user is in a call the plugin does not track, or no longer is. With `refuseWhenBusy`,
    * every tab of the user refuses new invitations while any tab is busy; a tab that closes or

@@ -11,6 +11,8 @@ import { randomId } from '../core/random-id.js';
 export class BusyState {
   readonly #locks: LockManager | undefined;
   #busy = false;
+  /** Advanced mode: this tab's session has the user in a live call. */
+  #inCall = false;
   #userId: string | undefined;
   /** Lets go of this tab's busy lock, and resolves once the lock manager no longer lists it. */
   #release: (() => Promise<void>) | undefined;
@@ -26,6 +28,12 @@ export class BusyState {
     await this.#sync();
   }
 
+  /** Advanced mode: in a live call counts as busy, as the app's word does. */
+  async setInCall(inCall: boolean): Promise<void> {
+    this.#inCall = inCall;
+    await this.#sync();
+  }
+
   /** From connectUser to disconnectUser this plugin's busy is the user's, for every tab to see. */
   async attach(userId: string | undefined): Promise<void> {
     this.#userId = userId;
@@ -34,7 +42,7 @@ export class BusyState {
 
   /** Whether this plugin or another tab of the attached user is busy. */
   async anyBusy(): Promise<boolean> {
-    if (this.#busy) return true;
+    if (this.#busy || this.#inCall) return true;
     if (!this.#locks || this.#userId === undefined) return false;
     const prefix = busyPrefix(this.#userId);
     const { held = [] } = await this.#locks.query();
@@ -42,7 +50,7 @@ export class BusyState {
   }
 
   async #sync(): Promise<void> {
-    const hold = this.#busy && this.#userId !== undefined && this.#locks !== undefined;
+    const hold = (this.#busy || this.#inCall) && this.#userId !== undefined && this.#locks !== undefined;
     if (!hold) {
       const release = this.#release;
       this.#release = undefined;

@@ -3,6 +3,7 @@
  * frame goes through. Pure: no network, no storage, no clock. See PROTOCOL.md.
  */
 import type { RefusalReason } from '../api/types.js';
+import { MAX_CALL_DATA_BYTES, MAX_CALL_MEMBERS, RING_STATES, SELF_STATES, type RowState, type WireRow } from './roster.js';
 
 export const PROTOCOL_VERSION = 2;
 /**
@@ -58,6 +59,28 @@ export interface InviteMessage {
   notification?: NotificationPayload;
   /** v3: the highest protocol version the inviter reads. Absent from v2 inviters. */
   speaks?: number;
+  /** v3, advanced mode: this ring brings the invitee into the call `id`, whose members (who spoke in it) are `members`. */
+  call?: RingCall;
+}
+
+export interface RingCall {
+  id: string;
+  members: string[];
+}
+
+/**
+ * v3, advanced mode: what the sender is authority for in call `invitationID` (its own row, the rows
+ * of members it rang, its end), and the members it knows. Sent only to members that spoke in the call.
+ */
+export interface CallMessage {
+  v: typeof PROTOCOL_VERSION;
+  kind: 'call';
+  invitationID: string;
+  /** The sender's version of what it wrote; the ack names it. */
+  seq: number;
+  rows: WireRow[];
+  members: string[];
+  ended?: { data: string; rev: number };
 }
 
 export interface CancelMessage {
@@ -92,11 +115,16 @@ export function limitRefusal(speaks: number | undefined): InviteRefusal {
   return (speaks ?? 2) >= 3 ? 'overloaded' : 'busy';
 }
 
+/** What Delivery carries and acks name: the legs' messages and, v3, call messages. */
+export type DeliveredKind = OutgoingKind | 'call';
+
 export interface AckMessage {
   v: typeof PROTOCOL_VERSION;
   kind: 'ack';
-  of: OutgoingKind;
+  of: DeliveredKind;
   invitationID: string;
+  /** Only on the ack of a call message: the `seq` it acknowledges. */
+  seq?: number;
   /** Only on the ack of an accept or refuse that arrived too late to count. */
   rejected?: AnswerRejection;
   /** Only on the ack of an invite that was turned away without ringing. */
@@ -115,7 +143,7 @@ export interface PingMessage {
   kind: 'ping';
 }
 
-export type Message = InviteMessage | CancelMessage | AnswerMessage | AckMessage | HelloMessage | PingMessage;
+export type Message = InviteMessage | CancelMessage | AnswerMessage | AckMessage | HelloMessage | PingMessage | CallMessage;
 
 export const PING: PingMessage = { v: PROTOCOL_VERSION, kind: 'ping' };
 export const HELLO: HelloMessage = { v: PROTOCOL_VERSION, kind: 'hello' };
@@ -179,10 +207,14 @@ export function decodeMessage(frame: unknown): DecodeResult {
       return { ok: true, message: HELLO };
     case 'ack': {
       const of = frame['of'];
-      if (of !== 'invite' && of !== 'cancel' && of !== 'accept' && of !== 'refuse') return fail(`ack of unknown kind ${describe(of)}`);
+      if (of !== 'invite' && of !== 'cancel' && of !== 'accept' && of !== 'refuse' && of !== 'call') return fail(`ack of unknown kind ${describe(of)}`);
       const invitationID = validInvitationID(frame['invitationID']);
       if (invitationID === undefined) return fail('ack without a valid invitationID');
       const message: AckMessage = { v: PROTOCOL_VERSION, kind, of, invitationID };
+      if (of === 'call') {
+        if (!isCount(frame['seq'])) return fail('ack of a call without a valid seq');
+        message.seq = frame['seq'];
+      }
       const { rejected, refused } = frame;
       if (rejected !== undefined) {
         if ((rejected !== 'expired' && rejected !== 'canceled') || (of !== 'accept' && of !== 'refuse')) return fail(`ack with an invalid rejected ${describe(rejected)}`);
@@ -206,6 +238,14 @@ export function decodeMessage(frame: unknown): DecodeResult {
       const message: InviteMessage = { v: PROTOCOL_VERSION, kind, ...common, inviterName, type: type as number };
       if (notification) message.notification = notification;
       if (Number.isSafeInteger(frame['speaks']) && (frame['speaks'] as number) >= 2) message.speaks = frame['speaks'] as number;
+      if (frame['call'] !== undefined) {
+        const call = frame['call'];
+        if (!isRecord(call)) return fail('invite with an invalid call');
+        const id = validInvitationID(call['id']);
+        const members = checkMembers(call['members']);
+        if (id === undefined || members === undefined) return fail('invite with an invalid call');
+        message.call = { id, members };
+      }
       return { ok: true, message };
     }
     case 'cancel':
@@ -215,9 +255,60 @@ export function decodeMessage(frame: unknown): DecodeResult {
       if (typeof common === 'string') return fail(common);
       return { ok: true, message: { v: PROTOCOL_VERSION, kind, ...common } };
     }
+    case 'call':
+      return decodeCall(frame);
     default:
       return fail(`unknown message kind ${describe(kind)}`);
   }
+}
+
+const ROW_STATES: ReadonlySet<unknown> = new Set<RowState>([...SELF_STATES, ...RING_STATES]);
+
+function decodeCall(frame: Record<string, unknown>): DecodeResult {
+  const invitationID = validInvitationID(frame['invitationID']);
+  if (invitationID === undefined) return fail('call without a valid invitationID');
+  if (!isCount(frame['seq'])) return fail('call without a valid seq');
+  const members = checkMembers(frame['members']);
+  if (members === undefined) return fail(`call with members that are not at most ${MAX_CALL_MEMBERS} user ids`);
+  const rows = frame['rows'];
+  if (!Array.isArray(rows) || rows.length > MAX_CALL_MEMBERS) return fail(`call with rows that are not a list of at most ${MAX_CALL_MEMBERS}`);
+  const checked: WireRow[] = [];
+  const seen = new Set<string>();
+  for (const row of rows as unknown[]) {
+    if (!isRecord(row)) return fail('call with a row that is not an object');
+    const { id, state, data, rev } = row;
+    if (typeof id !== 'string' || !isValidPeerId(id) || id.length > MAX_PEER_ID_LENGTH || seen.has(id)) return fail('call with a row of an invalid or repeated id');
+    if (!ROW_STATES.has(state)) return fail(`call with a row of unknown state ${describe(state)}`);
+    if (!isBoundedText(data, MAX_CALL_DATA_BYTES)) return fail(`call with row data over ${MAX_CALL_DATA_BYTES} bytes`);
+    if (!isCount(rev) || rev === 0) return fail('call with a row of an invalid rev');
+    seen.add(id);
+    checked.push({ id, state: state as RowState, data, rev });
+  }
+  const message: CallMessage = { v: PROTOCOL_VERSION, kind: 'call', invitationID, seq: frame['seq'], rows: checked, members };
+  const ended = frame['ended'];
+  if (ended !== undefined) {
+    if (!isRecord(ended) || !isBoundedText(ended['data'], MAX_CALL_DATA_BYTES) || !isCount(ended['rev']) || ended['rev'] === 0) return fail('call with an invalid ended');
+    message.ended = { data: ended['data'], rev: ended['rev'] };
+  }
+  return { ok: true, message };
+}
+
+/** PeerJS ids as the plugin's users have them (MAX_USER_ID_LENGTH in validate.ts). */
+const MAX_PEER_ID_LENGTH = 64;
+
+function checkMembers(value: unknown): string[] | undefined {
+  if (!Array.isArray(value) || value.length > MAX_CALL_MEMBERS) return undefined;
+  const members = new Set<string>();
+  for (const id of value as unknown[]) {
+    if (typeof id !== 'string' || id.length > MAX_PEER_ID_LENGTH || !isValidPeerId(id)) return undefined;
+    members.add(id);
+  }
+  return [...members];
+}
+
+/** A revision or sequence number: a non-negative safe integer. */
+function isCount(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
 }
 
 function checkCommon(frame: Record<string, unknown>): { invitationID: string; data: string; remainingMs: number } | string {

@@ -5,7 +5,7 @@
  * invitee holds one leg with the inviter. Legs are what the store persists.
  */
 import type { InvitationErrorCode } from '../errors.js';
-import type { AnswerRejection, NotificationPayload, OutgoingKind } from './protocol.js';
+import type { AnswerRejection, NotificationPayload, OutgoingKind, RingCall } from './protocol.js';
 import type { InviteeState } from '../api/types.js';
 
 export type Role = 'inviter' | 'invitee';
@@ -23,6 +23,8 @@ export interface Leg {
   type: number;
   data: string;
   notification?: NotificationPayload;
+  /** Advanced mode: the call this invitation rings its invitee into (README, "Advanced mode"). */
+  call?: RingCall;
   /** Local clock, ms since the epoch. */
   createTime: number;
   /** Local clock, ms since the epoch. Nothing is sent for this leg after it. */

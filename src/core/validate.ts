@@ -5,6 +5,7 @@
 import { InvitationError } from '../errors.js';
 import { MAX_DATA_BYTES, MAX_TEXT_BYTES, MAX_TIMEOUT_SECONDS, isRecord, isValidPeerId, utf8Length } from './protocol.js';
 import type { InviteeErrorReason, NotificationConfig, SendInvitationParams } from '../api/calls.js';
+import { MAX_CALL_DATA_BYTES } from './roster.js';
 
 /** More invitees than this in one invitation is refused: each costs a connection. */
 export const MAX_INVITEES = 100;
@@ -97,6 +98,8 @@ export function checkInvitation(params: unknown, selfId: string): CheckedInvitat
   if (!Number.isSafeInteger(type)) return invalid(`type must be an integer; got ${show(type)}`);
   const notificationError = checkNotificationConfig(notificationConfig);
   if (notificationError) return notificationError;
+  const { advancedMode } = params;
+  if (advancedMode !== undefined && typeof advancedMode !== 'boolean') return invalid(`advancedMode must be a boolean; got ${show(advancedMode)}`);
 
   const unique = new Set<string>();
   const errorInvitees: Record<string, InviteeErrorReason> = {};
@@ -142,4 +145,49 @@ function show(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
   if (Array.isArray(value)) return 'an array';
   return value === null ? 'null' : typeof value === 'object' ? 'an object' : String(value);
+}
+
+export interface CheckedAdd {
+  invitationID: string;
+  invitees: string[];
+  errorInvitees: Record<string, InviteeErrorReason>;
+  /** Undefined: the call's first timeout. */
+  timeoutMs: number | undefined;
+  data: string;
+}
+
+/** `addInvitation`'s parameters: the invitees as `sendInvitation` takes them. */
+export function checkAdd(params: unknown, selfId: string): CheckedAdd | InvitationError {
+  if (!isRecord(params)) return invalid('addInvitation needs a parameters object');
+  const { invitationID, invitees, timeout, data = '' } = params;
+  const error = checkInvitationID(invitationID) ?? checkText('data', data, MAX_DATA_BYTES);
+  if (error) return error;
+  if (timeout !== undefined && (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0 || timeout > MAX_TIMEOUT_SECONDS)) {
+    return invalid(`timeout must be a number of seconds above 0 and at most ${MAX_TIMEOUT_SECONDS}; got ${show(timeout)}`);
+  }
+  const checked = checkInvitation({ inviterName: '', invitees, timeout: timeout ?? 1, type: 0, data }, selfId);
+  if (checked instanceof InvitationError) return checked;
+  return {
+    invitationID: invitationID as string,
+    invitees: checked.invitees,
+    errorInvitees: checked.errorInvitees,
+    timeoutMs: timeout === undefined ? undefined : checked.timeoutMs,
+    data: data as string,
+  };
+}
+
+/** `joinInvitation`'s, `quitInvitation`'s and `endInvitation`'s parameters; their data goes in a row, of at most 2 KiB. */
+export function checkCallAction(params: unknown, method: string): CheckedAnswer | InvitationError {
+  if (!isRecord(params)) return invalid(`${method} needs a parameters object`);
+  const { invitationID, data = '' } = params;
+  const error = checkInvitationID(invitationID) ?? checkCallData(data);
+  if (error) return error;
+  return { invitationID: invitationID as string, data: data as string };
+}
+
+/** Data that goes in a call's row (a join, quit, end, or an answer to a call's ring). */
+export function checkCallData(data: unknown): InvitationError | undefined {
+  const error = checkText('data', data, MAX_DATA_BYTES);
+  if (error) return error;
+  return utf8Length(data as string) > MAX_CALL_DATA_BYTES ? new InvitationError('DATA_TOO_LARGE', `data of a call's row is over ${MAX_CALL_DATA_BYTES} bytes of UTF-8`) : undefined;
 }

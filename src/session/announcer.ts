@@ -3,7 +3,7 @@
  * callbacks are contained here: a `notify` that throws is reported on
  * `errors$` and changes nothing else.
  */
-import type { Subject } from 'rxjs';
+import type { BehaviorSubject, Subject } from 'rxjs';
 import type { ConnectionStatus } from './connection-status.js';
 import type { ErrorReports } from './error-reports.js';
 import { InvitationError } from '../errors.js';
@@ -12,6 +12,7 @@ import type { Told } from './told.js';
 import { acceptedFromNotification } from '../push/enable-push.js';
 import type { Notify } from '../options.js';
 import type { Leg } from '../core/state-machine.js';
+import type { InvitationEndedEvent, InvitationUserStateChangedEvent } from '../api/events.js';
 import type { InvitationAnsweredElsewhereEvent, InvitationAnsweredEvent, InvitationCanceledEvent, InvitationReceivedEvent, InvitationResponseTimeoutEvent, InvitationTimeoutEvent, InviteeStateChangedEvent } from '../api/events.js';
 import type { InviteeState, RefusalReason } from '../api/types.js';
 
@@ -27,6 +28,10 @@ export interface Outlets {
   invitationAnsweredElsewhere: Subject<InvitationAnsweredElsewhereEvent>;
   readonly connectionState: ConnectionStatus;
   readonly errors: ErrorReports;
+  invitationUserStateChanged: Subject<InvitationUserStateChangedEvent>;
+  invitationEnded: Subject<InvitationEndedEvent>;
+  /** Advanced mode: whether this tab's session has the user in a live call (busy, for `refuseWhenBusy`). */
+  inCall: BehaviorSubject<boolean>;
   /** What this plugin already told the app: a reconnect in the same page does not say it again. */
   readonly told: Told;
 }
@@ -42,6 +47,9 @@ export function completeOutlets(outlets: Outlets): void {
     outlets.invitationResponseTimeout,
     outlets.inviteeStateChanged,
     outlets.invitationAnsweredElsewhere,
+    outlets.invitationUserStateChanged,
+    outlets.invitationEnded,
+    outlets.inCall,
     outlets.connectionState,
     outlets.errors,
   ];
@@ -89,6 +97,7 @@ export class Announcer {
       deadline: leg.deadline,
       // The service worker opened this page from the notification's Accept (`peerInvitationAccept` in the URL).
       ...(acceptedFromNotification() === leg.invitationID ? { acceptedFromNotification: true as const } : {}),
+      ...(leg.call ? { callID: leg.call.id } : {}),
     };
   }
 
@@ -157,6 +166,19 @@ export class Announcer {
 
   error(error: InvitationError): void {
     this.#outlets.errors.report(error);
+  }
+
+  /** Advanced mode: rows of a call changed. */
+  callUsers(event: InvitationUserStateChangedEvent): void {
+    this.#outlets.invitationUserStateChanged.next(event);
+  }
+
+  callEnded(event: InvitationEndedEvent): void {
+    this.#outlets.invitationEnded.next(event);
+  }
+
+  inCall(inCall: boolean): void {
+    if (this.#outlets.inCall.value !== inCall) this.#outlets.inCall.next(inCall);
   }
 
   /** Runs an app callback; a throw is reported, never passed on. */

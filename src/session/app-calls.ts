@@ -3,7 +3,7 @@
  * checks its parameters (any value resolves, never throws), runs the state
  * machine, commits, kicks delivery and resolves once the change is saved.
  */
-import type { CancelInvitationResult, RespondInvitationResult, SendInvitationResult } from '../api/calls.js';
+import type { AddInvitationResult, CallActionResult, CancelInvitationResult, JoinInvitationResult, RespondInvitationResult, SendInvitationResult } from '../api/calls.js';
 import { InvitationError, type InvitationErrorCode } from '../errors.js';
 import type { SessionContext } from './context.js';
 import {
@@ -18,10 +18,11 @@ import {
   type Message,
   type NotificationPayload,
   type OutgoingKind,
+  type RingCall,
 } from '../core/protocol.js';
 import { withoutUndefined } from '../core/objects.js';
 import { isAnswerable, refusalCode, transition, type Leg } from '../core/state-machine.js';
-import { checkAnswer, checkCancel, checkInvitation, echoedInvitationID, echoedInvitees, type CheckedAnswer, type CheckedCancel } from '../core/validate.js';
+import { checkAnswer, checkCallData, checkCancel, checkInvitation, echoedInvitationID, echoedInvitees, type CheckedAnswer, type CheckedCancel } from '../core/validate.js';
 
 /** The longest `remainingMs` a message can carry: what size checks assume. */
 const MAX_REMAINING_MS = MAX_TIMEOUT_SECONDS * 1000;
@@ -40,8 +41,9 @@ export class AppCalls {
   /**
    * `made`: the invitation id's suffix, made by the tab that called (src/tabs); a call `retried`
    * after the leading tab changed finds its invitation already sent, and gets its id back.
+   * `call`: a ring into a call (calls/calls.ts's `addInvitation`); `advancedMode` in `params` makes a new call.
    */
-  async sendInvitation(params: unknown, made?: { suffix: string; retried: boolean }): Promise<SendInvitationResult> {
+  async sendInvitation(params: unknown, made?: { suffix: string; retried: boolean }, call?: RingCall): Promise<SendInvitationResult> {
     const { user, settings, deadlines, delivery, announcer } = this.#context;
     const checked = checkInvitation(params, user.id);
     if (checked instanceof InvitationError) return { invitationID: '', errorInvitees: {}, error: checked };
@@ -61,6 +63,8 @@ export class AppCalls {
     const invitationID = this.#newInvitationID(made?.suffix);
     if (invitationID instanceof InvitationError) return { invitationID: '', errorInvitees, error: invitationID };
 
+    const creates = call === undefined && (params as { advancedMode?: unknown }).advancedMode === true;
+    const ring = call ?? (creates ? { id: invitationID, members: [user.id] } : undefined);
     const now = this.#now();
     const invitationLegs: Leg[] = invitees.map((invitee) => ({
       invitationID,
@@ -71,6 +75,7 @@ export class AppCalls {
       type: checked.type,
       data: checked.data,
       ...(notification ? { notification } : {}),
+      ...(ring ? { call: ring } : {}),
       createTime: now,
       deadline: now + checked.timeoutMs,
       outbox: 'invite',
@@ -79,6 +84,10 @@ export class AppCalls {
     }));
     const tooLarge = checkEncodedSize(inviteMessage(invitationLegs[0]!, checked.timeoutMs));
     if (tooLarge) return { invitationID: '', errorInvitees, error: tooLarge };
+    if (creates) {
+      const full = this.#context.calls.created(invitationID, checked.type, checked.timeoutMs);
+      if (full instanceof InvitationError) return { invitationID: '', errorInvitees, error: full };
+    }
 
     const saved = this.#context.commit(invitationLegs);
     deadlines.arm(invitationID, now + checked.timeoutMs);
@@ -152,6 +161,9 @@ export class AppCalls {
     this.#context.deadlines.checkOne(invitationID);
     const leg = this.#context.legs.received(invitationID);
     if (!leg) return { invitationID, error: new InvitationError('NOT_FOUND', `No invitation "${invitationID}" was received here`) };
+    // An answer to a call's ring is the member's row: its data must fit one.
+    const tooLong = leg.call ? checkCallData(data) : undefined;
+    if (tooLong) return { invitationID, error: tooLong };
     const result = transition(leg, { type: 'answer', answer, data }, this.#now());
     if (!result.ok) return { invitationID, error: new InvitationError(result.code, refusalMessage(result.code, invitationID)) };
     const saved = this.#context.commit([result.leg]);
@@ -159,6 +171,23 @@ export class AppCalls {
     this.#context.announcer.stopRinging(invitationID);
     await saved;
     return { invitationID };
+  }
+
+  /** Advanced mode: calls/calls.ts does the work. */
+  addInvitation(params: unknown): Promise<AddInvitationResult> {
+    return this.#context.calls.add(params);
+  }
+
+  joinInvitation(params: unknown): Promise<JoinInvitationResult> {
+    return this.#context.calls.join(params);
+  }
+
+  quitInvitation(params: unknown): Promise<CallActionResult> {
+    return this.#context.calls.quit(params);
+  }
+
+  endInvitation(params: unknown): Promise<CallActionResult> {
+    return this.#context.calls.end(params);
   }
 }
 
@@ -174,6 +203,7 @@ export function inviteMessage(leg: Leg, remainingMs: number): InviteMessage {
     speaks: SPEAKS_VERSION,
   };
   if (leg.notification) message.notification = leg.notification;
+  if (leg.call) message.call = leg.call;
   return message;
 }
 

@@ -19,6 +19,7 @@ import { expire, purge } from './endings.js';
 import { Inbound } from './inbound.js';
 import { LegTable } from './legs.js';
 import { owedMessages } from './owed.js';
+import { Calls } from './calls/calls.js';
 
 export interface Composed {
   context: SessionContext;
@@ -41,7 +42,9 @@ export function composeSession(user: User, settings: Settings, outlets: Outlets,
   lifetime.add(() => deadlines.close());
   const transport = settings.createTransport({ id: user.id, peer: settings.peer, delivery: deliveryOptions, limits: settings.limits, scheduler, clock });
   lifetime.add(() => transport.close());
-  const delivery = new Delivery(transport, owedMessages(legs, clock), deliveryOptions, scheduler, clock);
+  // Built before the context it reads: Delivery asks it what calls owe from the first flush on.
+  let calls!: Calls;
+  const delivery = new Delivery(transport, owedMessages(legs, clock, () => calls), deliveryOptions, scheduler, clock);
   lifetime.add(() => delivery.close());
   const context: SessionContext = {
     user,
@@ -52,8 +55,15 @@ export function composeSession(user: User, settings: Settings, outlets: Outlets,
     persistence,
     delivery,
     transport,
+    get calls() {
+      return calls;
+    },
     commit(changed) {
-      for (const leg of changed) legs.set(leg);
+      for (const leg of changed) {
+        const before = legs.get(leg.invitationID, leg.peer);
+        legs.set(leg);
+        if (leg.call) calls.legChanged(before, leg);
+      }
       return persistence.save(changed);
     },
     advance(leg, event) {
@@ -63,10 +73,14 @@ export function composeSession(user: User, settings: Settings, outlets: Outlets,
       return result.leg;
     },
   };
+  calls = new Calls(context);
+  lifetime.add(() => calls.close());
   const inbound = new Inbound(context);
   lifetime.add(() => inbound.close());
   lifetime.add(transport.frames$.subscribe(({ from, frame }) => inbound.receive(from, frame)));
   lifetime.add(transport.errors$.subscribe((error) => announcer.error(error)));
   lifetime.add(transport.unreachable$.subscribe(({ peer, reason }) => announcer.unreachable(legs.owedTo(peer), peer, reason)));
-  return { context, calls: new AppCalls(context), lifetime };
+  const appCalls = new AppCalls(context);
+  calls.attach(appCalls);
+  return { context, calls: appCalls, lifetime };
 }

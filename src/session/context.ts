@@ -13,6 +13,7 @@ import type { Leg, LegEvent } from '../core/state-machine.js';
 import type { Settings } from '../options.js';
 import type { Transport } from '../transport/transport.js';
 import type { User } from '../api/calls.js';
+import type { Calls } from './calls/calls.js';
 
 export interface SessionContext {
   readonly user: User;
@@ -23,6 +24,8 @@ export interface SessionContext {
   readonly persistence: Persistence;
   readonly delivery: Delivery;
   readonly transport: Transport;
+  /** Advanced mode's calls (calls/calls.ts). */
+  readonly calls: Calls;
   /**
    * Puts legs in the table at once (so an app that answers or cancels from inside an
    * event handler sees them) and queues them for the store; settles once saved.

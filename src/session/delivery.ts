@@ -6,12 +6,12 @@
 import { Subscription, timer, type SchedulerLike } from 'rxjs';
 import { backoffDelay } from '../core/backoff.js';
 import type { Clock } from '../core/clock.js';
-import { HELLO, type AckMessage, type Message, type OutgoingKind } from '../core/protocol.js';
+import { HELLO, type AckMessage, type DeliveredKind, type Message } from '../core/protocol.js';
 import type { Transport } from '../transport/transport.js';
 import type { ResolvedDeliveryOptions } from '../api/types.js';
 
 export interface OwedMessage {
-  kind: OutgoingKind;
+  kind: DeliveredKind;
   invitationID: string;
   /** Built when written, so that `remainingMs` is measured at that moment. */
   compose(): Message;

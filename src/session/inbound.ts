@@ -58,6 +58,8 @@ export class Inbound {
       case 'accept':
       case 'refuse':
         return this.#onAnswer(from, message);
+      case 'call':
+        return this.#context.calls.receive(from, message);
       case 'hello':
       case 'ping':
         // Hello only opened the connection, which already made Delivery retry.
@@ -67,6 +69,7 @@ export class Inbound {
 
   #onAck(from: string, ack: AckMessage): void {
     this.#context.delivery.acked(from, ack);
+    if (ack.of === 'call') return this.#context.calls.acked(from, ack);
     const leg = this.#context.legs.get(ack.invitationID, from);
     if (!leg) return;
     const { announcer } = this.#context;
@@ -103,6 +106,7 @@ export class Inbound {
       type: invite.type,
       data: invite.data,
       ...(invite.notification ? { notification: invite.notification } : {}),
+      ...(invite.call ? { call: invite.call } : {}),
     });
     const verdict = this.#admission.admit(leg, invite.speaks);
     if (verdict instanceof Promise) void verdict.then((decided) => this.#onVerdict(from, invite, decided));
@@ -115,6 +119,7 @@ export class Inbound {
     if (verdict === 'expired') return this.#acknowledge(from, invite);
     if ('refuse' in verdict) {
       if (verdict.violation) this.#violation(from, verdict.violation);
+      this.#context.calls.ringRefused(from, invite);
       return this.#acknowledge(from, invite, { refused: verdict.refuse });
     }
     // Announced before the disk write is done; acked after it, so an unsaved invite is sent again.
@@ -127,7 +132,7 @@ export class Inbound {
   }
 
   /** An invitee leg for a message from its inviter: the deadline is our clock plus the time it had left. */
-  #receivedLeg(from: string, message: InviteMessage | CancelMessage, fields: Pick<Leg, 'state' | 'inviterName' | 'type' | 'data' | 'notification'>): Leg {
+  #receivedLeg(from: string, message: InviteMessage | CancelMessage, fields: Pick<Leg, 'state' | 'inviterName' | 'type' | 'data' | 'notification' | 'call'>): Leg {
     const now = this.#now();
     return {
       invitationID: message.invitationID,

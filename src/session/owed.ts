@@ -4,8 +4,9 @@ import { transition } from '../core/state-machine.js';
 import { composeOwed } from './app-calls.js';
 import type { DeliveryHost, OwedMessage } from './delivery.js';
 import type { LegTable } from './legs.js';
+import type { Calls } from './calls/calls.js';
 
-export function owedMessages(legs: LegTable, clock: Clock): DeliveryHost {
+export function owedMessages(legs: LegTable, clock: Clock, calls: () => Calls): DeliveryHost {
   return {
     owed(peer) {
       const now = clock.now();
@@ -15,6 +16,7 @@ export function owedMessages(legs: LegTable, clock: Clock): DeliveryHost {
         const kind = leg.outbox;
         owed.push({ kind, invitationID: leg.invitationID, compose: () => composeOwed(leg, kind, Math.max(1, leg.deadline - clock.now())) });
       }
+      owed.push(...calls().owed(peer));
       return owed;
     },
     wired(peer, message) {

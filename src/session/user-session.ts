@@ -3,7 +3,7 @@
  * tab of its own, or a `TabSession` (src/tabs) that shares one with the
  * user's other tabs.
  */
-import type { CancelInvitationResult, PluginStats, RespondInvitationResult, SendInvitationResult } from '../api/calls.js';
+import type { AddInvitationResult, CallActionResult, CancelInvitationResult, JoinInvitationResult, PluginStats, RespondInvitationResult, SendInvitationResult } from '../api/calls.js';
 import type { User } from '../api/calls.js';
 import type { PushServerLink } from '../push/enable-push.js';
 
@@ -11,6 +11,10 @@ export interface SessionCalls {
   sendInvitation(params: unknown): Promise<SendInvitationResult>;
   cancelInvitation(params: unknown): Promise<CancelInvitationResult>;
   respond(params: unknown, answer: 'accept' | 'refuse'): Promise<RespondInvitationResult>;
+  addInvitation(params: unknown): Promise<AddInvitationResult>;
+  joinInvitation(params: unknown): Promise<JoinInvitationResult>;
+  quitInvitation(params: unknown): Promise<CallActionResult>;
+  endInvitation(params: unknown): Promise<CallActionResult>;
 }
 
 /** What `stats()` says while no session runs: every field README lists, at zero. */

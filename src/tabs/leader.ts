@@ -134,6 +134,10 @@ export class TabLeader {
     if (!calls || this.#context.closed()) return { invitationID: '', error: { code: 'NOT_CONNECTED', message: 'This tab disconnected' } };
     if (method === 'send') return toWire(await calls.sendInvitation(params, suffix === undefined ? undefined : { suffix, retried }));
     if (method === 'cancel') return toWire(await calls.cancelInvitation(params));
+    if (method === 'add') return toWire(await calls.addInvitation(params));
+    if (method === 'join') return toWire(await calls.joinInvitation(params));
+    if (method === 'quit') return toWire(await calls.quitInvitation(params));
+    if (method === 'end') return toWire(await calls.endInvitation(params));
     const result = await calls.respond(params, method);
     if (!result.error) this.#answered(result.invitationID, method, params, by);
     return toWire(result);

@@ -13,7 +13,7 @@ import type { Outlets } from '../session/announcer.js';
 import { isConnectionState } from '../session/connection-status.js';
 import { isRecord } from '../core/protocol.js';
 
-export type CallMethod = 'send' | 'cancel' | 'accept' | 'refuse';
+export type CallMethod = 'send' | 'cancel' | 'accept' | 'refuse' | 'add' | 'join' | 'quit' | 'end';
 
 /** The outlets whose events the leading tab passes on to the others. */
 export const SHARED_OUTLETS = [
@@ -24,6 +24,8 @@ export const SHARED_OUTLETS = [
   'invitationTimeout',
   'invitationResponseTimeout',
   'inviteeStateChanged',
+  'invitationUserStateChanged',
+  'invitationEnded',
   'connectionState',
 ] as const satisfies readonly (keyof Outlets)[];
 export type SharedOutlet = (typeof SHARED_OUTLETS)[number];
@@ -32,6 +34,9 @@ export type SharedOutlet = (typeof SHARED_OUTLETS)[number];
 export interface WireResult {
   invitationID: string;
   errorInvitees?: unknown;
+  /** Advanced mode's results: `addInvitation`'s ring id, `joinInvitation`'s members. */
+  ringID?: string;
+  users?: unknown;
   error?: { code: InvitationErrorCode; message: string };
 }
 
@@ -76,7 +81,7 @@ export class TabChannel {
   }
 }
 
-const CALL_METHODS: readonly unknown[] = ['send', 'cancel', 'accept', 'refuse'] satisfies CallMethod[];
+const CALL_METHODS: readonly unknown[] = ['send', 'cancel', 'accept', 'refuse', 'add', 'join', 'quit', 'end'] satisfies CallMethod[];
 
 /** A message another tab posted, if it has the shape of one; undefined for anything else. */
 export function readTabMessage(data: unknown): TabMessage | undefined {
@@ -102,11 +107,17 @@ function isSharedEvent(outlet: unknown, value: unknown): boolean {
   if (!(SHARED_OUTLETS as readonly unknown[]).includes(outlet)) return false;
   if (outlet === 'connectionState') return isConnectionState(value);
   if (outlet === 'inviteeStateChanged') return isInvitationEvent(value) && isString(value['invitee']) && isString(value['state']);
+  if (outlet === 'invitationUserStateChanged') return isInvitationEvent(value) && Array.isArray(value['users']) && value['users'].every(isCallUser);
+  if (outlet === 'invitationEnded') return isInvitationEvent(value) && isString(value['by']) && isString(value['data']);
   return isInvitationEvent(value);
 }
 
 function isInvitationEvent(value: unknown): value is Fields {
   return isRecord(value) && isString(value['invitationID']);
+}
+
+function isCallUser(value: unknown): boolean {
+  return isRecord(value) && isString(value['id']) && isString(value['state']) && isString(value['data']);
 }
 
 function isAnsweredEvent(value: unknown): boolean {

@@ -10,7 +10,7 @@
  */
 import { Subscription } from 'rxjs';
 import type { Outlets } from '../session/announcer.js';
-import type { CancelInvitationResult, PluginStats, RespondInvitationResult, SendInvitationResult } from '../api/calls.js';
+import type { AddInvitationResult, CallActionResult, CancelInvitationResult, JoinInvitationResult, PluginStats, RespondInvitationResult, SendInvitationResult } from '../api/calls.js';
 import { InvitationError } from '../errors.js';
 import { randomId } from '../core/random-id.js';
 import type { Settings } from '../options.js';
@@ -42,6 +42,10 @@ export class TabSession implements UserSession {
     sendInvitation: (params) => this.#call<SendInvitationResult>('send', params),
     cancelInvitation: (params) => this.#call<CancelInvitationResult>('cancel', params),
     respond: (params, answer) => this.#call<RespondInvitationResult>(answer, params),
+    addInvitation: (params) => this.#call<AddInvitationResult>('add', params),
+    joinInvitation: (params) => this.#call<JoinInvitationResult>('join', params),
+    quitInvitation: (params) => this.#call<CallActionResult>('quit', params),
+    endInvitation: (params) => this.#call<CallActionResult>('end', params),
   };
 
   constructor(user: User, settings: Settings, outlets: Outlets, platform: TabPlatform) {

@@ -1088,6 +1088,49 @@ async function storedBytes(databaseName: string): Promise<number> {
   }
 }
 
+// ---- 13: advanced mode, a call-state change reaching every member ------------------------
+
+/**
+ * Four members in one call (IndexedDB storage, warm connections): one member quits or joins
+ * again, and the time is until the three others have each emitted the new state on
+ * `invitationUserStateChanged$`. The member that changes goes round, so every link is measured.
+ */
+async function callState({ samples = 30, warmup = 3 }: { samples?: number; warmup?: number }) {
+  const scope = new Scope('callState');
+  try {
+    const members = [await scope.plugin(), await scope.plugin(), await scope.plugin(), await scope.plugin()];
+    const [creator, ...invitees] = members;
+    const sees = (watcher: BenchUser, id: string, state: string, what: string) =>
+      when(watcher.plugin.invitationUserStateChanged$, (event) => event.users.some((user) => user.id === id && user.state === state), 10_000, what);
+    const rang = invitees.map((invitee) => when(invitee.plugin.invitationReceived$, () => true, 10_000, 'ring into the call'));
+    const allIn = members.flatMap((watcher) => members.filter((member) => member !== watcher).map((member) => sees(watcher, member.id, 'accepted', 'everyone joined')));
+    const sent = await creator!.plugin.sendInvitation({ inviterName: 'Bench', invitees: invitees.map((invitee) => invitee.id), timeout: 60, type: 1, data: '', advancedMode: true });
+    const callID = checkSent(sent);
+    await Promise.all(rang);
+    for (const invitee of invitees) {
+      const { error } = await invitee.plugin.acceptInvitation({ invitationID: callID });
+      if (error) throw error;
+    }
+    await Promise.all(allIn);
+    const times: number[] = [];
+    for (let i = 0; i < samples + warmup; i++) {
+      // Each member in turn quits, then joins again: never more than one out, so the call lives on.
+      const mover = members[Math.floor(i / 2) % members.length]!;
+      const quitting = i % 2 === 0;
+      const state = quitting ? 'quit' : 'accepted';
+      const arrivals = members.filter((member) => member !== mover).map((watcher) => sees(watcher, mover.id, state, `call-state change ${i}`));
+      const start = performance.now();
+      const { error } = quitting ? await mover.plugin.quitInvitation({ invitationID: callID }) : await mover.plugin.joinInvitation({ invitationID: callID });
+      if (error) throw error;
+      const last = Math.max(...(await Promise.all(arrivals)));
+      if (i >= warmup) times.push(last - start);
+    }
+    return { samples, warmup, members: members.length, storage: 'indexeddb', times };
+  } finally {
+    await scope.close();
+  }
+}
+
 // ---- entry -------------------------------------------------------------------------------
 
 /** Each section takes its own parameter object; `never` lets one table hold them all. */
@@ -1110,6 +1153,7 @@ const sections: Record<string, (params: never) => Promise<unknown>> = {
   userTabClose,
   tabsSend,
   tabsInviterClose,
+  callState,
   wallNow: async () => wallNow(),
 };
 
