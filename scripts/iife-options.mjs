@@ -3,7 +3,10 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
-/** `webrtc-adapter` is replaced by what PeerJS asks of it (src/iife/browser-details.ts says why). */
+/**
+ * `webrtc-adapter` and `peerjs-js-binarypack` are replaced by what PeerJS asks of them
+ * (src/iife/browser-details.ts and src/iife/no-binarypack.ts say why).
+ */
 export const iifeOptions = {
   entryPoints: [`${root}src/index.ts`],
   bundle: true,
@@ -12,5 +15,5 @@ export const iifeOptions = {
   format: 'iife',
   globalName: 'PeerInvitation',
   minify: true,
-  alias: { 'webrtc-adapter': `${root}src/iife/browser-details.ts` },
+  alias: { 'webrtc-adapter': `${root}src/iife/browser-details.ts`, 'peerjs-js-binarypack': `${root}src/iife/no-binarypack.ts` },
 };

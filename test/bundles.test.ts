@@ -108,4 +108,39 @@ describe('script-tag build', () => {
     expectAccepted(result, setup);
     expect(await tab.errors()).to.deep.equal([]);
   });
+  // The bundle leaves BinaryPack out (src/iife/no-binarypack.ts): a peer that opens a binary
+  // connection anyway, with the official PeerJS build, is refused and reported, and nothing breaks.
+  it('refuses a binary connection from the official PeerJS build, with BinaryPack left out', async () => {
+    tab = await Tab.open('/test/demo-support/iife.html');
+    const setup = await scenario();
+    const outcome = await tab.evaluate<{ violation: boolean; rings: number; closed: boolean; open: number }>(`(async () => {
+      await new Promise((resolve, reject) => {
+        const script = Object.assign(document.createElement('script'), { src: '/node_modules/peerjs/dist/peerjs.min.js', onload: resolve, onerror: reject });
+        document.head.append(script);
+      });
+      const setup = ${JSON.stringify(setup)};
+      const victim = PeerInvitation.createSignalingPlugin({ peer: setup.peer, delivery: setup.delivery, storage: 'memory' });
+      const rogue = new peerjs.Peer(setup.aliceId, setup.peer);
+      const within = (promise, ms) => Promise.race([promise, new Promise((resolve) => setTimeout(() => resolve('timeout'), ms))]);
+      try {
+        await victim.connectUser({ id: setup.bobId, name: 'Victim' });
+        await within(new Promise((resolve) => rogue.on('open', resolve)), 5000);
+        let rings = 0;
+        victim.invitationReceived$.subscribe(() => rings++);
+        const violation = within(new Promise((resolve) => victim.errors$.subscribe((error) => error.code === 'PROTOCOL_VIOLATION' && resolve(true))), 8000);
+        const connection = rogue.connect(setup.bobId, { reliable: true, serialization: 'binary' });
+        connection.on('open', () => connection.send({ v: 2, kind: 'invite', invitationID: setup.aliceId + ':binary', inviterName: 'Rogue', type: 0, data: '', remainingMs: 60000 }));
+        const closed = within(new Promise((resolve) => connection.on('close', () => resolve(true))), 4000);
+        const reported = (await violation) === true;
+        // Closed, or never opened on this side (then it has nothing to close).
+        const shut = (await closed) === true || !connection.open;
+        return { violation: reported, closed: shut, rings, open: victim.stats().openConnections };
+      } finally {
+        rogue.destroy();
+        await victim.dispose();
+      }
+    })()`);
+    expect(outcome).to.deep.equal({ violation: true, closed: true, rings: 0, open: 0 });
+    expect(await tab.errors()).to.deep.equal([]);
+  });
 });
