@@ -9,19 +9,15 @@ import { Agent } from 'node:https';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import puppeteer from 'puppeteer-core';
 import { generateVapidKeys, signToken, startPeerServer } from '../../../dist/server/index.js';
 import { clickDecision, configFromScriptUrl } from '../../../dist/sw/index.js';
+import { FIREFOX, bounded, launchFirefox, notificationsOf, waitFor } from '../browsers.mjs';
 import { startFirefoxPushServer } from '../firefox-push-server.mjs';
 import { startPushService } from '../push-service.mjs';
 import { startStaticServer } from '../static-server.mjs';
 
-const FIREFOX = process.env.FIREFOX_PATH || '/usr/bin/firefox-esr';
 const secret = randomBytes(32).toString('base64url');
 const token = (userId) => signToken({ secret, userId, expiresInSeconds: 120 });
-
-/** Settles with `promise`, or after `ms` whatever happens: teardown must not hang a test. */
-const bounded = (promise, ms) => Promise.race([promise.catch(() => {}), new Promise((resolve) => setTimeout(resolve, ms).unref())]);
 
 describe('Web Push after a decline (Firefox ESR)', { skip: !existsSync(FIREFOX) && `no ${FIREFOX}` }, () => {
   it("alice, still connected, invites bob again after he declined from the notification: the second invitation rings his closed tab", { timeout: 90_000 }, async () => {
@@ -42,18 +38,7 @@ describe('Web Push after a decline (Firefox ESR)', { skip: !existsSync(FIREFOX) 
     const options = (userId) => ({ peer: { host: '127.0.0.1', port: companion.port, path: '/peerjs', config: { iceServers: [] }, debug: 0 }, token: token(userId), storage: 'memory', tabs: false, notifyWhenAppIsInTheBackgroundOrQuit: true });
     let browser;
     try {
-      browser = await puppeteer.launch({
-        browser: 'firefox',
-        executablePath: FIREFOX,
-        headless: true,
-        extraPrefsFirefox: {
-          'dom.push.serverURL': firefoxPush.url,
-          'dom.push.testing.allowInsecureServerURL': true,
-          'dom.push.connection.enabled': true,
-          'permissions.default.desktop-notification': 1,
-          'alerts.useSystemBackend': false,
-        },
-      });
+      browser = await launchFirefox(firefoxPush.url);
       const bobPage = await browser.newPage();
       await bobPage.goto(`${site.origin}/app.html`);
       const enabled = await bobPage.evaluate(async (options, worker) => {
@@ -95,7 +80,7 @@ describe('Web Push after a decline (Firefox ESR)', { skip: !existsSync(FIREFOX) 
       await waitFor(() => alice.evaluate(() => window.refusals), (list) => list.includes(first));
 
       const second = await send();
-      const again = await waitFor(() => notificationsOf(alice), (list) => list.some((n) => n.tag === second), 30_000);
+      const again = await waitFor(() => notificationsOf(alice), (list) => list.some((n) => n.tag === second), { ms: 30_000 });
       assert.equal(again.find((n) => n.tag === second).data.inviterID, 'alice');
       await alice.evaluate(() => window.alice.dispose());
     } finally {
@@ -109,20 +94,4 @@ describe('Web Push after a decline (Firefox ESR)', { skip: !existsSync(FIREFOX) 
   });
 });
 
-/** The notifications the service worker of `target`'s origin shows now. */
-const notificationsOf = (target) =>
-  target.evaluate(async () => {
-    const registration = await navigator.serviceWorker.ready;
-    return (await registration.getNotifications()).map((n) => ({ title: n.title, tag: n.tag, data: n.data }));
-  });
 
-/** Calls `read` until `done(result)`, every 100 ms, for at most `ms` (a notification has no event a page can await). */
-async function waitFor(read, done, ms = 15_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const result = await read();
-    if (done(result)) return result;
-    if (Date.now() > deadline) assert.fail(`not within ${ms} ms: ${JSON.stringify(result)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}

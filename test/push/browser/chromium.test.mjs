@@ -6,12 +6,10 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import puppeteer from 'puppeteer-core';
+import { CHROMIUM, bounded, waitFor } from '../browsers.mjs';
 import { startStaticServer } from '../static-server.mjs';
 
-const CHROMIUM = process.env.CHROME_PATH || '/usr/bin/chromium';
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
-const bounded = (promise, ms) => Promise.race([promise.catch(() => {}), new Promise((resolve) => setTimeout(resolve, ms).unref())]);
-
 describe('the service worker in Chromium', { skip: !existsSync(CHROMIUM) && `no ${CHROMIUM}` }, () => {
   it('shows a pushed ring, ignores one past its deadline, and a missed call replaces it', { timeout: 60_000 }, async () => {
     const site = await startStaticServer();
@@ -72,13 +70,3 @@ describe('the service worker in Chromium', { skip: !existsSync(CHROMIUM) && `no 
   });
 });
 
-/** Calls `read` until `done(result)`, every 100 ms, for at most 15 s (a notification has no event a page can await). */
-async function waitFor(read, done, ms = 15_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const result = await read();
-    if (done(result)) return result;
-    if (Date.now() > deadline) assert.fail(`not within ${ms} ms: ${JSON.stringify(result)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}

@@ -11,19 +11,15 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import puppeteer from 'puppeteer-core';
 import { buildDemo } from '../../../scripts/build-demo.mjs';
 import { startDemoServer } from '../../../scripts/demo-server.mjs';
 import { generateVapidKeys } from '../../../dist/server/index.js';
 import { clickDecision, configFromScriptUrl } from '../../../dist/sw/index.js';
+import { FIREFOX, bounded, launchFirefox, notificationsOf, waitFor } from '../browsers.mjs';
 import { startFirefoxPushServer } from '../firefox-push-server.mjs';
 import { startPushService } from '../push-service.mjs';
 
-const FIREFOX = process.env.FIREFOX_PATH || '/usr/bin/firefox-esr';
 const METRICS_TOKEN = 'demo-push-test-metrics-token';
-
-/** Settles with `promise`, or after `ms` whatever happens: teardown must not hang a test. */
-const bounded = (promise, ms) => Promise.race([promise.catch(() => {}), new Promise((resolve) => setTimeout(resolve, ms).unref())]);
 
 describe('The demo rings a closed tab (Firefox ESR)', { skip: !existsSync(FIREFOX) && `no ${FIREFOX}` }, () => {
   it("bob's switch on, tab closed: alice's demo invitation shows bob a notification; Decline reaches alice as a refusal; a second invitation rings again; Accept's page accepts", { timeout: 150_000 }, async () => {
@@ -46,22 +42,12 @@ describe('The demo rings a closed tab (Firefox ESR)', { skip: !existsSync(FIREFO
         metricsToken: METRICS_TOKEN,
       });
       const registered = () => registeredClients(demo);
-      browser = await puppeteer.launch({
-        browser: 'firefox',
-        executablePath: FIREFOX,
-        headless: true,
-        extraPrefsFirefox: {
-          'dom.push.serverURL': firefoxPush.url,
-          'dom.push.testing.allowInsecureServerURL': true,
-          'dom.push.connection.enabled': true,
-          'permissions.default.desktop-notification': 1,
-          'alerts.useSystemBackend': false,
-          // The demo's media call once Accept went through (not checked here).
-          'media.peerconnection.ice.loopback': true,
-          'media.peerconnection.ice.default_address_only': false,
-          'media.navigator.permission.disabled': true,
-          'media.navigator.streams.fake': true,
-        },
+      browser = await launchFirefox(firefoxPush.url, {
+        // The demo's media call once Accept went through (not checked here).
+        'media.peerconnection.ice.loopback': true,
+        'media.peerconnection.ice.default_address_only': false,
+        'media.navigator.permission.disabled': true,
+        'media.navigator.streams.fake': true,
       });
 
       // bob: the demo, the switch on, the tab closed.
@@ -72,7 +58,7 @@ describe('The demo rings a closed tab (Firefox ESR)', { skip: !existsSync(FIREFO
       const outcome = await waitInPage(bob, '#push-status[data-state="enabled"], #push-status[data-state="error"]');
       assert.equal(outcome.state, 'enabled', `the switch says: ${outcome.text}`);
       await bob.close();
-      await waitUntil(registered, (count) => count === 0, 'bob unregistered');
+      await waitFor(registered, (count) => count === 0, { ms: 20_000, what: 'bob unregistered' });
 
       // alice, in a browser context of her own, invites bob from the demo.
       const aliceContext = await browser.createBrowserContext();
@@ -99,7 +85,7 @@ describe('The demo rings a closed tab (Firefox ESR)', { skip: !existsSync(FIREFO
       // A page opened afterwards (no user: it does not connect) reads the worker's notifications.
       const reader = await browser.newPage();
       await reader.goto(`${demo.origin}/demo/`);
-      const shown = await waitUntil(() => notificationsOf(reader), (list) => list.some((n) => n.tag === first.invitationID), 'the first notification');
+      const shown = await waitFor(() => notificationsOf(reader), (list) => list.some((n) => n.tag === first.invitationID), { ms: 20_000, what: 'the first notification' });
       const noticed = performance.now();
       const ringing = shown.find((n) => n.tag === first.invitationID);
       assert.equal(ringing.title, 'alice (Alice) is calling');
@@ -120,7 +106,7 @@ describe('The demo rings a closed tab (Firefox ESR)', { skip: !existsSync(FIREFO
       // alice, still connected, invites bob again: it rings again (a new push, a new notification).
       const second = await invite('second', [first.invitationID]);
       await firefoxPush.nextAck((ack) => ack !== firstAck && ack.code !== undefined);
-      const again = await waitUntil(() => notificationsOf(reader), (list) => list.some((n) => n.tag === second.invitationID), 'the second notification');
+      const again = await waitFor(() => notificationsOf(reader), (list) => list.some((n) => n.tag === second.invitationID), { ms: 20_000, what: 'the second notification' });
       const secondRinging = again.find((n) => n.tag === second.invitationID);
 
       // Accept: the worker opens its accept URL (the demo as bob) with the invitation; the demo accepts it there.
@@ -169,12 +155,6 @@ async function clickFromWorker(page, action, notification) {
   return { ...decision, status };
 }
 
-/** The notifications the service worker of `page`'s origin shows now. */
-const notificationsOf = (page) =>
-  page.evaluate(async () => {
-    const registration = await navigator.serviceWorker.ready;
-    return (await registration.getNotifications()).map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data, requireInteraction: n.requireInteraction, actions: n.actions?.map((a) => a.action) }));
-  });
 
 /** Waits in the page for an element matching `selector`; resolves with its text and data attributes. */
 function waitInPage(page, selector, ms = 15_000) {
@@ -195,16 +175,6 @@ function waitInPage(page, selector, ms = 15_000) {
   );
 }
 
-/** Calls `read` until `done(result)`, every 100 ms, for at most `ms` (a notification has no event a page can await). */
-async function waitUntil(read, done, what, ms = 20_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const result = await read();
-    if (done(result)) return result;
-    if (Date.now() > deadline) assert.fail(`${what}: not within ${ms} ms: ${JSON.stringify(result)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 /** The companion's count of registered clients, from its metrics. */
 async function registeredClients(demo) {

@@ -8,19 +8,15 @@ import { Agent } from 'node:https';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import puppeteer from 'puppeteer-core';
 import { generateVapidKeys, signToken, startPeerServer } from '../../../dist/server/index.js';
 import { connect, invite, offer } from '../clients.mjs';
+import { FIREFOX, bounded, launchFirefox, notificationsOf, waitFor } from '../browsers.mjs';
 import { startFirefoxPushServer } from '../firefox-push-server.mjs';
 import { startPushService } from '../push-service.mjs';
 import { startStaticServer } from '../static-server.mjs';
 
-const FIREFOX = process.env.FIREFOX_PATH || '/usr/bin/firefox-esr';
 const secret = randomBytes(32).toString('base64url');
 const token = (userId) => signToken({ secret, userId, expiresInSeconds: 120 });
-
-/** Settles with `promise`, or after `ms` whatever happens: teardown must not hang a test. */
-const bounded = (promise, ms) => Promise.race([promise.catch(() => {}), new Promise((resolve) => setTimeout(resolve, ms).unref())]);
 
 describe('Web Push in Firefox ESR', { skip: !existsSync(FIREFOX) && `no ${FIREFOX}` }, () => {
   it('rings a user with no tab open: subscribe, encrypted push, service worker notification, missed-call replacement, decline', { timeout: 90_000 }, async () => {
@@ -39,18 +35,7 @@ describe('Web Push in Firefox ESR', { skip: !existsSync(FIREFOX) && `no ${FIREFO
     const sockets = [];
     let browser;
     try {
-      browser = await puppeteer.launch({
-        browser: 'firefox',
-        executablePath: FIREFOX,
-        headless: true,
-        extraPrefsFirefox: {
-          'dom.push.serverURL': firefoxPush.url,
-          'dom.push.testing.allowInsecureServerURL': true,
-          'dom.push.connection.enabled': true,
-          'permissions.default.desktop-notification': 1,
-          'alerts.useSystemBackend': false,
-        },
-      });
+      browser = await launchFirefox(firefoxPush.url);
       // bob's app page: registers the shipped worker and subscribes (what enablePush does).
       let page = await browser.newPage();
       await page.goto(`${site.origin}/app.html`);
@@ -80,11 +65,6 @@ describe('Web Push in Firefox ESR', { skip: !existsSync(FIREFOX) && `no ${FIREFO
       assert.equal(ringAck.code, 100, 'Firefox decrypted the push and gave it to the service worker');
       console.log(`# sendInvitation OFFER -> push at the stand-in ${(ringPush.at - offered).toFixed(1)} ms; stand-in -> Firefox ack ${(ringAck.at - ringAck.sentAt).toFixed(1)} ms`);
 
-      const notificationsOf = async (target) =>
-        target.evaluate(async () => {
-          const registration = await navigator.serviceWorker.ready;
-          return (await registration.getNotifications()).map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data, requireInteraction: n.requireInteraction, actions: n.actions?.map((a) => a.action) }));
-        });
       page = await browser.newPage();
       await page.goto(`${site.origin}/app.html`);
       const shown = await waitFor(() => notificationsOf(page), (list) => list.length === 1);
@@ -146,18 +126,7 @@ describe('Web Push through the plugin in Firefox ESR', { skip: !existsSync(FIREF
     const options = (userId) => ({ peer: { host: '127.0.0.1', port: companion.port, path: '/peerjs', config: { iceServers: [] }, debug: 0 }, token: token(userId), storage: 'memory', tabs: false, notifyWhenAppIsInTheBackgroundOrQuit: true });
     let browser;
     try {
-      browser = await puppeteer.launch({
-        browser: 'firefox',
-        executablePath: FIREFOX,
-        headless: true,
-        extraPrefsFirefox: {
-          'dom.push.serverURL': firefoxPush.url,
-          'dom.push.testing.allowInsecureServerURL': true,
-          'dom.push.connection.enabled': true,
-          'permissions.default.desktop-notification': 1,
-          'alerts.useSystemBackend': false,
-        },
-      });
+      browser = await launchFirefox(firefoxPush.url);
       // bob's app: the real plugin subscribes (PushManager.subscribe with the key of SERVER-INFO, PUSH-SUBSCRIBE, PUSH-RESULT).
       const bobPage = await browser.newPage();
       await bobPage.goto(`${site.origin}/app.html`);
@@ -239,21 +208,3 @@ describe('Web Push through the plugin in Firefox ESR', { skip: !existsSync(FIREF
     }
   });
 });
-
-/** The notifications the service worker of `target`'s origin shows now. */
-const notificationsOf = async (target) =>
-  target.evaluate(async () => {
-    const registration = await navigator.serviceWorker.ready;
-    return (await registration.getNotifications()).map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data }));
-  });
-
-/** Calls `read` until `done(result)`, every 100 ms, for at most 15 s (a notification has no event a page can await). */
-async function waitFor(read, done, ms = 15_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const result = await read();
-    if (done(result)) return result;
-    if (Date.now() > deadline) assert.fail(`not within ${ms} ms: ${JSON.stringify(result)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
