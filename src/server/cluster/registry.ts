@@ -13,6 +13,26 @@ export type ClaimResult = 'claimed' | 'taken' | 'unavailable';
 const CLAIM_TTL_MS = 30_000;
 const REFRESH_MS = CLAIM_TTL_MS / 3;
 
+/**
+ * A client can hear its node die before Redis does: a killed process's sockets are closed one by
+ * one, its clients' perhaps before its Redis connections (seen in the bench: the last client
+ * registered on a SIGKILLed node was back on another before Redis had dropped the dead node's
+ * subscriber), so that node still looks up for a moment. A claim held by another node that looks
+ * up is looked at again after each of these pauses before it is refused.
+ */
+const RECHECK_MS = [25, 100, 400];
+
+/**
+ * Looks up the id's holder and, if that is another node, publishes to its channel: one round trip
+ * per message. Returns nil for an id held by no node, else the claim's value and how many heard
+ * the message (-1: this node holds it, nothing was published).
+ */
+const PUBLISH_TO_HOLDER = `local held = redis.call('GET', KEYS[1])
+if held == false then return false end
+local node = string.sub(held, 1, string.find(held, ' ', 1, true) - 1)
+if node == ARGV[1] then return {held, -1} end
+return {held, redis.call('PUBLISH', ARGV[2] .. node, ARGV[3])}`;
+
 /** Sets the id's holder if it has none or already is this holder (one script: atomic). */
 const CLAIM = `local held = redis.call('GET', KEYS[1])
 if held == false or held == ARGV[1] then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
@@ -48,10 +68,14 @@ export class Registry {
     if (!this.#link.redis.isReady) return 'unavailable';
     const value = this.#valueOf(token);
     try {
-      if (await this.#claimKey(userId, value)) return 'claimed';
-      // Held: by a live node, or by one that is gone, whose claim `locate` removes; then claim again.
-      if ((await this.locate(userId)) !== undefined) return 'taken';
-      return (await this.#claimKey(userId, value)) ? 'claimed' : 'taken';
+      for (let attempt = 0; ; attempt++) {
+        if (await this.#claimKey(userId, value)) return 'claimed';
+        // Held: by a live node, or by one that is gone, whose claim `locate` removes; then claim again.
+        const holder = await this.locate(userId);
+        if (holder === undefined && attempt <= RECHECK_MS.length) continue;
+        if (holder === undefined || holder === this.#nodeId || attempt >= RECHECK_MS.length) return 'taken';
+        await new Promise((resolve) => setTimeout(resolve, RECHECK_MS[attempt]));
+      }
     } catch {
       return 'unavailable';
     }
@@ -85,6 +109,24 @@ export class Registry {
     if (node === this.#nodeId || (await this.#isUp(node))) return node;
     await this.#release(userId, value);
     return undefined;
+  }
+
+  /**
+   * Sends `text` to the node where `userId` is registered, in one round trip: 'published' (that
+   * node's subscriber heard it), 'here' (this node holds the claim: deliver it here), or 'nowhere'.
+   * Nobody hearing it on the holder's channel means that node is gone (a crash, SIGKILL), as
+   * PUBSUB NUMSUB would say: its claim is removed, as `locate` does, and nothing was delivered.
+   */
+  async publishToHolder(userId: string, text: string): Promise<'published' | 'here' | 'nowhere'> {
+    const found = (await this.#link.call(() => this.#link.redis.eval(PUBLISH_TO_HOLDER, { keys: [keyOf(userId)], arguments: [this.#nodeId, channelOf(''), text] }))) as
+      | [string, number]
+      | null;
+    if (!found) return 'nowhere';
+    const [held, heard] = found;
+    if (heard < 0) return 'here';
+    if (heard > 0) return 'published';
+    await this.#release(userId, held);
+    return 'nowhere';
   }
 
   /** Claims every held id again (Redis is back, perhaps empty); `claimed` hears each that is still ours. */

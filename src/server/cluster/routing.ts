@@ -13,11 +13,9 @@ export function routing({ link, registry, switchboard, nodeId }: { link: RedisLi
 } {
   return {
     async forward(message) {
-      const node = await registry.locate(message.dst);
-      if (node === undefined) return false;
-      if (node === nodeId) switchboard.deliverHere(message);
-      else await link.call(() => link.redis.publish(channelOf(node), JSON.stringify(message)));
-      return true;
+      const outcome = await registry.publishToHolder(message.dst, JSON.stringify(message));
+      if (outcome === 'here') switchboard.deliverHere(message);
+      return outcome !== 'nowhere';
     },
     async listen() {
       await link.subscriber.subscribe(channelOf(nodeId), (text) => {
