@@ -103,9 +103,9 @@ export class Session {
 }
 
 /** Flushes everything owed, and says hello to peers that may owe us something. */
-function greet({ legs, delivery, settings }: SessionContext): void {
+function greet({ legs, calls, delivery, settings }: SessionContext): void {
   const { owed, live } = legs.peersToGreet(settings.clock.now());
-  for (const peer of owed) delivery.kick(peer);
+  for (const peer of [...owed, ...calls.owedPeers()]) delivery.kick(peer);
   for (const peer of live) delivery.hello(peer);
 }
 
