@@ -84,8 +84,8 @@ export class Session {
 
   stats(): PluginStats {
     if (!this.#running) return idleStats();
-    const { transport, legs } = this.#running.context;
-    return { ...transport.stats(), invitations: legs.invitationCount, pendingDeliveries: legs.owedCount };
+    const { transport, legs, calls } = this.#running.context;
+    return { ...transport.stats(), invitations: legs.invitationCount, pendingDeliveries: legs.owedCount + calls.owedCount };
   }
 
   /** Stops everything at once; resolves when the last changes are on disk and the store is closed. */

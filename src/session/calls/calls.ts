@@ -267,6 +267,13 @@ export class Calls {
     return owed;
   }
 
+  /** Call messages owed and not yet acked (one per call and member), for `stats().pendingDeliveries`. */
+  get owedCount(): number {
+    let count = 0;
+    for (const call of this.#calls.values()) count += call.owed.size;
+    return count;
+  }
+
   /** Peers some call owes a message: greeted once connected. */
   owedPeers(): Set<string> {
     const peers = new Set<string>();
