@@ -34,7 +34,9 @@ export function composeSession(user: User, settings: Settings, outlets: Outlets,
   const legs = new LegTable();
   const announcer = new Announcer(outlets, settings.notify, user.id);
   lifetime.add(() => announcer.close());
-  const persistence = new Persistence(store, () => [...legs.all()], reportStorageFailure);
+  // Built before the context it reads: Delivery asks it what calls owe from the first flush on, Persistence what to rewrite.
+  let calls!: Calls;
+  const persistence = new Persistence(store, { legs: () => [...legs.all()], calls: () => calls.snapshot() }, reportStorageFailure);
   const deadlines = new Deadlines(clock, scheduler, deliveryOptions.retentionMs, {
     expire: (invitationID) => expire(context, invitationID),
     purge: (invitationID) => purge(context, invitationID),
@@ -42,8 +44,6 @@ export function composeSession(user: User, settings: Settings, outlets: Outlets,
   lifetime.add(() => deadlines.close());
   const transport = settings.createTransport({ id: user.id, peer: settings.peer, delivery: deliveryOptions, limits: settings.limits, scheduler, clock });
   lifetime.add(() => transport.close());
-  // Built before the context it reads: Delivery asks it what calls owe from the first flush on.
-  let calls!: Calls;
   const delivery = new Delivery(transport, owedMessages(legs, clock, () => calls), deliveryOptions, scheduler, clock);
   lifetime.add(() => delivery.close());
   const context: SessionContext = {

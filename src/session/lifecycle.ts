@@ -84,8 +84,8 @@ export class Session {
 
   stats(): PluginStats {
     if (!this.#running) return idleStats();
-    const { transport, legs } = this.#running.context;
-    return { ...transport.stats(), invitations: legs.invitationCount, pendingDeliveries: legs.owedCount };
+    const { transport, legs, calls } = this.#running.context;
+    return { ...transport.stats(), invitations: legs.invitationCount, pendingDeliveries: legs.owedCount + calls.owedCount };
   }
 
   /** Stops everything at once; resolves when the last changes are on disk and the store is closed. */
@@ -103,9 +103,9 @@ export class Session {
 }
 
 /** Flushes everything owed, and says hello to peers that may owe us something. */
-function greet({ legs, delivery, settings }: SessionContext): void {
+function greet({ legs, calls, delivery, settings }: SessionContext): void {
   const { owed, live } = legs.peersToGreet(settings.clock.now());
-  for (const peer of owed) delivery.kick(peer);
+  for (const peer of [...owed, ...calls.owedPeers()]) delivery.kick(peer);
   for (const peer of live) delivery.hello(peer);
 }
 

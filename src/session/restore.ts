@@ -6,21 +6,28 @@ import type { InvitationReceivedEvent } from '../api/events.js';
 import { MAX_TIMEOUT_SECONDS } from '../core/protocol.js';
 import { isAnswerable, type Leg } from '../core/state-machine.js';
 import type { Settings } from '../options.js';
-import type { InvitationStore } from '../storage/store.js';
+import type { InvitationStore, StoredCall } from '../storage/store.js';
 import type { SessionContext } from './context.js';
 
+export interface Restored {
+  legs: Leg[];
+  /** Advanced-mode calls (a store without `loadCalls` keeps none). */
+  calls: StoredCall[];
+}
+
 /** Opens the store and loads what it kept; on failure, reports it and goes on without one. */
-export async function openStore(settings: Settings, userId: string, reportFailure: (error: unknown) => void): Promise<{ store: InvitationStore | undefined; restored: Leg[] }> {
+export async function openStore(settings: Settings, userId: string, reportFailure: (error: unknown) => void): Promise<{ store: InvitationStore | undefined; restored: Restored }> {
   let store: InvitationStore | undefined;
   try {
     store = await settings.openStore(settings.databaseName(userId), userId);
     const now = settings.clock.now();
     const kept = await store.load(now - settings.delivery.retentionMs);
-    return { store, restored: kept.map((leg) => believable(leg, settings.clock.now())) };
+    const calls = (await store.loadCalls?.(now)) ?? [];
+    return { store, restored: { legs: kept.map((leg) => believable(leg, settings.clock.now())), calls } };
   } catch (error) {
     store?.close();
     reportFailure(error);
-    return { store: undefined, restored: [] };
+    return { store: undefined, restored: { legs: [], calls: [] } };
   }
 }
 
@@ -34,15 +41,18 @@ function believable(leg: Leg, now: number): Leg {
   return { ...leg, createTime: now, deadline: now + timeoutMs };
 }
 
-/** Puts restored legs in the table, before the transport opens. */
-export function holdRestored({ legs }: SessionContext, restored: readonly Leg[]): void {
+/** Puts restored legs in the table and calls in Calls, before the transport opens. */
+export function holdRestored({ legs, calls }: SessionContext, restored: Restored): void {
   // A queued invite may have been written before the page went away: count it as wired, so a
   // cancel follows it (a cancel for an invite that never arrived is harmless).
-  for (const leg of restored) legs.set(leg.state === 'queued' ? { ...leg, wired: true } : leg);
+  for (const leg of restored.legs) legs.set(leg.state === 'queued' ? { ...leg, wired: true } : leg);
+  calls.hold(restored.calls);
 }
 
 /** Re-arms deadlines and tells the app what it held before the reload (once per plugin). */
-export function restore({ legs, deadlines, announcer, settings }: SessionContext, restored: readonly Leg[]): void {
+export function restore(context: SessionContext, { legs: restored }: Restored): void {
+  const { legs, deadlines, announcer, settings } = context;
+  context.calls.restored();
   for (const leg of restored) deadlines.arm(leg.invitationID, leg.deadline);
   const now = settings.clock.now();
   for (const { invitationID, peer } of restored) {

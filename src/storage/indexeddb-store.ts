@@ -1,7 +1,7 @@
 /** The IndexedDB store: the only module that imports idb. */
 import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction } from 'idb';
 import type { Leg } from '../core/state-machine.js';
-import type { OpenStore } from './store.js';
+import type { OpenStore, StoredCall } from './store.js';
 
 /**
  * Version 1 had the `legs` store alone; version 2 added its `deadline` index so
@@ -9,12 +9,27 @@ import type { OpenStore } from './store.js';
  * each stamped with the user it belongs to, so users who share a database never
  * see each other's legs (rows of older versions go to the user who upgrades,
  * the owner of the default per-user database). Add a case per new version.
+ *
+ * Advanced-mode calls are rows of `rows` too, with no schema change: owner `<user>#calls`
+ * (no user id has a `#`), the call id as `invitationID`, `peer` empty and `forgetAt` as
+ * `deadline`. The legs' queries, by owner, never see them, so code that knows no calls
+ * (an older tab on the same database) reads the same legs as before.
  */
 export const SCHEMA_VERSION = 3;
 
-interface Row extends Leg {
+interface LegRow extends Leg {
   owner: string;
 }
+
+interface CallRow {
+  owner: string;
+  invitationID: string;
+  peer: '';
+  deadline: number;
+  call: StoredCall;
+}
+
+type Row = LegRow | CallRow;
 
 interface InvitationSchema extends DBSchema {
   rows: {
@@ -43,6 +58,8 @@ export const openIndexedDbStore: OpenStore = async (databaseName, owner) => {
   });
   const db = database;
   const ownRange = IDBKeyRange.bound([owner, -Infinity], [owner, Infinity]);
+  const callOwner = `${owner}#calls`;
+  const callRange = IDBKeyRange.bound([callOwner, -Infinity], [callOwner, Infinity]);
 
   return {
     async load(purgeBefore) {
@@ -51,9 +68,27 @@ export const openIndexedDbStore: OpenStore = async (databaseName, owner) => {
       for (let cursor = await transaction.store.index('ownerDeadline').openCursor(expired); cursor; cursor = await cursor.continue()) {
         await cursor.delete();
       }
-      const rows = await transaction.store.index('ownerDeadline').getAll(ownRange);
+      const rows = (await transaction.store.index('ownerDeadline').getAll(ownRange)) as LegRow[];
       await transaction.done;
       return rows.map(({ owner: _owner, ...leg }) => leg);
+    },
+    async loadCalls(purgeBefore) {
+      const transaction = db.transaction('rows', 'readwrite');
+      const expired = IDBKeyRange.bound([callOwner, -Infinity], [callOwner, purgeBefore], false, true);
+      for (let cursor = await transaction.store.index('ownerDeadline').openCursor(expired); cursor; cursor = await cursor.continue()) {
+        await cursor.delete();
+      }
+      const rows = (await transaction.store.index('ownerDeadline').getAll(callRange)) as CallRow[];
+      await transaction.done;
+      return rows.map((row) => row.call);
+    },
+    async writeCalls(puts, deletes) {
+      const transaction = db.transaction('rows', 'readwrite');
+      await Promise.all([
+        ...puts.map((call) => transaction.store.put({ owner: callOwner, invitationID: call.callID, peer: '', deadline: call.forgetAt, call })),
+        ...deletes.map((callID) => transaction.store.delete([callOwner, callID, ''])),
+        transaction.done,
+      ]);
     },
     async put(legs) {
       const transaction = db.transaction('rows', 'readwrite');
@@ -65,8 +100,10 @@ export const openIndexedDbStore: OpenStore = async (databaseName, owner) => {
     },
     async clear() {
       const transaction = db.transaction('rows', 'readwrite');
-      for (let cursor = await transaction.store.index('owner').openCursor(owner); cursor; cursor = await cursor.continue()) {
-        await cursor.delete();
+      for (const key of [owner, callOwner]) {
+        for (let cursor = await transaction.store.index('owner').openCursor(key); cursor; cursor = await cursor.continue()) {
+          await cursor.delete();
+        }
       }
       await transaction.done;
     },

@@ -5,15 +5,25 @@
  * write is reported once and repaired by rewriting the store from memory; if
  * even that fails, the store is emptied and the session goes on in memory, so
  * that a reload never brings back something older than what the page showed.
+ * Advanced-mode calls go the same way, in the same batches.
  */
 import type { Leg } from '../core/state-machine.js';
-import { legKey, legKeyString, type InvitationStore, type LegKey } from './store.js';
+import { legKey, legKeyString, type InvitationStore, type LegKey, type StoredCall } from './store.js';
+
+/** What memory holds now, to rewrite the store after a failure. */
+export interface Snapshot {
+  legs(): Leg[];
+  calls(): StoredCall[];
+}
 
 export class Persistence {
   /** Legs changed and not yet handed to the store. */
   readonly #unsaved = new Map<string, Leg>();
   /** Legs to delete with the next write. */
   readonly #forgotten = new Map<string, LegKey>();
+  /** Calls changed (as they were last saved) and calls to delete, by call id. */
+  readonly #unsavedCalls = new Map<string, StoredCall>();
+  readonly #forgottenCalls = new Set<string>();
   /** The write in flight (settled when idle); never rejects. */
   #writing: Promise<void> = Promise.resolve();
   /** The batch that will be written once `#writing` is done. */
@@ -21,15 +31,15 @@ export class Persistence {
   #store: InvitationStore | undefined;
   #closed = false;
 
-  readonly #snapshot: () => Leg[];
+  readonly #snapshot: Snapshot;
   readonly #reportFailure: (error: unknown) => void;
 
   /**
    * @param store where to write; undefined for a session without one
-   * @param snapshot every leg held in memory now, to rewrite the store after a failure
+   * @param snapshot every leg and call held in memory now, to rewrite the store after a failure
    * @param reportFailure called once, at the first failure
    */
-  constructor(store: InvitationStore | undefined, snapshot: () => Leg[], reportFailure: (error: unknown) => void) {
+  constructor(store: InvitationStore | undefined, snapshot: Snapshot, reportFailure: (error: unknown) => void) {
     this.#store = store;
     this.#snapshot = snapshot;
     let reported = false;
@@ -60,6 +70,20 @@ export class Persistence {
     void this.#schedule();
   }
 
+  /** Queues a call for the next write (its latest state wins). */
+  saveCall(call: StoredCall): void {
+    this.#forgottenCalls.delete(call.callID);
+    this.#unsavedCalls.set(call.callID, call);
+    void this.#schedule();
+  }
+
+  /** Queues the deletion of a call. */
+  forgetCall(callID: string): void {
+    this.#unsavedCalls.delete(callID);
+    this.#forgottenCalls.add(callID);
+    void this.#schedule();
+  }
+
   /** Settles once everything queued so far is written, or given up on. */
   saved(): Promise<void> {
     return this.#nextWrite ?? this.#writing;
@@ -73,21 +97,25 @@ export class Persistence {
       .then(() => {
         const puts = [...this.#unsaved.values()];
         const deletes = [...this.#forgotten.values()];
+        const calls = { puts: [...this.#unsavedCalls.values()], deletes: [...this.#forgottenCalls] };
         this.#unsaved.clear();
         this.#forgotten.clear();
+        this.#unsavedCalls.clear();
+        this.#forgottenCalls.clear();
         this.#nextWrite = undefined;
-        this.#writing = this.#write(puts, deletes);
+        this.#writing = this.#write(puts, deletes, calls);
         return this.#writing;
       });
     return this.#nextWrite;
   }
 
-  async #write(puts: Leg[], deletes: LegKey[]): Promise<void> {
+  async #write(puts: Leg[], deletes: LegKey[], calls: { puts: StoredCall[]; deletes: string[] }): Promise<void> {
     const store = this.#store;
     if (!store) return;
     try {
       if (puts.length > 0) await store.put(puts);
       if (deletes.length > 0) await store.delete(deletes);
+      if (calls.puts.length + calls.deletes.length > 0) await store.writeCalls?.(calls.puts, calls.deletes);
     } catch (error) {
       this.#reportFailure(error);
       await this.#repair(store);
@@ -98,7 +126,8 @@ export class Persistence {
   async #repair(store: InvitationStore): Promise<void> {
     try {
       await store.clear();
-      await store.put(this.#snapshot());
+      await store.put(this.#snapshot.legs());
+      await store.writeCalls?.(this.#snapshot.calls(), []);
       return;
     } catch {
       // Still failing (a full disk): fall through and leave nothing stale behind.

@@ -3,7 +3,9 @@
  * basic invitations of their ringers carrying the call id; this layer keeps each call's roster
  * (src/core/roster.ts), writes this user's rows when the app or a ring changes them, and tells
  * every member that spoke in the call what this user is authority for, over Delivery: acked,
- * retried until acked while the call is held here.
+ * retried until acked while the call is held here. Calls are saved with the legs (Persistence)
+ * and held again after a reload, what they still owe included; a restored call makes the user
+ * busy only once this page's app acts on it (joins or accepts), so busy never outlives a crash.
  */
 import { Subscription, timer } from 'rxjs';
 import type { AddInvitationResult, CallActionResult, JoinInvitationResult } from '../../api/calls.js';
@@ -26,14 +28,20 @@ import {
 } from '../../core/roster.js';
 import { isAnswerable, type Leg } from '../../core/state-machine.js';
 import { checkAdd, checkCallAction } from '../../core/validate.js';
+import type { StoredCall } from '../../storage/store.js';
 import type { OwedMessage } from '../delivery.js';
 import type { SessionContext } from '../context.js';
 import type { AppCalls } from '../app-calls.js';
 
 /** Calls held at once; the oldest that is over is forgotten to make room. */
 export const MAX_CALLS = 64;
-/** How long a call that is over is kept (and its end resent to members that did not ack it). */
+/**
+ * How long a call that is over is kept (and its end resent to members that did not ack it), at
+ * least: `delivery.retentionMs` if that is longer.
+ */
 export const ENDED_CALL_RETENTION_MS = 10 * 60_000;
+/** A live call the store forgets after this long without a change (its members all went away). */
+export const IDLE_CALL_RETENTION_MS = 24 * 60 * 60_000;
 
 interface Call {
   roster: Roster;
@@ -50,6 +58,10 @@ interface Call {
   /** The rows as the app was last told. */
   told: Map<string, CallUser>;
   endTold: boolean;
+  /** This page's app created, joined or accepted it: only then is the user busy with it. */
+  active: boolean;
+  /** Once it is over: when it is forgotten. */
+  forgetAt?: number;
   forget?: Subscription;
 }
 
@@ -79,6 +91,7 @@ export class Calls {
     const room = this.#makeRoom();
     if (room) return room;
     const call = this.#newCall(callID, type, timeoutMs);
+    call.active = true;
     this.#write(call, { id: this.#me, state: 'accepted', data: '' });
     return { id: callID, members: [this.#me] };
   }
@@ -117,7 +130,9 @@ export class Calls {
     if (!call || !call.roster.rows[this.#me]) return { invitationID: checked.invitationID, users: [], error: notFound(checked.invitationID) };
     const callID = call.roster.callID;
     if (!isLive(call.roster)) return { invitationID: callID, users: [], error: ended(callID) };
-    if (stateOf(call.roster, this.#me) !== 'accepted') {
+    call.active = true;
+    if (stateOf(call.roster, this.#me) === 'accepted') this.#context.announcer.inCall(this.inCall);
+    else {
       this.#write(call, { id: this.#me, state: 'accepted', data: checked.data });
       // Joined while a ring of this call still rings here: that is accepting it, and its ringer hears so.
       for (const ring of call.rings) {
@@ -161,9 +176,12 @@ export class Calls {
       const call = before ? this.#calls.get(leg.call.id) : this.#rungInto(leg.peer, leg.call, leg.type, leg.deadline - leg.createTime, leg.invitationID);
       if (!call || call.roster.ended) return;
       const mine = stateOf(call.roster, this.#me);
+      if (leg.state === 'accepted') call.active = true;
       if (leg.state === 'ringing' && mine !== 'accepted') this.#write(call, { id: this.#me, state: 'received', data: '' });
       else if (leg.state === 'accepted' && mine !== 'accepted') this.#write(call, { id: this.#me, state: 'accepted', data: leg.outboxData });
       else if ((leg.state === 'refused' || leg.state === 'timeout' || leg.state === 'canceled') && mine === 'received') this.#write(call, { id: this.#me, state: leg.state, data: leg.state === 'refused' ? leg.outboxData : '' });
+      else if (leg.state === 'accepted') this.#context.announcer.inCall(this.inCall);
+      this.#save(call);
       return;
     }
     const call = this.#calls.get(leg.call.id);
@@ -175,13 +193,15 @@ export class Calls {
       // Without the cancel's data: a row's data is the member's own word (and at most 2 KiB).
       this.#write(call, { id: leg.peer, state: leg.state, data: '' });
     }
+    this.#save(call);
   }
 
   /** A ring of a call this plugin turned away unseen (busy, blocked, a limit): this user's row says refused. */
   ringRefused(from: string, invite: InviteMessage): void {
     if (!invite.call || !(invite.speaks! >= 3)) return;
     const call = this.#calls.get(invite.call.id) ?? this.#rungInto(from, invite.call, invite.type, invite.remainingMs, invite.invitationID);
-    if (!call || call.roster.ended || stateOf(call.roster, this.#me) === 'accepted') return;
+    if (!call) return;
+    if (call.roster.ended || stateOf(call.roster, this.#me) === 'accepted') return this.#save(call);
     this.#write(call, { id: this.#me, state: 'refused', data: '' });
   }
 
@@ -227,14 +247,15 @@ export class Calls {
     // The last members left at once, each seeing another still in: the closer ends it once it sees it empty.
     if (wasLive && !isLive(roster) && !roster.ended && this.#me === closer(roster)) return this.#write(call, { end: '' });
     if (changed) this.#announce(call);
+    this.#save(call);
   }
 
   /** An ack of a call message: that member has what this user wrote up to `seq`. */
   acked(from: string, ack: AckMessage): void {
     const call = this.#calls.get(ack.invitationID);
     if (!call || ack.seq === undefined) return;
-    if (ack.seq >= call.seq) call.owed.delete(from);
-    else this.#context.delivery.kick(from);
+    if (ack.seq < call.seq) return this.#context.delivery.kick(from);
+    if (call.owed.delete(from)) this.#save(call);
   }
 
   /** What Delivery owes `peer` of the calls: one message per call, the latest of what this user wrote. */
@@ -246,10 +267,61 @@ export class Calls {
     return owed;
   }
 
-  /** Whether this user is in a live call (own row `accepted`, call not ended): busy, for `refuseWhenBusy`. */
+  /** Call messages owed and not yet acked (one per call and member), for `stats().pendingDeliveries`. */
+  get owedCount(): number {
+    let count = 0;
+    for (const call of this.#calls.values()) count += call.owed.size;
+    return count;
+  }
+
+  /** Peers some call owes a message: greeted once connected. */
+  owedPeers(): Set<string> {
+    const peers = new Set<string>();
+    for (const call of this.#calls.values()) for (const peer of call.owed) peers.add(peer);
+    return peers;
+  }
+
+  /**
+   * Whether this user is in a live call (own row `accepted`, call not ended) that this page's app
+   * created, joined or accepted: busy, for `refuseWhenBusy`.
+   */
   get inCall(): boolean {
-    for (const call of this.#calls.values()) if (isLive(call.roster) && stateOf(call.roster, this.#me) === 'accepted') return true;
+    for (const call of this.#calls.values()) if (call.active && isLive(call.roster) && stateOf(call.roster, this.#me) === 'accepted') return true;
     return false;
+  }
+
+  // Across reloads
+
+  /** Holds the calls an earlier page saved, before the transport opens. */
+  hold(stored: readonly StoredCall[]): void {
+    for (const saved of stored) {
+      if (this.#calls.size >= MAX_CALLS) break;
+      const call = this.#newCall(saved.callID, saved.type, saved.timeoutMs);
+      call.roster = saved.roster;
+      for (const ring of saved.rings) call.rings.add(ring);
+      for (const member of saved.audience) call.audience.add(member);
+      for (const member of saved.owed) call.owed.add(member);
+      call.seq = saved.seq;
+      call.endTold = saved.endTold;
+      if (saved.roster.ended) {
+        call.forgetAt = saved.forgetAt;
+        this.#scheduleForget(call);
+      }
+    }
+  }
+
+  /** Tells the app of the calls held again (rows as states; an end it was not told yet, once). */
+  restored(): void {
+    for (const call of this.#calls.values()) {
+      if (call.endTold) continue;
+      this.#announce(call);
+      this.#save(call);
+    }
+  }
+
+  /** Every call held, as the store keeps it: to rewrite the store after a failure. */
+  snapshot(): StoredCall[] {
+    return [...this.#calls.values()].map((call) => this.#record(call));
   }
 
   close(): void {
@@ -262,7 +334,7 @@ export class Calls {
   // Inside
 
   #newCall(callID: string, type: number, timeoutMs: number): Call {
-    const call: Call = { roster: emptyRoster(callID), type, timeoutMs, rings: new Set(), audience: new Set(), seq: 0, owed: new Set(), told: new Map(), endTold: false };
+    const call: Call = { roster: emptyRoster(callID), type, timeoutMs, rings: new Set(), audience: new Set(), seq: 0, owed: new Set(), told: new Map(), endTold: false, active: false };
     this.#calls.set(callID, call);
     return call;
   }
@@ -270,10 +342,9 @@ export class Calls {
   /** Room for one more call, forgetting the oldest that is over; an error when every held call lives. */
   #makeRoom(): InvitationError | undefined {
     if (this.#calls.size < MAX_CALLS) return undefined;
-    for (const [callID, call] of this.#calls) {
+    for (const call of this.#calls.values()) {
       if (isLive(call.roster)) continue;
-      call.forget?.unsubscribe();
-      this.#calls.delete(callID);
+      this.#forget(call);
       return undefined;
     }
     return new InvitationError('CALL_FULL', `This plugin holds ${MAX_CALLS} live calls already`);
@@ -305,6 +376,7 @@ export class Calls {
     call.seq++;
     for (const member of call.audience) this.#owe(call, member);
     this.#announce(call);
+    this.#save(call);
   }
 
   #owe(call: Call, member: string): void {
@@ -354,7 +426,36 @@ export class Calls {
 
   #scheduleForget(call: Call): void {
     if (call.forget || this.#closed) return;
-    call.forget = timer(ENDED_CALL_RETENTION_MS, this.#context.settings.scheduler).subscribe(() => this.#calls.delete(call.roster.callID));
+    const { clock, scheduler, delivery } = this.#context.settings;
+    call.forgetAt ??= clock.now() + Math.max(ENDED_CALL_RETENTION_MS, delivery.retentionMs);
+    call.forget = timer(Math.max(0, call.forgetAt - clock.now()), scheduler).subscribe(() => this.#forget(call));
+  }
+
+  #forget(call: Call): void {
+    call.forget?.unsubscribe();
+    this.#calls.delete(call.roster.callID);
+    this.#context.persistence.forgetCall(call.roster.callID);
+  }
+
+  /** Queues the call for the store, as it is now. */
+  #save(call: Call): void {
+    if (this.#closed || this.#calls.get(call.roster.callID) !== call) return;
+    this.#context.persistence.saveCall(this.#record(call));
+  }
+
+  #record(call: Call): StoredCall {
+    return {
+      callID: call.roster.callID,
+      roster: call.roster,
+      type: call.type,
+      timeoutMs: call.timeoutMs,
+      rings: [...call.rings],
+      audience: [...call.audience],
+      seq: call.seq,
+      owed: [...call.owed],
+      endTold: call.endTold,
+      forgetAt: call.forgetAt ?? this.#context.settings.clock.now() + IDLE_CALL_RETENTION_MS,
+    };
   }
 
   #acknowledge(to: string, message: CallMessage): void {
