@@ -15,8 +15,16 @@ describe('demo page: group calls', function () {
 
   const card = (callID: string) => `[data-testid="group-call"]${attr('data-call-id', callID)}`;
   const member = (callID: string, id: string) => `${card(callID)} [data-testid="roster"] li${attr('data-user', id)}`;
-  const waitForState = (tab: DemoTab, callID: string, id: string, state: string) =>
-    tab.tab.waitFor(`document.querySelector(${JSON.stringify(member(callID, id))})?.dataset.state === ${JSON.stringify(state)}`, 15_000);
+  /** Waits for a roster row's state; on a miss, says what the row showed instead. */
+  const waitForState = async (tab: DemoTab, callID: string, id: string, state: string) => {
+    const row = `document.querySelector(${JSON.stringify(member(callID, id))})`;
+    try {
+      await tab.tab.waitFor(`${row}?.dataset.state === ${JSON.stringify(state)}`, 15_000);
+    } catch (error) {
+      const shown = await tab.tab.evaluate<string>(`${row}?.dataset.state ?? 'no row'`);
+      throw new Error(`${tab.id}'s roster: ${id} is ${shown}, not ${state}, after 15 s (${String(error)})`);
+    }
+  };
 
   it('starts a call; Bob refuses, then joins late; Alice adds Carol, who joins; End for all ends it everywhere', async () => {
     const alice = await tabs.open(DEMO, uniqueId('alice'), 'Alice');
