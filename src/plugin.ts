@@ -156,7 +156,13 @@ class Plugin implements SignalingPlugin {
   async addInvitation(params: AddInvitationParams): Promise<AddInvitationResult> {
     const calls = this.#calls();
     if (calls instanceof InvitationError) return { invitationID: echoedInvitationID(params), ringID: '', errorInvitees: {}, error: calls };
-    return calls.addInvitation(params);
+    const result = await calls.addInvitation(params);
+    // The history records the ring as an outgoing invitation of its own, as sendInvitation's.
+    const { ringID, type, timeout, errorInvitees } = result;
+    if (ringID && type !== undefined && timeout !== undefined) {
+      this.#history?.sent({ invitees: params.invitees, timeout, type, data: params.data ?? '' }, { invitationID: ringID, errorInvitees });
+    }
+    return result;
   }
 
   async joinInvitation(params: JoinInvitationParams): Promise<JoinInvitationResult> {

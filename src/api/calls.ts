@@ -60,6 +60,9 @@ export interface AddInvitationParams {
 export interface AddInvitationResult extends SendInvitationResult {
   /** The ring's own (basic) invitation id, for `cancelInvitation`; `''` when nothing was sent. */
   ringID: string;
+  /** What the ring went out with, when it did: the call's type, and its timeout in seconds (the call's first ring's unless given). */
+  type?: number;
+  timeout?: number;
 }
 
 /** Advanced mode: join, quit or end a call. `data`: at most 2 KiB of UTF-8, shown in the member's row (or the end). */

@@ -34,8 +34,10 @@ export type SharedOutlet = (typeof SHARED_OUTLETS)[number];
 export interface WireResult {
   invitationID: string;
   errorInvitees?: unknown;
-  /** Advanced mode's results: `addInvitation`'s ring id, `joinInvitation`'s members. */
+  /** Advanced mode's results: `addInvitation`'s ring (id, type, timeout), `joinInvitation`'s members. */
   ringID?: string;
+  type?: number;
+  timeout?: number;
   users?: unknown;
   error?: { code: InvitationErrorCode; message: string };
 }

@@ -64,6 +64,22 @@ describe('advanced mode (memory network)', () => {
     expect((await alice!.addInvitation({ invitationID: callID, invitees: ['eve'] })).error?.code).to.equal('CALL_ENDED');
   });
 
+  it("records addInvitation's ring in the adder's history, with its outcome", async () => {
+    const [alice, bob, dave] = await Promise.all(['alice', 'bob', 'dave'].map((id) => world.user(id)));
+    const callID = await call(alice!, ['bob']);
+    expect((await bob!.acceptInvitation({ invitationID: callID })).error).to.equal(undefined);
+    await world.clock.settle();
+    const added = await bob!.addInvitation({ invitationID: callID, invitees: ['dave', 'alice'], timeout: 20, data: 'join us' });
+    expect([added.error, added.type, added.timeout]).to.deep.equal([undefined, 1, 20]);
+    await world.clock.settle();
+    expect((await dave!.joinInvitation({ invitationID: callID })).error).to.equal(undefined);
+    await world.clock.settle();
+    const { invitations } = await bob!.listInvitations({ direction: 'outgoing' });
+    const ring = invitations.find((record) => record.invitationID === added.ringID);
+    expect(ring, 'the ring is an outgoing record').to.not.equal(undefined);
+    expect([ring!.type, ring!.data, ring!.invitees]).to.deep.equal([1, 'join us', [{ id: 'dave', outcome: 'accepted' }]]);
+  });
+
   it('join after the ring timed out; the last one to quit ends the call', async () => {
     const [alice, bob] = await Promise.all(['alice', 'bob'].map((id) => world.user(id)));
     const heard = world.record(alice!.invitationUserStateChanged$);

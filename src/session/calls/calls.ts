@@ -120,7 +120,8 @@ export class Calls {
       undefined,
       this.#ringOf(call!),
     );
-    return { ...result, invitationID: roster.callID, ringID: result.invitationID, errorInvitees: { ...errorInvitees, ...result.errorInvitees } };
+    const rung = result.invitationID ? { type: call!.type, timeout } : {};
+    return { ...result, ...rung, invitationID: roster.callID, ringID: result.invitationID, errorInvitees: { ...errorInvitees, ...result.errorInvitees } };
   }
 
   async join(params: unknown): Promise<JoinInvitationResult> {
