@@ -151,6 +151,8 @@ async function sizes() {
       // Minified bytes of the features an app of the basic API may not want.
       history: bytesOf(basicInputs, (path) => path.startsWith('src/history/') || /^src\/storage\/.*history/.test(path)),
       busy: bytesOf(basicInputs, (path) => path.startsWith('src/busy/')),
+      advancedMode: bytesOf(basicInputs, (path) => path.startsWith('src/session/calls/') || path === 'src/core/roster.ts'),
+      push: bytesOf(basicInputs, (path) => path.startsWith('src/push/')),
     },
   };
 }
@@ -785,7 +787,7 @@ function figuresOf(results, size) {
     unit: 'B gz',
     plugin: { median: basicApp.gzip },
     target: 'info',
-    note: `of its minified bytes, call history ${basicApp.history}, busy ${basicApp.busy}`,
+    note: `of its minified bytes, call history ${basicApp.history}, advanced mode ${basicApp.advancedMode}, push ${basicApp.push}, busy ${basicApp.busy}`,
   });
   if (memory) {
     const [before, ...after] = memory.snapshots;
