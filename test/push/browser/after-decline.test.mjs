@@ -5,37 +5,16 @@
 // owes on a new OFFER, which rings. Before that fix the second invitation waited on the first
 // OFFER's dead connection (connectTimeoutMs, 65 s). Starts a browser: run inside /work/shared/netns-run.
 import assert from 'node:assert/strict';
-import { Agent } from 'node:https';
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { generateVapidKeys, signToken, startPeerServer } from '../../../dist/server/index.js';
 import { clickDecision, configFromScriptUrl } from '../../../dist/sw/index.js';
-import { FIREFOX, bounded, launchFirefox, notificationsOf, waitFor } from '../browsers.mjs';
-import { startFirefoxPushServer } from '../firefox-push-server.mjs';
-import { startPushService } from '../push-service.mjs';
-import { startStaticServer } from '../static-server.mjs';
-
-const secret = randomBytes(32).toString('base64url');
-const token = (userId) => signToken({ secret, userId, expiresInSeconds: 120 });
+import { FIREFOX, bounded, launchFirefox, notificationsOf, startPushStack, waitFor } from '../browsers.mjs';
 
 describe('Web Push after a decline (Firefox ESR)', { skip: !existsSync(FIREFOX) && `no ${FIREFOX}` }, () => {
   it("alice, still connected, invites bob again after he declined from the notification: the second invitation rings his closed tab", { timeout: 90_000 }, async () => {
-    const vapidKeys = generateVapidKeys();
-    const service = await startPushService({ vapidPublicKey: vapidKeys.publicKey });
-    const agent = new Agent({ ca: service.cert });
-    const firefoxPush = await startFirefoxPushServer(service);
-    const site = await startStaticServer();
-    const companion = await startPeerServer({
-      port: 0,
-      host: '127.0.0.1',
-      secret,
-      relay: false,
-      push: { vapidKeys, subject: 'mailto:ops@example.com', allowedEndpoints: [`${service.origin}/push/`], agent },
-    });
-    const serverUrl = `http://127.0.0.1:${companion.port}/peerjs`;
+    const stack = await startPushStack({ relay: false });
+    const { firefoxPush, site, serverUrl, options } = stack;
     const worker = `/peer-invitation-sw.js?server=${encodeURIComponent(serverUrl)}&accept=/call.html`;
-    const options = (userId) => ({ peer: { host: '127.0.0.1', port: companion.port, path: '/peerjs', config: { iceServers: [] }, debug: 0 }, token: token(userId), storage: 'memory', tabs: false, notifyWhenAppIsInTheBackgroundOrQuit: true });
     let browser;
     try {
       browser = await launchFirefox(firefoxPush.url);
@@ -85,11 +64,7 @@ describe('Web Push after a decline (Firefox ESR)', { skip: !existsSync(FIREFOX) 
       await alice.evaluate(() => window.alice.dispose());
     } finally {
       if (browser) await bounded(browser.close(), 10_000);
-      await companion.close();
-      await site.close();
-      await firefoxPush.close();
-      agent.destroy();
-      await service.close();
+      await stack.close();
     }
   });
 });

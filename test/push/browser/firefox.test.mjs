@@ -4,34 +4,15 @@
 // Firefox's own decryption, the shipped service worker's `push` event, a real notification.
 // Starts a browser: run inside /work/shared/netns-run.
 import assert from 'node:assert/strict';
-import { Agent } from 'node:https';
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { generateVapidKeys, signToken, startPeerServer } from '../../../dist/server/index.js';
 import { connect, invite, offer } from '../clients.mjs';
-import { FIREFOX, bounded, launchFirefox, notificationsOf, waitFor } from '../browsers.mjs';
-import { startFirefoxPushServer } from '../firefox-push-server.mjs';
-import { startPushService } from '../push-service.mjs';
-import { startStaticServer } from '../static-server.mjs';
-
-const secret = randomBytes(32).toString('base64url');
-const token = (userId) => signToken({ secret, userId, expiresInSeconds: 120 });
+import { FIREFOX, bounded, launchFirefox, notificationsOf, startPushStack, waitFor } from '../browsers.mjs';
 
 describe('Web Push in Firefox ESR', { skip: !existsSync(FIREFOX) && `no ${FIREFOX}` }, () => {
   it('rings a user with no tab open: subscribe, encrypted push, service worker notification, missed-call replacement, decline', { timeout: 90_000 }, async () => {
-    const vapidKeys = generateVapidKeys();
-    const service = await startPushService({ vapidPublicKey: vapidKeys.publicKey });
-    const agent = new Agent({ ca: service.cert });
-    const firefoxPush = await startFirefoxPushServer(service);
-    const site = await startStaticServer();
-    const companion = await startPeerServer({
-      port: 0,
-      host: '127.0.0.1',
-      secret,
-      push: { vapidKeys, subject: 'mailto:ops@example.com', allowedEndpoints: [`${service.origin}/push/`], agent },
-    });
-    const serverUrl = `http://127.0.0.1:${companion.port}/peerjs`;
+    const stack = await startPushStack();
+    const { vapidKeys, service, firefoxPush, site, companion, serverUrl, token } = stack;
     const sockets = [];
     let browser;
     try {
@@ -98,32 +79,16 @@ describe('Web Push in Firefox ESR', { skip: !existsSync(FIREFOX) && `no ${FIREFO
     } finally {
       for (const socket of sockets) socket.socket.terminate();
       if (browser) await bounded(browser.close(), 10_000);
-      await companion.close();
-      await site.close();
-      await firefoxPush.close();
-      agent.destroy();
-      await service.close();
+      await stack.close();
     }
   });
 });
 
 describe('Web Push through the plugin in Firefox ESR', { skip: !existsSync(FIREFOX) && `no ${FIREFOX}` }, () => {
   it("bob's plugin enablePush subscribes; with bob's tab closed alice's sendInvitation rings him; Decline reaches alice as invitationRefused$; Accept's URL flags invitationReceived$; disablePush unsubscribes", { timeout: 120_000 }, async () => {
-    const vapidKeys = generateVapidKeys();
-    const service = await startPushService({ vapidPublicKey: vapidKeys.publicKey });
-    const agent = new Agent({ ca: service.cert });
-    const firefoxPush = await startFirefoxPushServer(service);
-    const site = await startStaticServer();
-    const companion = await startPeerServer({
-      port: 0,
-      host: '127.0.0.1',
-      secret,
-      push: { vapidKeys, subject: 'mailto:ops@example.com', allowedEndpoints: [`${service.origin}/push/`], agent },
-    });
-    const serverUrl = `http://127.0.0.1:${companion.port}/peerjs`;
+    const stack = await startPushStack();
+    const { service, firefoxPush, site, serverUrl, options } = stack;
     const worker = `/peer-invitation-sw.js?server=${encodeURIComponent(serverUrl)}&accept=/call.html`;
-    /** The plugin's options in a page: the companion server, the user's token, memory storage. */
-    const options = (userId) => ({ peer: { host: '127.0.0.1', port: companion.port, path: '/peerjs', config: { iceServers: [] }, debug: 0 }, token: token(userId), storage: 'memory', tabs: false, notifyWhenAppIsInTheBackgroundOrQuit: true });
     let browser;
     try {
       browser = await launchFirefox(firefoxPush.url);
@@ -200,11 +165,7 @@ describe('Web Push through the plugin in Firefox ESR', { skip: !existsSync(FIREF
       await alicePage.evaluate(() => window.alice.dispose());
     } finally {
       if (browser) await bounded(browser.close(), 10_000);
-      await companion.close();
-      await site.close();
-      await firefoxPush.close();
-      agent.destroy();
-      await service.close();
+      await stack.close();
     }
   });
 });
