@@ -36,16 +36,35 @@ try {
     minify: true,
     write: false,
   });
-  const code = result.outputFiles[0].text;
+  const code = withoutPublicHosts(result.outputFiles[0].text);
   const header = [
     `// peer-invitation at commit ${commit} (protocol version 2, the last v2 release),`,
     '// its script-tag bundle with the global renamed `PeerInvitationV2`: a real v2 peer for',
     '// test/interop-v2.test.ts. Generated, never edit: rebuild with `node scripts/build-v2-fixture.mjs`',
     `// (sources from git; esbuild ${esbuildVersion}, peerjs ${versions.peerjs}, rxjs ${versions.rxjs}, idb ${versions.idb}).`,
+    "// PeerJS's public defaults are blanked (no default ICE servers; cloud host cloud-host.invalid, RFC 2606): tests name local servers.",
     '',
   ].join('\n');
   writeFileSync(outfile, header + code);
   console.log(`${outfile}: ${(header.length + code.length).toLocaleString('en')} bytes`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * PeerJS's defaults name public hosts: its cloud PeerServer and, for a Peer without `config`,
+ * Google's STUN and PeerJS's TURN servers. The tests always pass a local PeerServer and
+ * `iceServers: []`; blanking the defaults in the committed fixture keeps it from ever reaching
+ * one if a test forgot to. Each replacement must match, or the build fails.
+ */
+function withoutPublicHosts(code) {
+  const replacements = [
+    [/\{urls:"stun:stun\.l\.google\.com:19302"\},\{urls:\["turn:eu-0\.turn\.peerjs\.com:3478","turn:us-0\.turn\.peerjs\.com:3478"\],username:"peerjs",credential:"peerjsp"\}/, ''],
+    [/"0\.peerjs\.com"/, '"cloud-host.invalid"'],
+  ];
+  for (const [pattern, replacement] of replacements) {
+    if (!pattern.test(code)) throw new Error(`build-v2-fixture: PeerJS default ${pattern} not found; check the replacement`);
+    code = code.replace(pattern, replacement);
+  }
+  return code;
 }
