@@ -172,14 +172,20 @@ describe('advanced mode', () => {
     expect(alice!.heard.of(callID)[bob!.id]).to.equal('received');
   });
 
-  it('a live call makes the user busy in both tabs; after quitting it rings again', async () => {
-    const [alice, other] = await users(2);
+  /** One callee (`refuseWhenBusy`) with two tabs of its own; its databases are cleaned up after the test. */
+  async function busyCallee(): Promise<{ calleeId: string; tabs: number[] }> {
     const calleeId = uniqueId('callee');
     for (const name of [`peer-invitation:${calleeId}`, `peer-invitation:${calleeId}:history`]) harness.track(name);
     const tabs = [
       await harness.peerPage(calleeId, { tab: true, options: { refuseWhenBusy: true } }),
       await harness.peerPage(calleeId, { tab: true, options: { refuseWhenBusy: true } }),
     ];
+    return { calleeId, tabs };
+  }
+
+  it('a live call makes the user busy in both tabs; after quitting it rings again', async () => {
+    const [alice, other] = await users(2);
+    const { calleeId, tabs } = await busyCallee();
     const callID = await startCall(alice!.plugin, [calleeId]);
     await page({ action: 'waitFor', handle: tabs[1], expression: hasEvent('received', callID) });
     // The second tab (not the one holding the connection) joins: the call lives in the leading tab.
@@ -205,12 +211,7 @@ describe('advanced mode', () => {
   const gone = BROWSER === 'chromium' ? 'crashes' : 'closes';
   it(`the busy of a call goes with the tab holding it: once that tab ${gone}, calls ring in the other`, async () => {
     const [alice, other] = await users(2);
-    const calleeId = uniqueId('callee');
-    for (const name of [`peer-invitation:${calleeId}`, `peer-invitation:${calleeId}:history`]) harness.track(name);
-    const tabs = [
-      await harness.peerPage(calleeId, { tab: true, options: { refuseWhenBusy: true } }),
-      await harness.peerPage(calleeId, { tab: true, options: { refuseWhenBusy: true } }),
-    ];
+    const { calleeId, tabs } = await busyCallee();
     const callID = await startCall(alice!.plugin, [calleeId]);
     await page({ action: 'waitFor', handle: tabs[0], expression: hasEvent('received', callID) });
     await page({ action: 'evaluate', handle: tabs[0], expression: `window.testPeer.accept(${JSON.stringify(callID)})` });
